@@ -1,0 +1,72 @@
+/* The CA: its directory, keys, certificates and store, opened as one. */
+#ifndef CA_CA_H
+#define CA_CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct ca_err;
+struct ca_config;
+struct db;
+struct ca;
+
+/* Environment variable that may hold the CA key passphrase. */
+#define CA_PASSPHRASE_ENV	"SMIMECA_PASSPHRASE"
+
+enum ca_keyspec {
+	CA_KEY_RSA2048, CA_KEY_RSA3072, CA_KEY_RSA4096,
+	CA_KEY_EC_P256, CA_KEY_EC_P384,
+};
+
+struct ca_init_params {
+	const char *dir;
+	const char *name;		/* issuing CA CN */
+	enum ca_keyspec key;
+	int two_tier;			/* root + issuing CA */
+	const char *passphrase_file;	/* NULL: key files unencrypted */
+	const char *base_url;		/* CDP/AIA base, NULL for default */
+	int validity_days;		/* issuing CA; root gets twice that */
+};
+
+int ca_keyspec_parse(const char *s, enum ca_keyspec *kp);
+/* Generates a key as the spec says. */
+int ca_keygen(enum ca_keyspec spec, EVP_PKEY **keyp, struct ca_err *err);
+
+/* Creates a new CA directory; refuses one that holds a CA already. */
+int ca_init(const struct ca_init_params *p, struct ca_err *err);
+
+#define CA_OPEN_KEY	0x01	/* load (and decrypt) the signing key */
+
+/* Opens an existing CA directory: configuration, database, certificates. */
+int ca_open(const char *dir, unsigned flags, struct ca **cap,
+    struct ca_err *err);
+/* Loads the signing key if ca_open was called without CA_OPEN_KEY. */
+int ca_load_key(struct ca *ca, struct ca_err *err);
+void ca_close(struct ca *ca);
+
+const struct ca_config *ca_config(const struct ca *ca);
+struct db *ca_db(struct ca *ca);
+X509 *ca_cert(const struct ca *ca);		/* issuing CA */
+int64_t ca_cert_id(const struct ca *ca);	/* its ca_certs row */
+STACK_OF(X509) *ca_chain(const struct ca *ca);	/* issuing .. root */
+EVP_PKEY *ca_key(const struct ca *ca);		/* NULL until loaded */
+const EVP_MD *ca_digest(const struct ca *ca);
+/* The actor recorded in audit rows ("admin" unless set). */
+const char *ca_actor(const struct ca *ca);
+void ca_set_actor(struct ca *ca, const char *actor);
+
+/*
+ * Reads a key file; refuses one readable by group/others. The passphrase
+ * comes from passphrase_file, else $SMIMECA_PASSPHRASE, when the key is
+ * encrypted.
+ */
+int ca_read_key(const char *path, const char *passphrase_file,
+    EVP_PKEY **keyp, struct ca_err *err);
+/* Writes a PKCS#8 key (mode 0600), AES-256 + PBKDF2 when pass != NULL. */
+int ca_write_key(const char *path, EVP_PKEY *key, const char *pass,
+    struct ca_err *err);
+
+#endif

@@ -1,0 +1,53 @@
+/* Issuing a certificate from a CSR under a template. */
+#ifndef CA_ISSUE_H
+#define CA_ISSUE_H
+
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+struct ca;
+struct ca_err;
+struct tpl;
+
+/*
+ * The account the request is made for. Values of {dir:ATTR} come from
+ * lookup; mail and cn are the common ones. For the CLI the administrator
+ * vouches for the values (from --email/--cn or the CSR).
+ */
+struct iss_account {
+	const char *id;		/* recorded as requester */
+	const char *mail;
+	const char *cn;
+	const char *(*lookup)(void *ctx, const char *attr);	/* others */
+	void *lookup_ctx;
+};
+
+struct iss_request {
+	X509_REQ *csr;
+	const struct tpl *tpl;
+	const struct iss_account *account;
+	unsigned protocol;	/* TPL_PROTO_* it came through */
+	int has_archived_key;	/* request carries a private key for escrow */
+	int64_t now;		/* 0 = time(NULL) */
+};
+
+/* Hook run inside the issuing transaction (key escrow). */
+typedef int (*iss_hook_fn)(void *ctx, struct ca *ca, int64_t cert_id,
+    X509 *cert, struct ca_err *err);
+
+/*
+ * Checks the CSR (signature, key, subject rules) against the template,
+ * one message per violated rule; CA_ERR_POLICY or CA_ERR_INVALID.
+ */
+int iss_check(struct ca *ca, const struct iss_request *r, struct ca_err *err);
+
+/*
+ * Checks, builds and signs the certificate, and stores it with its request,
+ * the template in use and an audit row in one transaction (hook included).
+ * *certp gets the issued certificate.
+ */
+int iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
+    void *hook_ctx, X509 **certp, struct ca_err *err);
+
+#endif

@@ -1,0 +1,31 @@
+/* Revocation and CRLs. */
+#ifndef CA_REVOKE_H
+#define CA_REVOKE_H
+
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+struct ca;
+struct ca_err;
+struct db;
+
+/* RFC 5280 reason names ("keyCompromise") to codes; -1 when unknown. */
+int rev_reason_parse(const char *name);
+const char *rev_reason_name(int code);
+
+/* Revokes a certificate of this CA and audits it, in one transaction. */
+int rev_revoke(struct ca *ca, const char *serial, int reason,
+    struct ca_err *err);
+/* As rev_revoke, inside the caller's transaction (no begin/commit). */
+int rev_revoke_in_tx(struct ca *ca, const char *serial, int reason,
+    struct ca_err *err);
+
+/*
+ * Builds and signs a CRL (v2, CRL number = next, AKI, nextUpdate from the
+ * configuration) with every revoked, unexpired certificate of the issuing
+ * CA; stores it and audits it in one transaction.
+ */
+int rev_crl_generate(struct ca *ca, X509_CRL **crlp, struct ca_err *err);
+
+#endif

@@ -1,0 +1,45 @@
+/* Small helpers shared by the CA modules: files, hex, time. */
+#ifndef CA_UTIL_H
+#define CA_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/asn1.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct ca_err;
+
+/* Reads a whole file (at most maxlen bytes) into a NUL-terminated buffer. */
+int util_read_file(const char *path, size_t maxlen, unsigned char **bufp,
+    size_t *lenp, struct ca_err *err);
+/* Writes atomically (temp file + rename) with the given mode. */
+int util_write_file(const char *path, const void *buf, size_t len, int mode,
+    struct ca_err *err);
+/* Refuses a file that group or others can read (as ssh does for keys). */
+int util_check_private(const char *path, struct ca_err *err);
+/* Joins dir and name; returns malloc'd path or NULL. */
+char *util_path(const char *dir, const char *name);
+void util_hex(const unsigned char *buf, size_t len, char *out);
+/* SHA-256 / SHA-1 of DER as lower-case hex (65 / 41 bytes incl. NUL). */
+void util_sha256_hex(const unsigned char *buf, size_t len, char out[65]);
+void util_sha1_hex(const unsigned char *buf, size_t len, char out[41]);
+/* Lower-cases an ASCII string in place. */
+void util_lower(char *s);
+int64_t util_asn1_time_to_unix(const ASN1_TIME *t);
+/* "2026-11-22T20:00:00Z" into out (21 bytes). */
+void util_iso8601(int64_t t, char out[21]);
+/* Serial number of a certificate as lower-case hex without leading zeros. */
+int util_serial_hex(const ASN1_INTEGER *serial, char out[65]);
+/* Returns an ASN1_INTEGER from hex; NULL when not valid hex. */
+ASN1_INTEGER *util_serial_from_hex(const char *hex);
+/* One-line subject "CN=Alice,emailAddress=alice@lab.example". */
+char *util_name_oneline(const X509_NAME *name);
+/* Reads a passphrase: first line of file (trailing newline stripped). */
+int util_read_passphrase(const char *path, char **passp, struct ca_err *err);
+/* Zeroes and frees a NUL-terminated secret. */
+void util_free_secret(char *s);
+
+#endif
