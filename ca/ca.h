@@ -40,9 +40,12 @@ int ca_init(const struct ca_init_params *p, struct ca_err *err);
 
 #define CA_OPEN_KEY	0x01	/* load (and decrypt) the signing key */
 
-/* Opens an existing CA directory: configuration, database, certificates. */
-int ca_open(const char *dir, unsigned flags, struct ca **cap,
-    struct ca_err *err);
+/*
+ * Opens an existing CA directory: configuration, database, certificates.
+ * passphrase_file (may be NULL) is used when the key is loaded.
+ */
+int ca_open(const char *dir, const char *passphrase_file, unsigned flags,
+    struct ca **cap, struct ca_err *err);
 /* Loads the signing key if ca_open was called without CA_OPEN_KEY. */
 int ca_load_key(struct ca *ca, struct ca_err *err);
 void ca_close(struct ca *ca);
@@ -67,6 +70,12 @@ int ca_read_key(const char *path, const char *passphrase_file,
     EVP_PKEY **keyp, struct ca_err *err);
 /* Writes a PKCS#8 key (mode 0600), AES-256 + PBKDF2 when pass != NULL. */
 int ca_write_key(const char *path, EVP_PKEY *key, const char *pass,
+    struct ca_err *err);
+
+/* 16 random bytes, positive, first byte non-zero: always 32 hex digits. */
+int ca_random_serial(ASN1_INTEGER **serialp, struct ca_err *err);
+/* Adds an extension from OpenSSL's configuration syntax. */
+int ca_add_ext(X509 *cert, X509 *issuer, int nid, const char *value,
     struct ca_err *err);
 
 #endif

@@ -1,0 +1,57 @@
+/* The CA directory's configuration file (smimeca.conf, XML). */
+#ifndef CA_CONFIG_H
+#define CA_CONFIG_H
+
+#include <stddef.h>
+
+struct ca_err;
+
+#define CFG_FILE	"smimeca.conf"
+
+struct ca_config {
+	char *dir;		/* absolute CA directory */
+	char *path;		/* the configuration file */
+	char *name;		/* CA common name */
+	char *key_file;		/* issuing CA key, absolute */
+	char *cert_file;	/* issuing CA certificate, absolute */
+	char *chain_file;	/* issuing CA .. root, PEM, absolute */
+	char *db_file;		/* SQLite database, absolute */
+	char *template_dir;	/* template directory, absolute */
+	char *passphrase_file;	/* optional: file holding the key passphrase */
+	char *digest;		/* signature digest name, "sha256" */
+	int crl_days;		/* CRL nextUpdate - thisUpdate, days */
+	char **cdp_urls;	/* CRL distribution point URLs */
+	size_t ncdp;
+	char **aia_issuer_urls;	/* AIA caIssuers URLs */
+	size_t naia_issuer;
+	char **aia_ocsp_urls;	/* AIA OCSP URLs */
+	size_t naia_ocsp;
+};
+
+/* What `init` writes into a fresh configuration. */
+struct cfg_init {
+	const char *name;		/* CA common name */
+	const char *passphrase_file;	/* NULL when the key is not encrypted */
+	const char *base_url;		/* e.g. "http://127.0.0.1:8080" */
+	int crl_days;
+};
+
+/*
+ * Resolves the data directory holding schemas and stock templates:
+ * $SMIMECA_DATADIR, else the installed pkgdatadir, else the source tree's etc/.
+ */
+const char *cfg_datadir(void);
+/* Path of a schema in the data directory ("config.rng", "template.rng"). */
+char *cfg_schema_path(const char *name);
+
+/* Loads DIR/smimeca.conf, validates it against config.rng, resolves paths. */
+int cfg_load(const char *dir, struct ca_config **cfgp, struct ca_err *err);
+/* Writes a commented default configuration to path (refuses to overwrite). */
+int cfg_write_default(const char *path, const struct cfg_init *ci,
+    struct ca_err *err);
+/* Validates an XML file against a RelaxNG schema; errors name file:line. */
+int cfg_validate_xml(const char *path, const char *schema_path,
+    struct ca_err *err);
+void cfg_free(struct ca_config *cfg);
+
+#endif

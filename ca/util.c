@@ -1,0 +1,336 @@
+/* Small helpers shared by the CA modules: files, hex, time. */
+#include "ac-config.h"
+
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "ca/err.h"
+#include "ca/util.h"
+
+int
+util_read_file(const char *path, size_t maxlen, unsigned char **bufp,
+    size_t *lenp, struct ca_err *err)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd = -1, r = CA_ERR_IO;
+
+	*bufp = NULL;
+	if (lenp != NULL)
+		*lenp = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		r = ca_err_set(err, errno == ENOENT ? CA_ERR_NOTFOUND :
+		    CA_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			unsigned char *nb;
+			size_t ncap = cap == 0 ? 4096 : cap * 2;
+
+			if (ncap > maxlen + 1)
+				ncap = maxlen + 1;
+			if (len + 1 >= ncap) {
+				r = ca_err_set(err, CA_ERR_INVALID,
+				    "%s: larger than %zu bytes", path, maxlen);
+				goto out;
+			}
+			if ((nb = realloc(buf, ncap)) == NULL) {
+				r = ca_err_set(err, CA_ERR_NOMEM,
+				    "%s: out of memory", path);
+				goto out;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = ca_err_set(err, CA_ERR_IO, "%s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	buf = NULL;
+	if (lenp != NULL)
+		*lenp = len;
+	r = 0;
+ out:
+	if (fd != -1)
+		close(fd);
+	if (buf != NULL)
+		OPENSSL_clear_free(buf, cap);
+	return r;
+}
+
+int
+util_write_file(const char *path, const void *buf, size_t len, int mode,
+    struct ca_err *err)
+{
+	char *tmp = NULL;
+	const unsigned char *p = buf;
+	size_t off = 0;
+	ssize_t n;
+	int fd = -1, r = CA_ERR_IO;
+
+	if (asprintf(&tmp, "%s.tmpXXXXXX", path) == -1) {
+		tmp = NULL;
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((fd = mkstemp(tmp)) == -1) {
+		r = ca_err_set(err, CA_ERR_IO, "%s: cannot create: %s", path,
+		    strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	if (fchmod(fd, (mode_t)mode) == -1) {
+		r = ca_err_set(err, CA_ERR_IO, "%s: chmod: %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		n = write(fd, p + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = ca_err_set(err, CA_ERR_IO, "%s: write: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		r = ca_err_set(err, CA_ERR_IO, "%s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		r = ca_err_set(err, CA_ERR_IO, "%s: rename: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	r = 0;
+ out:
+	if (fd != -1)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	return r;
+}
+
+int
+util_check_private(const char *path, struct ca_err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		return ca_err_set(err, errno == ENOENT ? CA_ERR_NOTFOUND :
+		    CA_ERR_IO, "%s: %s", path, strerror(errno));
+	if ((st.st_mode & 077) != 0)
+		return ca_err_set(err, CA_ERR_PERM,
+		    "%s: permissions %04o are too open: a private key must "
+		    "not be readable by others (run: chmod 600 %s)", path,
+		    (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
+char *
+util_path(const char *dir, const char *name)
+{
+	char *p;
+
+	if (name[0] == '/')
+		return strdup(name);
+	if (asprintf(&p, "%s/%s", dir, name) == -1)
+		return NULL;
+	return p;
+}
+
+void
+util_hex(const unsigned char *buf, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[buf[i] >> 4];
+		out[2 * i + 1] = digits[buf[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+void
+util_sha256_hex(const unsigned char *buf, size_t len, char out[65])
+{
+	unsigned char md[32];
+
+	if (EVP_Digest(buf, len, md, NULL, EVP_sha256(), NULL) != 1) {
+		out[0] = '\0';
+		return;
+	}
+	util_hex(md, sizeof(md), out);
+}
+
+void
+util_sha1_hex(const unsigned char *buf, size_t len, char out[41])
+{
+	unsigned char md[20];
+
+	if (EVP_Digest(buf, len, md, NULL, EVP_sha1(), NULL) != 1) {
+		out[0] = '\0';
+		return;
+	}
+	util_hex(md, sizeof(md), out);
+}
+
+void
+util_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+int64_t
+util_asn1_time_to_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+void
+util_iso8601(int64_t t, char out[21])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		out[0] = '\0';
+}
+
+int
+util_serial_hex(const ASN1_INTEGER *serial, char out[65])
+{
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int r = -1;
+
+	out[0] = '\0';
+	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL ||
+	    BN_is_negative(bn) || (hex = BN_bn2hex(bn)) == NULL ||
+	    strlen(hex) > 64)
+		goto out;
+	strcpy(out, hex);
+	util_lower(out);
+	r = 0;
+ out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return r;
+}
+
+ASN1_INTEGER *
+util_serial_from_hex(const char *hex)
+{
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *ai = NULL;
+	size_t i, len = strlen(hex);
+
+	if (len == 0 || len > 64)
+		return NULL;
+	for (i = 0; i < len; i++)
+		if (!isxdigit((unsigned char)hex[i]))
+			return NULL;
+	if (BN_hex2bn(&bn, hex) != (int)len)
+		goto out;
+	ai = BN_to_ASN1_INTEGER(bn, NULL);
+ out:
+	BN_free(bn);
+	return ai;
+}
+
+char *
+util_name_oneline(const X509_NAME *name)
+{
+	BIO *b = NULL;
+	char *s = NULL;
+	long n;
+	char *p;
+
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(b, name, 0,
+	    (XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_DN_REV) |
+	    XN_FLAG_SEP_COMMA_PLUS) < 0)
+		goto out;
+	n = BIO_get_mem_data(b, &p);
+	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
+		goto out;
+	memcpy(s, p, (size_t)n);
+	s[n] = '\0';
+ out:
+	BIO_free(b);
+	return s;
+}
+
+int
+util_read_passphrase(const char *path, char **passp, struct ca_err *err)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	*passp = NULL;
+	if ((r = util_read_file(path, 4096, &buf, &len, err)) != 0)
+		return ca_err_set(err, r, "cannot read the passphrase file %s",
+		    path);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	/* Only the first line counts. */
+	len = strcspn((char *)buf, "\r\n");
+	buf[len] = '\0';
+	if (len == 0) {
+		OPENSSL_clear_free(buf, len + 1);
+		return ca_err_set(err, CA_ERR_INVALID,
+		    "passphrase file %s is empty", path);
+	}
+	*passp = (char *)buf;
+	return 0;
+}
+
+void
+util_free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_clear_free(s, strlen(s));
+}

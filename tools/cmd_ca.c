@@ -1,0 +1,453 @@
+/* smimeca init, revoke, crl, template and audit commands. */
+#include "ac-config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "ca/audit.h"
+#include "ca/ca.h"
+#include "ca/config.h"
+#include "ca/db.h"
+#include "ca/err.h"
+#include "ca/revoke.h"
+#include "ca/template.h"
+#include "ca/util.h"
+#include "tools/cli.h"
+
+static int cmd_init(struct cli *, int, char **);
+static int cmd_revoke(struct cli *, int, char **);
+static int cmd_crl(struct cli *, int, char **);
+static int cmd_template_list(struct cli *, int, char **);
+static int cmd_template_show(struct cli *, int, char **);
+static int cmd_template_check(struct cli *, int, char **);
+static int cmd_audit_verify(struct cli *, int, char **);
+static int cmd_audit_list(struct cli *, int, char **);
+static int audit_row_text(void *, int64_t, int64_t, const char *,
+    const char *, const char *, const char *);
+static int audit_row_json(void *, int64_t, int64_t, const char *,
+    const char *, const char *, const char *);
+static int template_dir(struct cli *, char **);
+
+const struct cli_cmd cli_ca_cmds[] = {
+	{ "init", NULL, cmd_init, "[--name CN] [--key rsa:2048|rsa:3072|"
+	    "rsa:4096|ec:p256|ec:p384] [--two-tier] [--passphrase-file F] "
+	    "[--base-url URL] [--days N]" },
+	{ "revoke", NULL, cmd_revoke, "SERIAL --reason REASON" },
+	{ "crl", NULL, cmd_crl, "[--out FILE] [--der]" },
+	{ "template", "list", cmd_template_list, "[--json]" },
+	{ "template", "show", cmd_template_show, "NAME" },
+	{ "template", "check", cmd_template_check, "FILE" },
+	{ "audit", "verify", cmd_audit_verify, "" },
+	{ "audit", "list", cmd_audit_list, "[--json]" },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static int
+cmd_init(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "two-tier", no_argument, NULL, 't' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "base-url", required_argument, NULL, 'b' },
+		{ "days", required_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ca_init_params p;
+	struct ca_err err;
+	char *end;
+	long days;
+	int ch;
+
+	memset(&p, 0, sizeof(p));
+	ca_err_clear(&err);
+	p.dir = cli->dir;
+	p.name = "smimeca Lab CA";
+	p.key = CA_KEY_RSA3072;
+	p.passphrase_file = cli->passphrase_file;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			p.name = optarg;
+			break;
+		case 'k':
+			if (ca_keyspec_parse(optarg, &p.key) != 0) {
+				cli_warnx("--key %s: unknown key type (use "
+				    "rsa:2048, rsa:3072, rsa:4096, ec:p256 or "
+				    "ec:p384)", optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 't':
+			p.two_tier = 1;
+			break;
+		case 'P':
+			p.passphrase_file = optarg;
+			break;
+		case 'b':
+			p.base_url = optarg;
+			break;
+		case 'D':
+			days = strtol(optarg, &end, 10);
+			if (*end != '\0' || days < 1 || days > 36500) {
+				cli_warnx("--days %s: give a number of days "
+				    "from 1 to 36500", optarg);
+				return CLI_USAGE;
+			}
+			p.validity_days = (int)days;
+			break;
+		default:
+			return cli_usage(&cli_ca_cmds[0]);
+		}
+	}
+	if (optind != argc || *p.name == '\0' || strlen(p.name) > 64) {
+		if (optind == argc)
+			cli_warnx("--name: give a CA name of 1 to 64 "
+			    "characters");
+		return cli_usage(&cli_ca_cmds[0]);
+	}
+	if (ca_init(&p, &err) != 0) {
+		cli_print_err(&err);
+		return CLI_FAIL;
+	}
+	printf("Created CA \"%s\" in %s:\n"
+	    "  %s/ca.crt          the issuing CA certificate\n"
+	    "  %s/chain.pem       the chain (issuing CA .. root)\n"
+	    "%s%s%s"
+	    "  %s/private/ca.key  the CA key (mode 0600%s)\n"
+	    "  %s/smimeca.conf    the configuration\n"
+	    "  %s/templates/      the certificate templates\n"
+	    "  %s/smimeca.db      the database\n\n"
+	    "Next: issue a certificate from a request, for example\n"
+	    "  openssl req -new -newkey rsa:2048 -nodes -keyout alice.key "
+	    "-subj \"/CN=Alice/emailAddress=alice@lab.example\" "
+	    "-out alice.csr\n"
+	    "  smimeca -d %s issue --template smime-signature "
+	    "--csr alice.csr --out alice.crt\n",
+	    p.name, p.dir, p.dir, p.dir,
+	    p.two_tier ? "  " : "", p.two_tier ? p.dir : "",
+	    p.two_tier ? "/root.crt         the root CA certificate\n" : "",
+	    p.dir, p.passphrase_file ? ", encrypted" : "", p.dir, p.dir,
+	    p.dir, p.dir);
+	return CLI_OK;
+}
+
+static int
+cmd_revoke(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ca *ca = NULL;
+	struct ca_err err;
+	const char *reason = NULL;
+	char serial[80];
+	int ch, code, rc;
+
+	ca_err_clear(&err);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'r')
+			return cli_usage(&cli_ca_cmds[1]);
+		reason = optarg;
+	}
+	if (optind + 1 != argc || reason == NULL)
+		return cli_usage(&cli_ca_cmds[1]);
+	if ((code = rev_reason_parse(reason)) < 0 || code == 8) {
+		cli_warnx("--reason %s: unknown reason (use unspecified, "
+		    "keyCompromise, cACompromise, affiliationChanged, "
+		    "superseded, cessationOfOperation, certificateHold, "
+		    "privilegeWithdrawn or aACompromise)", reason);
+		return CLI_USAGE;
+	}
+	snprintf(serial, sizeof(serial), "%s", argv[optind]);
+	util_lower(serial);
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		return rc;
+	if (rev_revoke(ca, serial, code, &err) != 0) {
+		cli_print_err(&err);
+		ca_close(ca);
+		return CLI_FAIL;
+	}
+	printf("revoked %s (%s)\n", serial, rev_reason_name(code));
+	ca_close(ca);
+	return CLI_OK;
+}
+
+static int
+cmd_crl(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "der", no_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ca *ca = NULL;
+	struct ca_err err;
+	X509_CRL *crl = NULL;
+	const char *out = NULL;
+	unsigned char *der = NULL;
+	BIO *b = NULL;
+	char *data;
+	long len;
+	int ch, as_der = 0, rc = CLI_FAIL;
+
+	ca_err_clear(&err);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'D':
+			as_der = 1;
+			break;
+		default:
+			return cli_usage(&cli_ca_cmds[2]);
+		}
+	}
+	if (optind != argc)
+		return cli_usage(&cli_ca_cmds[2]);
+	if ((rc = cli_open_ca(cli, CA_OPEN_KEY, &ca)) != CLI_OK)
+		return rc;
+	rc = CLI_FAIL;
+	if (rev_crl_generate(ca, &crl, &err) != 0)
+		goto out;
+	if ((b = BIO_new(BIO_s_mem())) == NULL ||
+	    (as_der ? !i2d_X509_CRL_bio(b, crl) :
+	    !PEM_write_bio_X509_CRL(b, crl))) {
+		ca_err_ssl(&err, CA_ERR_CRYPTO, "encoding the CRL");
+		goto out;
+	}
+	len = BIO_get_mem_data(b, &data);
+	if (out == NULL) {
+		if (fwrite(data, 1, (size_t)len, stdout) != (size_t)len) {
+			ca_err_set(&err, CA_ERR_IO, "writing to stdout");
+			goto out;
+		}
+	} else if (util_write_file(out, data, (size_t)len, 0644, &err) != 0)
+		goto out;
+	rc = CLI_OK;
+ out:
+	if (rc != CLI_OK)
+		cli_print_err(&err);
+	OPENSSL_free(der);
+	BIO_free(b);
+	X509_CRL_free(crl);
+	ca_close(ca);
+	return rc;
+}
+
+/* The CA's template folder, from its configuration. */
+static int
+template_dir(struct cli *cli, char **dirp)
+{
+	struct ca_config *cfg = NULL;
+	struct ca_err err;
+
+	ca_err_clear(&err);
+	*dirp = NULL;
+	if (cfg_load(cli->dir, &cfg, &err) != 0) {
+		cli_print_err(&err);
+		return CLI_FAIL;
+	}
+	*dirp = strdup(cfg->template_dir);
+	cfg_free(cfg);
+	return *dirp == NULL ? CLI_FAIL : CLI_OK;
+}
+
+static int
+cmd_template_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct tpl **tps = NULL;
+	struct ca_err err;
+	char *dir = NULL, protos[64];
+	size_t i, n = 0;
+	json_t *arr = NULL;
+	int ch, json = 0, rc;
+
+	ca_err_clear(&err);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'j')
+			return cli_usage(&cli_ca_cmds[3]);
+		json = 1;
+	}
+	if (optind != argc)
+		return cli_usage(&cli_ca_cmds[3]);
+	if ((rc = template_dir(cli, &dir)) != CLI_OK)
+		return rc;
+	if (tpl_load_all(dir, &tps, &n, &err) != 0) {
+		cli_print_err(&err);
+		free(dir);
+		return CLI_FAIL;
+	}
+	if (json)
+		arr = json_array();
+	else
+		printf("%-20s %-18s %-10s %-16s %s\n", "NAME", "PURPOSE",
+		    "ARCHIVAL", "PROTOCOLS", "FILE");
+	for (i = 0; i < n; i++) {
+		tpl_protocols_str(tps[i]->protocols, protos, sizeof(protos));
+		if (!json) {
+			printf("%-20s %-18s %-10s %-16s %s\n", tps[i]->name,
+			    tpl_purpose_name(tps[i]->purpose),
+			    tpl_archival_name(tps[i]->archival), protos,
+			    tps[i]->file);
+			continue;
+		}
+		json_array_append_new(arr, json_pack(
+		    "{s:s, s:s, s:s, s:s, s:i, s:s, s:s}",
+		    "name", tps[i]->name,
+		    "purpose", tpl_purpose_name(tps[i]->purpose),
+		    "archival", tpl_archival_name(tps[i]->archival),
+		    "protocols", protos,
+		    "validity_days", tps[i]->validity_days,
+		    "file", tps[i]->file,
+		    "sha256", tps[i]->sha256));
+	}
+	tpl_free_all(tps, n);
+	free(dir);
+	return json ? cli_json_print_steal(arr) : CLI_OK;
+}
+
+static int
+cmd_template_show(struct cli *cli, int argc, char **argv)
+{
+	struct tpl *t = NULL;
+	struct ca_err err;
+	char *dir = NULL;
+	int rc;
+
+	ca_err_clear(&err);
+	if (argc != 2)
+		return cli_usage(&cli_ca_cmds[4]);
+	if ((rc = template_dir(cli, &dir)) != CLI_OK)
+		return rc;
+	if (tpl_load(dir, argv[1], &t, &err) != 0) {
+		cli_print_err(&err);
+		free(dir);
+		return CLI_FAIL;
+	}
+	fwrite(t->body, 1, t->bodylen, stdout);
+	tpl_free(t);
+	free(dir);
+	return CLI_OK;
+}
+
+static int
+cmd_template_check(struct cli *cli, int argc, char **argv)
+{
+	struct tpl *t = NULL;
+	struct ca_err err;
+
+	ca_err_clear(&err);
+	if (argc != 2)
+		return cli_usage(&cli_ca_cmds[5]);
+	if (tpl_load_file(argv[1], &t, &err) != 0) {
+		cli_print_err(&err);
+		return CLI_FAIL;
+	}
+	printf("%s: ok (template %s, %s)\n", argv[1], t->name,
+	    tpl_purpose_name(t->purpose));
+	tpl_free(t);
+	return CLI_OK;
+}
+
+static int
+cmd_audit_verify(struct cli *cli, int argc, char **argv)
+{
+	struct ca *ca = NULL;
+	struct ca_err err;
+	struct audit_result res;
+	int rc;
+
+	ca_err_clear(&err);
+	if (argc != 1)
+		return cli_usage(&cli_ca_cmds[6]);
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		return rc;
+	memset(&res, 0, sizeof(res));
+	if (audit_verify(ca_db(ca), &res, &err) != 0) {
+		cli_print_err(&err);
+		ca_close(ca);
+		return CLI_FAIL;
+	}
+	ca_close(ca);
+	if (res.bad_id != 0) {
+		cli_warnx("audit log damaged at row %lld: %s",
+		    (long long)res.bad_id, res.why);
+		return CLI_FAIL;
+	}
+	printf("audit log intact: %lld rows\n", (long long)res.rows);
+	return CLI_OK;
+}
+
+static int
+audit_row_text(void *ctx, int64_t id, int64_t ts, const char *actor,
+    const char *action, const char *object, const char *detail)
+{
+	char when[21];
+
+	util_iso8601(ts, when);
+	printf("%lld %s %s %s %s %s\n", (long long)id, when, actor, action,
+	    object, detail);
+	return 0;
+}
+
+static int
+audit_row_json(void *ctx, int64_t id, int64_t ts, const char *actor,
+    const char *action, const char *object, const char *detail)
+{
+	char when[21];
+
+	util_iso8601(ts, when);
+	return json_array_append_new(ctx, json_pack(
+	    "{s:I, s:s, s:s, s:s, s:s, s:s}", "id", (json_int_t)id,
+	    "time", when, "actor", actor, "action", action,
+	    "object", object, "detail", detail)) == 0 ? 0 : CA_ERR_NOMEM;
+}
+
+static int
+cmd_audit_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ca *ca = NULL;
+	struct ca_err err;
+	json_t *arr = NULL;
+	int ch, json = 0, rc;
+
+	ca_err_clear(&err);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'j')
+			return cli_usage(&cli_ca_cmds[7]);
+		json = 1;
+	}
+	if (optind != argc)
+		return cli_usage(&cli_ca_cmds[7]);
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		return rc;
+	if (json && (arr = json_array()) == NULL) {
+		ca_close(ca);
+		return CLI_FAIL;
+	}
+	if (audit_foreach(ca_db(ca), json ? audit_row_json : audit_row_text,
+	    arr, &err) != 0) {
+		cli_print_err(&err);
+		json_decref(arr);
+		ca_close(ca);
+		return CLI_FAIL;
+	}
+	ca_close(ca);
+	return json ? cli_json_print_steal(arr) : CLI_OK;
+}

@@ -1,0 +1,119 @@
+/* smimeca: the administrator's and recovery officer's command line. */
+#include "ac-config.h"
+
+#include <sys/stat.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/cli.h"
+
+#define DEFAULT_DIR	"/var/lib/smimeca"
+
+static const struct cli_cmd *find_cmd(const char *, const char *, int *);
+static void usage_all(FILE *);
+
+static const struct cli_cmd *const cmd_tables[] = {
+	cli_ca_cmds,
+	cli_cert_cmds,
+};
+
+static void
+usage_all(FILE *f)
+{
+	size_t t;
+	const struct cli_cmd *c;
+
+	fprintf(f, "usage: smimeca [-d DIR] [--passphrase-file FILE] "
+	    "COMMAND [ARGS]\n\ncommands:\n");
+	for (t = 0; t < sizeof(cmd_tables) / sizeof(cmd_tables[0]); t++)
+		for (c = cmd_tables[t]; c->name != NULL; c++)
+			fprintf(f, "  %s%s%s %s\n", c->name,
+			    c->sub ? " " : "", c->sub ? c->sub : "",
+			    c->usage);
+	fprintf(f, "\nThe CA directory is -d DIR, else $SMIMECA_DIR, else "
+	    "%s. See smimeca(8).\n", DEFAULT_DIR);
+}
+
+/* *consumed: 1 for "init", 2 for "cert list". */
+static const struct cli_cmd *
+find_cmd(const char *name, const char *sub, int *consumed)
+{
+	size_t t;
+	const struct cli_cmd *c;
+
+	for (t = 0; t < sizeof(cmd_tables) / sizeof(cmd_tables[0]); t++) {
+		for (c = cmd_tables[t]; c->name != NULL; c++) {
+			if (strcmp(c->name, name) != 0)
+				continue;
+			if (c->sub == NULL) {
+				*consumed = 1;
+				return c;
+			}
+			if (sub != NULL && strcmp(c->sub, sub) == 0) {
+				*consumed = 2;
+				return c;
+			}
+		}
+	}
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cli cli;
+	const struct cli_cmd *cmd;
+	int ch, consumed = 0;
+
+	umask(077);
+	memset(&cli, 0, sizeof(cli));
+	cli.dir = getenv("SMIMECA_DIR");
+	while ((ch = getopt_long(argc, argv, "+d:hV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			cli.dir = optarg;
+			break;
+		case 'P':
+			cli.passphrase_file = optarg;
+			break;
+		case 'h':
+			usage_all(stdout);
+			return CLI_OK;
+		case 'V':
+			printf("smimeca %s\n", PACKAGE_VERSION);
+			return CLI_OK;
+		default:
+			usage_all(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (cli.dir == NULL || *cli.dir == '\0')
+		cli.dir = DEFAULT_DIR;
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage_all(stderr);
+		return CLI_USAGE;
+	}
+	if ((cmd = find_cmd(argv[0], argc > 1 ? argv[1] : NULL,
+	    &consumed)) == NULL) {
+		cli_warnx("unknown command \"%s%s%s\" (see smimeca --help)",
+		    argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+		return CLI_USAGE;
+	}
+	/* The command sees argv[0] = its name, as getopt expects. */
+	argc -= consumed - 1;
+	argv += consumed - 1;
+	optind = 1;
+	return cmd->fn(&cli, argc, argv);
+}
