@@ -59,6 +59,7 @@ static int make_ca_cert(EVP_PKEY *, X509 *, EVP_PKEY *, const char *, int,
 static int write_pem_certs(const char *, X509 *, X509 *, struct ca_err *);
 static int copy_templates(const char *, struct ca_err *);
 static int load_pem_certs(const char *, STACK_OF(X509) **, struct ca_err *);
+static const char *ca_passphrase_file(const struct ca *);
 
 static const struct {
 	const char *name;
@@ -773,14 +774,12 @@ ca_open(const char *dir, const char *passphrase_file, unsigned flags,
 int
 ca_load_key(struct ca *ca, struct ca_err *err)
 {
-	const char *pf = ca->passphrase_file;
 	int r;
 
 	if (ca->key != NULL)
 		return 0;
-	if (pf == NULL && getenv(CA_PASSPHRASE_ENV) == NULL)
-		pf = ca->cfg->passphrase_file;
-	if ((r = ca_read_key(ca->cfg->key_file, pf, &ca->key, err)) != 0)
+	if ((r = ca_read_key(ca->cfg->key_file, ca_passphrase_file(ca),
+	    &ca->key, err)) != 0)
 		return r;
 	if (X509_check_private_key(ca->cert, ca->key) != 1) {
 		EVP_PKEY_free(ca->key);
@@ -790,6 +789,42 @@ ca_load_key(struct ca *ca, struct ca_err *err)
 		    ca->cfg->cert_file);
 	}
 	return 0;
+}
+
+/* The passphrase source: --passphrase-file, $SMIMECA_PASSPHRASE, config. */
+static const char *
+ca_passphrase_file(const struct ca *ca)
+{
+	if (ca->passphrase_file != NULL)
+		return ca->passphrase_file;
+	if (getenv(CA_PASSPHRASE_ENV) != NULL &&
+	    *getenv(CA_PASSPHRASE_ENV) != '\0')
+		return NULL;
+	return ca->cfg->passphrase_file;
+}
+
+int
+ca_read_held_key(struct ca *ca, const char *path, EVP_PKEY **keyp,
+    struct ca_err *err)
+{
+	return ca_read_key(path, ca_passphrase_file(ca), keyp, err);
+}
+
+int
+ca_write_held_key(struct ca *ca, const char *path, EVP_PKEY *key,
+    struct ca_err *err)
+{
+	const char *pf = ca_passphrase_file(ca);
+	const char *env = getenv(CA_PASSPHRASE_ENV);
+	char *pass = NULL;
+	int r;
+
+	if (pf != NULL && (r = util_read_passphrase(pf, &pass, err)) != 0)
+		return r;
+	r = ca_write_key(path, key, pass != NULL ? pass :
+	    (env != NULL && *env != '\0' ? env : NULL), err);
+	util_free_secret(pass);
+	return r;
 }
 
 void

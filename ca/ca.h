@@ -72,6 +72,15 @@ int ca_read_key(const char *path, const char *passphrase_file,
 int ca_write_key(const char *path, EVP_PKEY *key, const char *pass,
     struct ca_err *err);
 
+/*
+ * A key the CA holds besides its signing key (exchange, TLS): protected
+ * with the CA key's passphrase when one is set, else plain with mode 0600.
+ */
+int ca_read_held_key(struct ca *ca, const char *path, EVP_PKEY **keyp,
+    struct ca_err *err);
+int ca_write_held_key(struct ca *ca, const char *path, EVP_PKEY *key,
+    struct ca_err *err);
+
 /* 16 random bytes, positive, first byte non-zero: always 32 hex digits. */
 int ca_random_serial(ASN1_INTEGER **serialp, struct ca_err *err);
 /* Adds an extension from OpenSSL's configuration syntax. */

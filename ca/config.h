@@ -26,6 +26,13 @@ struct ca_config {
 	size_t naia_issuer;
 	char **aia_ocsp_urls;	/* AIA OCSP URLs */
 	size_t naia_ocsp;
+	/* <escrow kra-count="n" quorum="m"/>: defaults 1 and 1 */
+	int escrow_n;		/* KRAs each escrowed key is wrapped to */
+	int escrow_m;		/* KRAs needed to recover (1 = any one) */
+	/* <exchange validity-days="7" renew-margin-hours="24" key="rsa:2048"/> */
+	int xchg_days;
+	int xchg_margin_hours;
+	char *xchg_key;		/* key spec of new exchange keys */
 };
 
 /* What `init` writes into a fresh configuration. */

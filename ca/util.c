@@ -14,6 +14,7 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "ca/err.h"
 #include "ca/util.h"
@@ -300,6 +301,31 @@ util_name_oneline(const X509_NAME *name)
  out:
 	BIO_free(b);
 	return s;
+}
+
+int
+util_read_cert(const char *path, X509 **certp, struct ca_err *err)
+{
+	unsigned char *buf = NULL;
+	const unsigned char *p;
+	size_t len;
+	BIO *b = NULL;
+	int r;
+
+	*certp = NULL;
+	if ((r = util_read_file(path, 1024 * 1024, &buf, &len, err)) != 0)
+		return r;
+	p = buf;
+	if (len > 0 && buf[0] == 0x30)
+		*certp = d2i_X509(NULL, &p, (long)len);
+	else if ((b = BIO_new_mem_buf(buf, (int)len)) != NULL)
+		*certp = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	free(buf);
+	if (*certp == NULL)
+		return ca_err_ssl(err, CA_ERR_INVALID, "%s: not a certificate "
+		    "(PEM or DER)", path);
+	return 0;
 }
 
 int

@@ -37,6 +37,8 @@ int util_serial_hex(const ASN1_INTEGER *serial, char out[65]);
 ASN1_INTEGER *util_serial_from_hex(const char *hex);
 /* One-line subject "CN=Alice,emailAddress=alice@lab.example". */
 char *util_name_oneline(const X509_NAME *name);
+/* Reads one certificate, PEM or DER. */
+int util_read_cert(const char *path, X509 **certp, struct ca_err *err);
 /* Reads a passphrase: first line of file (trailing newline stripped). */
 int util_read_passphrase(const char *path, char **passp, struct ca_err *err);
 /* Zeroes and frees a NUL-terminated secret. */

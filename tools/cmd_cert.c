@@ -10,6 +10,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "archive/archival.h"
+#include "archive/areq.h"
 #include "ca/ca.h"
 #include "ca/config.h"
 #include "ca/db.h"
@@ -29,8 +31,9 @@ static const char *cert_status(const struct db_cert *, int64_t);
 static json_t *cert_json(const struct db_cert *, int64_t);
 
 const struct cli_cmd cli_cert_cmds[] = {
-	{ "issue", NULL, cmd_issue, "--template NAME --csr FILE "
-	    "[--out FILE] [--email MAIL] [--cn NAME]" },
+	{ "issue", NULL, cmd_issue, "--template NAME (--csr FILE "
+	    "[--encrypted-key FILE] | --archival-request FILE) [--out FILE] "
+	    "[--email MAIL] [--cn NAME]" },
 	{ "cert", "list", cmd_cert_list, "[--email MAIL] [--template NAME] "
 	    "[--status valid|revoked|expired] [--json]" },
 	{ "cert", "show", cmd_cert_show, "SERIAL [--pem] [--json]" },
@@ -90,15 +93,20 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "email", required_argument, NULL, 'e' },
 		{ "cn", required_argument, NULL, 'n' },
+		{ "encrypted-key", required_argument, NULL, 'k' },
+		{ "archival-request", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *tname = NULL, *csrfile = NULL, *out = NULL;
+	const char *keyfile = NULL, *arcfile = NULL, *input;
+	unsigned char *buf = NULL;
+	size_t buflen = 0;
+	struct areq *areq = NULL;
 	char *mail = NULL, *cn = NULL, serial[65];
 	struct ca *ca = NULL;
 	struct tpl *t = NULL;
 	struct ca_err err;
 	struct iss_account acct;
-	struct iss_request req;
 	X509_REQ *csr = NULL;
 	X509 *cert = NULL;
 	int ch, rc = CLI_FAIL;
@@ -123,26 +131,50 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 			free(cn);
 			cn = strdup(optarg);
 			break;
+		case 'k':
+			keyfile = optarg;
+			break;
+		case 'a':
+			arcfile = optarg;
+			break;
 		default:
 			rc = cli_usage(&cli_cert_cmds[0]);
 			goto done;
 		}
 	}
-	if (optind != argc || tname == NULL || csrfile == NULL) {
+	if (optind != argc || tname == NULL || (csrfile == NULL) ==
+	    (arcfile == NULL) || (keyfile != NULL && csrfile == NULL)) {
 		if (tname == NULL)
 			cli_warnx("issue: --template NAME is required (see "
 			    "smimeca template list)");
-		if (csrfile == NULL)
-			cli_warnx("issue: --csr FILE is required");
+		if ((csrfile == NULL) == (arcfile == NULL))
+			cli_warnx("issue: give either --csr FILE or "
+			    "--archival-request FILE");
 		rc = cli_usage(&cli_cert_cmds[0]);
 		goto done;
 	}
+	input = arcfile != NULL ? arcfile : csrfile;
 	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		goto done;
 	rc = CLI_FAIL;
-	if (tpl_load(ca_config(ca)->template_dir, tname, &t, &err) != 0 ||
-	    cli_read_csr(csrfile, &csr, &err) != 0)
+	if (tpl_load(ca_config(ca)->template_dir, tname, &t, &err) != 0)
 		goto out;
+	if (arcfile != NULL) {
+		if (util_read_file(arcfile, AREQ_MAX, &buf, &buflen,
+		    &err) != 0 ||
+		    areq_parse_cmc(buf, buflen, &areq, &err) != 0)
+			goto out;
+	} else {
+		if (cli_read_csr(csrfile, &csr, &err) != 0)
+			goto out;
+		if (keyfile != NULL && util_read_file(keyfile, AREQ_MAX,
+		    &buf, &buflen, &err) != 0)
+			goto out;
+		if (areq_parse_simple(csr, buf, buflen, &areq, &err) != 0)
+			goto out;
+		X509_REQ_free(csr);
+	}
+	csr = areq->csr;	/* borrowed from here on */
 	/* The administrator vouches for what the request says. */
 	if (mail == NULL &&
 	    (mail = csr_subject_value(csr, NID_pkcs9_emailAddress)) == NULL)
@@ -153,14 +185,8 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	acct.id = "admin";
 	acct.mail = mail;
 	acct.cn = cn;
-	memset(&req, 0, sizeof(req));
-	req.csr = csr;
-	req.tpl = t;
-	req.account = &acct;
-	req.protocol = TPL_PROTO_CLI;
-	if (iss_issue(ca, &req, NULL, NULL, &cert, &err) != 0) {
-		ca_err_set(&err, err.code, "%s: no certificate issued",
-		    csrfile);
+	if (arc_issue(ca, t, &acct, TPL_PROTO_CLI, areq, &cert, &err) != 0) {
+		ca_err_set(&err, err.code, "%s: no certificate issued", input);
 		goto out;
 	}
 	if (cli_write_cert(out, cert, &err) != 0)
@@ -175,7 +201,10 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 		cli_print_err(&err);
  done:
 	X509_free(cert);
-	X509_REQ_free(csr);
+	if (areq == NULL)
+		X509_REQ_free(csr);
+	areq_free(areq);
+	free(buf);
 	tpl_free(t);
 	ca_close(ca);
 	free(mail);

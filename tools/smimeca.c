@@ -18,6 +18,7 @@ static void usage_all(FILE *);
 static const struct cli_cmd *const cmd_tables[] = {
 	cli_ca_cmds,
 	cli_cert_cmds,
+	cli_archive_cmds,
 };
 
 static void

@@ -1,0 +1,24 @@
+/* Issuing with key archival: the entry point the CLI and smimecad use. */
+#ifndef ARCHIVE_ARCHIVAL_H
+#define ARCHIVE_ARCHIVAL_H
+
+#include <openssl/x509.h>
+
+struct ca;
+struct ca_err;
+struct areq;
+struct iss_account;
+struct tpl;
+
+/*
+ * Checks the request against the template (archival required, optional or
+ * forbidden), opens the archived key (exchange key, key hash, key matches
+ * the request), checks that enough KRAs are registered, and issues: the
+ * certificate, the escrow record and the audit rows commit in one
+ * transaction or not at all. a may carry no key (env == NULL).
+ */
+int arc_issue(struct ca *ca, const struct tpl *tpl,
+    const struct iss_account *account, unsigned protocol,
+    const struct areq *a, X509 **certp, struct ca_err *err);
+
+#endif

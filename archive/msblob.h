@@ -1,0 +1,29 @@
+/* Microsoft private key BLOBs ([MS-WCCE] 2.2.2.9) <-> EVP_PKEY. */
+#ifndef ARCHIVE_MSBLOB_H
+#define ARCHIVE_MSBLOB_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+struct ca_err;
+
+/*
+ * Parses a private key BLOB: RSA ("RSA2", PUBLICKEYSTRUC bType 0x07,
+ * aiKeyAlg CALG_RSA_KEYX 0xA400 or CALG_RSA_SIGN 0x2400) or an ECDH/ECDSA
+ * BCRYPT_ECCKEY_BLOB private key for P-256 / P-384 ("ECK3"/"ECK5",
+ * "ECS3"/"ECS5", optionally behind a PUBLICKEYSTRUC). Every length is
+ * checked against len; errors name what is wrong (CA_ERR_INVALID).
+ */
+int msblob_to_pkey(const unsigned char *buf, size_t len, EVP_PKEY **keyp,
+    struct ca_err *err);
+/*
+ * Encodes a private key as a BLOB: RSA as PRIVATEKEYBLOB "RSA2" with
+ * CALG_RSA_KEYX; EC P-256/P-384 as BCRYPT_ECCKEY_BLOB "ECK3"/"ECK5".
+ * *bufp is OPENSSL_malloc'ed; free it with
+ * OPENSSL_clear_free(*bufp, *lenp).
+ */
+int msblob_from_pkey(EVP_PKEY *key, unsigned char **bufp, size_t *lenp,
+    struct ca_err *err);
+
+#endif

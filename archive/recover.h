@@ -1,0 +1,71 @@
+/* Recovery: blobs for officers, opening them with a KRA key, PKCS#12. */
+#ifndef ARCHIVE_RECOVER_H
+#define ARCHIVE_RECOVER_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "archive/shamir.h"
+
+struct ca;
+struct ca_err;
+struct rcv_blob;
+
+/*
+ * CA administrator: a CMS SignedData by the CA (DER) whose content is a
+ * SmimecaRecoveryBlob with the escrow records of one certificate (serial)
+ * or of every escrowed certificate of a mail address, and whose
+ * certificates are the CA chain. Needs no KRA key. Audited.
+ */
+int rcv_blob_make(struct ca *ca, const char *serial, const char *email,
+    unsigned char **derp, size_t *lenp, struct ca_err *err);
+
+/*
+ * Recovery officer: parses a blob and checks the CA's signature over it
+ * (against trust when given, else against the certificate it carries).
+ */
+int rcv_blob_parse(const unsigned char *der, size_t len, X509 *trust,
+    struct rcv_blob **bp, struct ca_err *err);
+void rcv_blob_free(struct rcv_blob *b);
+size_t rcv_blob_count(const struct rcv_blob *b);
+X509 *rcv_blob_cert(const struct rcv_blob *b, size_t i);
+int rcv_blob_quorum(const struct rcv_blob *b, size_t i);
+STACK_OF(X509) *rcv_blob_chain(const struct rcv_blob *b);
+
+/* Quorum 1: decrypts record i with a KRA key; checks it fits the cert. */
+int rcv_open_key(const struct rcv_blob *b, size_t i, EVP_PKEY *kra_key,
+    X509 *kra_cert, EVP_PKEY **keyp, struct ca_err *err);
+/* Quorum > 1: decrypts this KRA's share of record i. */
+int rcv_open_share(const struct rcv_blob *b, size_t i, EVP_PKEY *kra_key,
+    X509 *kra_cert, struct shamir_share *share, struct ca_err *err);
+/* Quorum > 1: rebuilds the key of record i from k shares. */
+int rcv_combine(const struct rcv_blob *b, size_t i,
+    const struct shamir_share *shares, unsigned k, EVP_PKEY **keyp,
+    struct ca_err *err);
+
+/*
+ * Share files (JSON, written 0600 by the caller): one entry per record,
+ * {"version":1,"shares":[{"cert_sha256":..,"x":N,"y":"hex"}]}.
+ * Encodes the shares of records (idx[j] = record index of shares[j]).
+ */
+int rcv_share_encode(const struct rcv_blob *b, const size_t *idx,
+    const struct shamir_share *shares, size_t n, char **jsonp,
+    struct ca_err *err);
+/* Decodes a share file; *idxp[j] = the record index it belongs to in b. */
+int rcv_share_decode(const struct rcv_blob *b, const char *json,
+    size_t **idxp, struct shamir_share **sharesp, size_t *np,
+    struct ca_err *err);
+
+/* Officer key material from a PKCS#12 file (password may be NULL). */
+int rcv_load_p12(const char *path, const char *password, EVP_PKEY **keyp,
+    X509 **certp, struct ca_err *err);
+/* PKCS#12 (AES-256-CBC, PBKDF2, SHA-256 MAC) with key, cert and chain. */
+int rcv_pkcs12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+    const char *password, const char *friendly_name, unsigned char **derp,
+    size_t *lenp, struct ca_err *err);
+/* A random printable password of len characters (len < 128). */
+int rcv_random_password(char *buf, size_t len, struct ca_err *err);
+
+#endif
