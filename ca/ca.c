@@ -597,6 +597,8 @@ init_populate(const struct ca_init_params *p, const char *tmp,
 	ci.passphrase_file = NULL;	/* never recorded: given per command */
 	ci.base_url = p->base_url;
 	ci.crl_days = 7;
+	ci.escrow_n = p->lab ? 3 : 1;
+	ci.escrow_m = 1;
 	if ((path = util_path(tmp, CFG_FILE)) == NULL) {
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;

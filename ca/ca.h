@@ -29,6 +29,7 @@ struct ca_init_params {
 	const char *passphrase_file;	/* NULL: key files unencrypted */
 	const char *base_url;		/* CDP/AIA base, NULL for default */
 	int validity_days;		/* issuing CA; root gets twice that */
+	int lab;			/* lab defaults: any one of 3 KRAs */
 };
 
 int ca_keyspec_parse(const char *s, enum ca_keyspec *kp);

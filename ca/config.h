@@ -41,6 +41,8 @@ struct cfg_init {
 	const char *passphrase_file;	/* NULL when the key is not encrypted */
 	const char *base_url;		/* e.g. "http://127.0.0.1:8080" */
 	int crl_days;
+	int escrow_n;			/* <escrow kra-count>, 0 = 1 */
+	int escrow_m;			/* <escrow quorum>, 0 = 1 */
 };
 
 /*

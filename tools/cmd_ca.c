@@ -1,18 +1,27 @@
 /* smimeca init, revoke, crl, template and audit commands. */
 #include "ac-config.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <getopt.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
+#include "archive/kra.h"
+#include "archive/recover.h"
 #include "ca/audit.h"
 #include "ca/ca.h"
 #include "ca/config.h"
 #include "ca/db.h"
 #include "ca/err.h"
+#include "ca/issue.h"
 #include "ca/revoke.h"
 #include "ca/template.h"
 #include "ca/util.h"
@@ -31,11 +40,16 @@ static int audit_row_text(void *, int64_t, int64_t, const char *,
 static int audit_row_json(void *, int64_t, int64_t, const char *,
     const char *, const char *, const char *);
 static int template_dir(struct cli *, char **);
+static int lab_officer(struct ca *, const struct tpl *, const char *, int,
+    FILE *, struct ca_err *);
+static int lab_officers(struct cli *, const char *, struct ca_err *);
+
+#define LAB_OFFICERS	3
 
 const struct cli_cmd cli_ca_cmds[] = {
 	{ "init", NULL, cmd_init, "[--name CN] [--key rsa:2048|rsa:3072|"
 	    "rsa:4096|ec:p256|ec:p384] [--two-tier] [--passphrase-file F] "
-	    "[--base-url URL] [--days N]" },
+	    "[--base-url URL] [--days N] [--lab [--officers DIR]]" },
 	{ "revoke", NULL, cmd_revoke, "SERIAL --reason REASON" },
 	{ "crl", NULL, cmd_crl, "[--out FILE] [--der]" },
 	{ "template", "list", cmd_template_list, "[--json]" },
@@ -56,13 +70,16 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "base-url", required_argument, NULL, 'b' },
 		{ "days", required_argument, NULL, 'D' },
+		{ "lab", no_argument, NULL, 'l' },
+		{ "officers", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ca_init_params p;
 	struct ca_err err;
-	char *end;
+	char *end, *dcopy = NULL, *officers = NULL;
+	const char *officers_opt = NULL;
 	long days;
-	int ch;
+	int ch, lab = 0, rc;
 
 	memset(&p, 0, sizeof(p));
 	ca_err_clear(&err);
@@ -101,6 +118,12 @@ cmd_init(struct cli *cli, int argc, char **argv)
 			}
 			p.validity_days = (int)days;
 			break;
+		case 'l':
+			lab = 1;
+			break;
+		case 'O':
+			officers_opt = optarg;
+			break;
 		default:
 			return cli_usage(&cli_ca_cmds[0]);
 		}
@@ -111,9 +134,43 @@ cmd_init(struct cli *cli, int argc, char **argv)
 			    "characters");
 		return cli_usage(&cli_ca_cmds[0]);
 	}
+	p.lab = lab;
+	if (officers_opt != NULL && !lab) {
+		cli_warnx("--officers needs --lab");
+		return CLI_USAGE;
+	}
+	/* Officers live beside the CA directory, never inside it. */
+	if (lab && officers_opt == NULL) {
+		if ((dcopy = strdup(p.dir)) == NULL ||
+		    (officers = util_path(dirname(dcopy), "officers")) ==
+		    NULL) {
+			free(dcopy);
+			cli_warnx("out of memory");
+			return CLI_FAIL;
+		}
+		free(dcopy);
+	} else if (lab && (officers = strdup(officers_opt)) == NULL)
+		return CLI_FAIL;
+	if (officers != NULL && access(officers, F_OK) == 0) {
+		cli_warnx("%s exists already; move it away or give "
+		    "--officers DIR", officers);
+		free(officers);
+		return CLI_FAIL;
+	}
 	if (ca_init(&p, &err) != 0) {
 		cli_print_err(&err);
+		free(officers);
 		return CLI_FAIL;
+	}
+	if (lab) {
+		rc = lab_officers(cli, officers, &err);
+		if (rc != CLI_OK) {
+			cli_print_err(&err);
+			cli_warnx("the CA in %s was created, but its lab "
+			    "recovery officers were not", p.dir);
+			free(officers);
+			return rc;
+		}
 	}
 	printf("Created CA \"%s\" in %s:\n"
 	    "  %s/ca.crt          the issuing CA certificate\n"
@@ -134,7 +191,130 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	    p.two_tier ? "/root.crt         the root CA certificate\n" : "",
 	    p.dir, p.passphrase_file ? ", encrypted" : "", p.dir, p.dir,
 	    p.dir, p.dir);
+	if (lab)
+		printf("\nLab recovery officers (KRA certificates, registered; "
+		    "any one of them can recover):\n  %s/officer1.p12 .. "
+		    "officer%d.p12, passwords in %s/passwords.txt\n",
+		    officers, LAB_OFFICERS, officers);
+	free(officers);
 	return CLI_OK;
+}
+
+/* One lab recovery officer: key, KRA certificate, PKCS#12, registration. */
+static int
+lab_officer(struct ca *ca, const struct tpl *t, const char *dir, int i,
+    FILE *pwf, struct ca_err *err)
+{
+	EVP_PKEY *key = NULL;
+	X509_REQ *csr = NULL;
+	X509_NAME *name = NULL;
+	X509 *cert = NULL;
+	struct iss_account acct;
+	struct iss_request req;
+	char mail[64], cn[64], file[32], pw[21], *path = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(mail, sizeof(mail), "officer%d@lab.example", i);
+	snprintf(cn, sizeof(cn), "Recovery Officer %d", i);
+	snprintf(file, sizeof(file), "officer%d.p12", i);
+	if ((r = ca_keygen(CA_KEY_RSA2048, &key, err)) != 0)
+		goto out;
+	if ((csr = X509_REQ_new()) == NULL || (name = X509_NAME_new()) ==
+	    NULL || !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+	    (unsigned char *)cn, -1, -1, 0) ||
+	    !X509_REQ_set_subject_name(csr, name) ||
+	    !X509_REQ_set_pubkey(csr, key) ||
+	    !X509_REQ_sign(csr, key, EVP_sha256())) {
+		r = ca_err_ssl(err, CA_ERR_CRYPTO, "officer request");
+		goto out;
+	}
+	memset(&acct, 0, sizeof(acct));
+	acct.id = "admin";
+	acct.mail = mail;
+	acct.cn = cn;
+	memset(&req, 0, sizeof(req));
+	req.csr = csr;
+	req.tpl = t;
+	req.account = &acct;
+	req.protocol = TPL_PROTO_CLI;
+	if ((r = iss_issue(ca, &req, NULL, NULL, &cert, err)) != 0 ||
+	    (r = kra_add(ca, cert, err)) != 0 ||
+	    (r = rcv_random_password(pw, sizeof(pw) - 1, err)) != 0)
+		goto out;
+	pw[sizeof(pw) - 1] = '\0';
+	if ((r = rcv_pkcs12(key, cert, ca_chain(ca), pw, cn, &der, &len,
+	    err)) != 0)
+		goto out;
+	if ((path = util_path(dir, file)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = util_write_file(path, der, len, 0600, err)) != 0)
+		goto out;
+	fprintf(pwf, "%s %s\n", file, pw);
+	free(path);
+	snprintf(file, sizeof(file), "officer%d.crt", i);
+	if ((path = util_path(dir, file)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	r = cli_write_cert(path, cert, err);
+ out:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (der != NULL)
+		OPENSSL_clear_free(der, len);
+	free(path);
+	X509_free(cert);
+	X509_NAME_free(name);
+	X509_REQ_free(csr);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+static int
+lab_officers(struct cli *cli, const char *dir, struct ca_err *err)
+{
+	struct ca *ca = NULL;
+	struct tpl *t = NULL;
+	FILE *pwf = NULL;
+	char *pwpath = NULL;
+	int i, fd = -1, rc = CLI_FAIL;
+
+	if (mkdir(dir, 0700) == -1) {
+		ca_err_set(err, CA_ERR_IO, "%s: %s", dir, strerror(errno));
+		return CLI_FAIL;
+	}
+	if (ca_open(cli->dir, cli->passphrase_file, CA_OPEN_KEY, &ca,
+	    err) != 0 ||
+	    tpl_load(ca_config(ca)->template_dir, "kra", &t, err) != 0)
+		goto out;
+	if ((pwpath = util_path(dir, "passwords.txt")) == NULL ||
+	    (fd = open(pwpath, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1 ||
+	    (pwf = fdopen(fd, "w")) == NULL) {
+		ca_err_set(err, CA_ERR_IO, "%s: %s", pwpath ? pwpath : dir,
+		    strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	fprintf(pwf, "# Lab only: real recovery officers keep their keys on "
+	    "their own machines or smart cards.\n");
+	for (i = 1; i <= LAB_OFFICERS; i++)
+		if (lab_officer(ca, t, dir, i, pwf, err) != 0)
+			goto out;
+	rc = CLI_OK;
+ out:
+	if (pwf != NULL && fclose(pwf) != 0 && rc == CLI_OK) {
+		ca_err_set(err, CA_ERR_IO, "%s: %s", pwpath, strerror(errno));
+		rc = CLI_FAIL;
+	}
+	if (fd != -1)
+		close(fd);
+	free(pwpath);
+	tpl_free(t);
+	ca_close(ca);
+	return rc;
 }
 
 static int
