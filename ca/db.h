@@ -13,7 +13,7 @@ struct db;
 /* A row of the certs table. Strings and der are owned by the struct. */
 struct db_cert {
 	int64_t id;
-	char serial[65];	/* lower-case hex, no leading zeros */
+	char serial[65];	/* lower-case hex, whole bytes */
 	int64_t issuer_id;	/* ca_certs.id */
 	int64_t request_id;	/* requests.id, 0 if none */
 	char *template;		/* template name */

@@ -23,8 +23,8 @@ int rev_revoke_in_tx(struct ca *ca, const char *serial, int reason,
 
 /*
  * Builds and signs a CRL (v2, CRL number = next, AKI, nextUpdate from the
- * configuration) with every revoked, unexpired certificate of the issuing
- * CA; stores it and audits it in one transaction.
+ * configuration) with every revoked certificate of the issuing CA
+ * (expired ones included); stores it and audits it in one transaction.
  */
 int rev_crl_generate(struct ca *ca, X509_CRL **crlp, struct ca_err *err);
 

@@ -9,8 +9,9 @@
 static int tap_n, tap_failed;
 
 #define TAP_OK(cond, ...) do {						\
+	int tap_c_ = (cond) ? 1 : 0;					\
 	tap_n++;							\
-	if (cond) {							\
+	if (tap_c_) {							\
 		printf("ok %d - ", tap_n);				\
 	} else {							\
 		tap_failed++;						\
@@ -18,7 +19,7 @@ static int tap_n, tap_failed;
 	}								\
 	printf(__VA_ARGS__);						\
 	printf("\n");							\
-	if (!(cond))							\
+	if (!tap_c_)							\
 		printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
 	fflush(stdout);							\
 } while (0)
