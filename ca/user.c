@@ -1,0 +1,460 @@
+/* Local accounts and single-use enrollment codes. */
+#include "ac-config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+
+#include "ca/audit.h"
+#include "ca/ca.h"
+#include "ca/db.h"
+#include "ca/err.h"
+#include "ca/user.h"
+#include "ca/util.h"
+
+/* scrypt cost: N=2^15, r=8, p=1 (32 MiB, tens of milliseconds). */
+#define USER_SCRYPT_N	32768
+#define USER_SCRYPT_R	8
+#define USER_SCRYPT_P	1
+#define USER_SALT_LEN	16
+#define USER_HASH_LEN	32
+#define USER_CODE_LEN	16
+#define USER_SECRET_MAX	1024
+
+static int derive(const char *, const unsigned char *, size_t, uint64_t,
+    uint64_t, uint64_t, unsigned char *);
+static int unhex(const char *, unsigned char *, size_t);
+static int valid_email(const char *);
+static int check_account(sqlite3 *, const char *, const char *, int64_t,
+    struct user **);
+static int use_code(sqlite3 *, const char *, const char *, int64_t);
+
+static int
+derive(const char *secret, const unsigned char *salt, size_t saltlen,
+    uint64_t n, uint64_t r, uint64_t p, unsigned char *out)
+{
+	if (n > (1u << 20) || r > 32 || p > 16)
+		return -1;	/* a stored hash must not make us work forever */
+	return EVP_PBE_scrypt(secret, strlen(secret), salt, saltlen, n, r, p,
+	    64ULL * 1024 * 1024, out, USER_HASH_LEN) == 1 ? 0 : -1;
+}
+
+static int
+unhex(const char *s, unsigned char *out, size_t len)
+{
+	long n = 0;
+	unsigned char *b;
+
+	if (strlen(s) != len * 2 ||
+	    (b = OPENSSL_hexstr2buf(s, &n)) == NULL)
+		return -1;
+	if ((size_t)n != len) {
+		OPENSSL_free(b);
+		return -1;
+	}
+	memcpy(out, b, len);
+	OPENSSL_free(b);
+	return 0;
+}
+
+int
+user_hash_secret(const char *secret, char **hashp, struct ca_err *err)
+{
+	unsigned char salt[USER_SALT_LEN], h[USER_HASH_LEN];
+	char salthex[2 * USER_SALT_LEN + 1], hhex[2 * USER_HASH_LEN + 1];
+
+	*hashp = NULL;
+	if (RAND_bytes(salt, sizeof(salt)) != 1 ||
+	    derive(secret, salt, sizeof(salt), USER_SCRYPT_N, USER_SCRYPT_R,
+	    USER_SCRYPT_P, h) != 0)
+		return ca_err_ssl(err, CA_ERR_CRYPTO, "hashing a secret");
+	util_hex(salt, sizeof(salt), salthex);
+	util_hex(h, sizeof(h), hhex);
+	OPENSSL_cleanse(h, sizeof(h));
+	if (asprintf(hashp, "scrypt$%d$%d$%d$%s$%s", USER_SCRYPT_N,
+	    USER_SCRYPT_R, USER_SCRYPT_P, salthex, hhex) == -1) {
+		*hashp = NULL;
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int
+user_check_secret(const char *secret, const char *stored)
+{
+	unsigned long long n, r, p;
+	char salthex[2 * USER_SALT_LEN + 1], hhex[2 * USER_HASH_LEN + 1];
+	unsigned char salt[USER_SALT_LEN], want[USER_HASH_LEN];
+	unsigned char got[USER_HASH_LEN];
+	int ok;
+
+	if (stored == NULL || strlen(secret) > USER_SECRET_MAX ||
+	    sscanf(stored, "scrypt$%llu$%llu$%llu$%32[0-9a-f]$%64[0-9a-f]",
+	    &n, &r, &p, salthex, hhex) != 5 ||
+	    unhex(salthex, salt, sizeof(salt)) != 0 ||
+	    unhex(hhex, want, sizeof(want)) != 0 ||
+	    derive(secret, salt, sizeof(salt), n, r, p, got) != 0)
+		return -1;
+	ok = CRYPTO_memcmp(got, want, sizeof(got)) == 0;
+	OPENSSL_cleanse(got, sizeof(got));
+	return ok ? 0 : -1;
+}
+
+static int
+valid_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+	size_t i;
+
+	if (at == NULL || at == s || at[1] == '\0' || strlen(s) > 254)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f ||
+		    strchr("\"(),:;<>[\\]", s[i]) != NULL)
+			return 0;
+	return 1;
+}
+
+int
+user_add(struct ca *ca, const char *email, const char *cn,
+    const char *password, struct ca_err *err)
+{
+	struct db *db = ca_db(ca);
+	sqlite3 *h = db_handle(db);
+	sqlite3_stmt *st = NULL;
+	char *mail = NULL, *hash = NULL;
+	int r, in_tx = 0;
+
+	if (!valid_email(email))
+		return ca_err_set(err, CA_ERR_INVALID, "\"%s\" is not a plain "
+		    "mail address", email);
+	if (strlen(password) < 8)
+		return ca_err_set(err, CA_ERR_INVALID, "the password for %s "
+		    "is shorter than 8 characters", email);
+	if ((mail = strdup(email)) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	util_lower(mail);
+	if ((r = user_hash_secret(password, &hash, err)) != 0 ||
+	    (r = db_begin(db, err)) != 0)
+		goto out;
+	in_tx = 1;
+	if (sqlite3_prepare_v2(h, "INSERT INTO users(email, cn, pwhash, "
+	    "disabled, created) VALUES(?, ?, ?, 0, ?)", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
+	if (cn != NULL)
+		sqlite3_bind_text(st, 2, cn, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	if ((r = sqlite3_step(st)) != SQLITE_DONE) {
+		r = sqlite3_extended_errcode(h) == SQLITE_CONSTRAINT_UNIQUE ?
+		    ca_err_set(err, CA_ERR_EXISTS, "account %s exists "
+		    "already", mail) :
+		    ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	if ((r = audit_append(db, ca_actor(ca), "user-add", mail,
+	    cn != NULL ? cn : "", err)) != 0 || (r = db_commit(db, err)) != 0)
+		goto out;
+	in_tx = 0;
+	r = 0;
+ out:
+	sqlite3_finalize(st);
+	if (in_tx)
+		db_rollback(db);
+	free(hash);
+	free(mail);
+	return r;
+}
+
+int
+user_set_disabled(struct ca *ca, const char *email, int disabled,
+    struct ca_err *err)
+{
+	struct db *db = ca_db(ca);
+	sqlite3 *h = db_handle(db);
+	sqlite3_stmt *st = NULL;
+	char *mail;
+	int r, in_tx = 0;
+
+	if ((mail = strdup(email)) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	util_lower(mail);
+	if ((r = db_begin(db, err)) != 0)
+		goto out;
+	in_tx = 1;
+	if (sqlite3_prepare_v2(h, "UPDATE users SET disabled = ? WHERE "
+	    "email = ?", -1, &st, NULL) != SQLITE_OK) {
+		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, disabled ? 1 : 0);
+	sqlite3_bind_text(st, 2, mail, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	if (sqlite3_changes(h) == 0) {
+		r = ca_err_set(err, CA_ERR_NOTFOUND, "no account %s (see "
+		    "smimeca user list)", mail);
+		goto out;
+	}
+	if ((r = audit_append(db, ca_actor(ca), disabled ? "user-disable" :
+	    "user-enable", mail, "", err)) != 0 ||
+	    (r = db_commit(db, err)) != 0)
+		goto out;
+	in_tx = 0;
+ out:
+	sqlite3_finalize(st);
+	if (in_tx)
+		db_rollback(db);
+	free(mail);
+	return r;
+}
+
+int
+user_list(struct db *db, struct user ***listp, size_t *np,
+    struct ca_err *err)
+{
+	sqlite3 *h = db_handle(db);
+	sqlite3_stmt *st = NULL;
+	struct user **list = NULL, **grown, *u;
+	size_t n = 0;
+	int rc, r = 0;
+
+	*listp = NULL;
+	*np = 0;
+	if (sqlite3_prepare_v2(h, "SELECT id, email, cn, disabled, created "
+	    "FROM users ORDER BY email", -1, &st, NULL) != SQLITE_OK)
+		return ca_err_set(err, CA_ERR_DB, "users: %s",
+		    sqlite3_errmsg(h));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((grown = realloc(list, (n + 1) * sizeof(*list))) == NULL ||
+		    (u = calloc(1, sizeof(*u))) == NULL) {
+			if (grown != NULL)
+				list = grown;
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		list = grown;
+		list[n++] = u;
+		u->id = sqlite3_column_int64(st, 0);
+		u->email = strdup((const char *)sqlite3_column_text(st, 1));
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+			u->cn = strdup((const char *)sqlite3_column_text(st,
+			    2));
+		u->disabled = sqlite3_column_int(st, 3);
+		u->created = sqlite3_column_int64(st, 4);
+		if (u->email == NULL) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	*listp = list;
+	*np = n;
+	list = NULL;
+	n = 0;
+ out:
+	sqlite3_finalize(st);
+	user_free_list(list, n);
+	return r;
+}
+
+int
+user_code_new(struct ca *ca, const char *email, int64_t ttl, char **codep,
+    struct ca_err *err)
+{
+	struct db *db = ca_db(ca);
+	sqlite3 *h = db_handle(db);
+	sqlite3_stmt *st = NULL;
+	unsigned char raw[USER_CODE_LEN / 2];
+	char code[USER_CODE_LEN + 1], *hash = NULL, *mail = NULL;
+	char detail[64];
+	int64_t now = (int64_t)time(NULL);
+	int r, in_tx = 0;
+
+	*codep = NULL;
+	if ((mail = strdup(email)) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	util_lower(mail);
+	if (RAND_priv_bytes(raw, sizeof(raw)) != 1) {
+		r = ca_err_ssl(err, CA_ERR_CRYPTO, "no random code");
+		goto out;
+	}
+	util_hex(raw, sizeof(raw), code);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if ((r = user_hash_secret(code, &hash, err)) != 0 ||
+	    (r = db_begin(db, err)) != 0)
+		goto out;
+	in_tx = 1;
+	if (sqlite3_prepare_v2(h, "INSERT INTO enroll_codes(user_id, "
+	    "codehash, expires, used) SELECT id, ?, ?, 0 FROM users WHERE "
+	    "email = ? AND disabled = 0", -1, &st, NULL) != SQLITE_OK) {
+		r = ca_err_set(err, CA_ERR_DB, "codes: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)(now + ttl));
+	sqlite3_bind_text(st, 3, mail, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = ca_err_set(err, CA_ERR_DB, "codes: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	if (sqlite3_changes(h) == 0) {
+		r = ca_err_set(err, CA_ERR_NOTFOUND, "no enabled account %s "
+		    "(add it with smimeca user add %s)", mail, mail);
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "ttl=%lld", (long long)ttl);
+	if ((r = audit_append(db, ca_actor(ca), "user-code", mail, detail,
+	    err)) != 0 || (r = db_commit(db, err)) != 0)
+		goto out;
+	in_tx = 0;
+	if ((*codep = strdup(code)) == NULL)
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+ out:
+	OPENSSL_cleanse(code, sizeof(code));
+	sqlite3_finalize(st);
+	if (in_tx)
+		db_rollback(db);
+	free(hash);
+	free(mail);
+	return r;
+}
+
+/* 0 and *up when the password matches an enabled account. */
+static int
+check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
+    struct user **up)
+{
+	sqlite3_stmt *st = NULL;
+	struct user *u = NULL;
+	int r = -1;
+
+	*up = NULL;
+	if (sqlite3_prepare_v2(h, "SELECT id, email, cn, pwhash, created "
+	    "FROM users WHERE email = ? AND disabled = 0", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		goto out;
+	u->id = sqlite3_column_int64(st, 0);
+	u->email = strdup((const char *)sqlite3_column_text(st, 1));
+	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		u->cn = strdup((const char *)sqlite3_column_text(st, 2));
+	u->created = sqlite3_column_int64(st, 4);
+	if (u->email == NULL)
+		goto out;
+	if (user_check_secret(secret,
+	    (const char *)sqlite3_column_text(st, 3)) == 0 ||
+	    use_code(h, mail, secret, now) == 0) {
+		*up = u;
+		u = NULL;
+		r = 0;
+	}
+ out:
+	sqlite3_finalize(st);
+	user_free(u);
+	return r;
+}
+
+/* Marks one matching, unused, unexpired code as used; 0 on success. */
+static int
+use_code(sqlite3 *h, const char *mail, const char *secret, int64_t now)
+{
+	sqlite3_stmt *st = NULL, *up = NULL;
+	int r = -1;
+
+	if (sqlite3_prepare_v2(h, "SELECT c.id, c.codehash FROM "
+	    "enroll_codes c JOIN users u ON u.id = c.user_id WHERE "
+	    "u.email = ? AND c.used = 0 AND c.expires >= ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (user_check_secret(secret,
+		    (const char *)sqlite3_column_text(st, 1)) != 0)
+			continue;
+		if (sqlite3_prepare_v2(h, "UPDATE enroll_codes SET used = ? "
+		    "WHERE id = ? AND used = 0", -1, &up, NULL) != SQLITE_OK)
+			break;
+		sqlite3_bind_int64(up, 1, (sqlite3_int64)now);
+		sqlite3_bind_int64(up, 2, sqlite3_column_int64(st, 0));
+		if (sqlite3_step(up) == SQLITE_DONE && sqlite3_changes(h) == 1)
+			r = 0;
+		break;
+	}
+	sqlite3_finalize(up);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+user_authenticate(struct ca *ca, const char *email, const char *secret,
+    int64_t now, struct user **up, struct ca_err *err)
+{
+	struct db *db = ca_db(ca);
+	char *mail = NULL;
+	int r;
+
+	*up = NULL;
+	if ((mail = strdup(email)) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	util_lower(mail);
+	/* The code is used up in the same transaction that checks it. */
+	if ((r = db_begin(db, err)) != 0)
+		goto out;
+	if (check_account(db_handle(db), mail, secret, now, up) != 0) {
+		db_rollback(db);
+		r = ca_err_set(err, CA_ERR_AUTH, "wrong account or password "
+		    "for %s", mail);
+		goto out;
+	}
+	r = db_commit(db, err);
+	if (r != 0) {
+		user_free(*up);
+		*up = NULL;
+	}
+ out:
+	free(mail);
+	return r;
+}
+
+void
+user_free(struct user *u)
+{
+	if (u == NULL)
+		return;
+	free(u->email);
+	free(u->cn);
+	free(u);
+}
+
+void
+user_free_list(struct user **list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		user_free(list[i]);
+	free(list);
+}
