@@ -49,7 +49,7 @@ const struct cli_cmd cli_archive_cmds[] = {
 	{ "recover", "blob", cmd_recover_blob,
 	    "(--serial SERIAL | --email MAIL) --out FILE" },
 	{ "recover", "open", cmd_recover_open, "--blob FILE --kra-key "
-	    "OFFICER.p12 [--ca-cert CA.pem] (--out USER.p12 | --out-dir DIR "
+	    "OFFICER.p12 [--kra-pass-file F] [--ca-cert CA.pem] (--out USER.p12 | --out-dir DIR "
 	    "| --share-out SHARE) [--password-file F]" },
 	{ "recover", "combine", cmd_recover_combine, "--blob FILE "
 	    "[--ca-cert CA.pem] (--out USER.p12 | --out-dir DIR) "
