@@ -2,6 +2,7 @@
 #ifndef ARCHIVE_ESCROW_H
 #define ARCHIVE_ESCROW_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -26,5 +27,33 @@ int esc_check_ready(struct ca *ca, int64_t now, struct ca_err *err);
  */
 int esc_store(struct ca *ca, int64_t cert_id, X509 *cert, EVP_PKEY *key,
     struct ca_err *err);
+
+/*
+ * An escrow record as stored (and carried in recovery blobs): the key
+ * envelope (DER ContentInfo) and, with quorum > 1, one share envelope per
+ * KRA. Shared with archive/recover.c and the unit tests.
+ */
+struct esc_share {
+	uint8_t x;
+	char kra_sha256[65];	/* SHA-256 of the KRA certificate's DER */
+	unsigned char *env;	/* EnvelopedData of x || y to that KRA */
+	size_t envlen;
+};
+
+struct esc_record {
+	X509 *cert;		/* the certificate the key belongs to */
+	int quorum;		/* m; 1 = any one KRA */
+	unsigned char *env;	/* EnvelopedData (m = 1) or EncryptedData */
+	size_t envlen;
+	struct esc_share *shares;	/* m > 1: one per KRA */
+	size_t nshares;
+	char *kras;		/* comma-separated KRA SHA-1s */
+};
+
+/* The envelopes of esc_store without the database (rec->cert untouched). */
+int esc_seal(EVP_PKEY *key, STACK_OF(X509) *kras, int quorum,
+    struct esc_record *rec, struct ca_err *err);
+/* Frees what rec holds (cert included) and zeroes it. */
+void esc_record_clear(struct esc_record *rec);
 
 #endif

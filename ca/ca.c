@@ -510,9 +510,16 @@ init_populate(const struct ca_init_params *p, const char *tmp,
 		r = ca_err_set(err, CA_ERR_IO, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (p->passphrase_file != NULL &&
-	    (r = util_read_passphrase(p->passphrase_file, &pass, err)) != 0)
+	if (p->passphrase_file != NULL) {
+		if ((r = util_read_passphrase(p->passphrase_file, &pass,
+		    err)) != 0)
+			goto out;
+	} else if (getenv(CA_PASSPHRASE_ENV) != NULL &&
+	    *getenv(CA_PASSPHRASE_ENV) != '\0' &&
+	    (pass = strdup(getenv(CA_PASSPHRASE_ENV))) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
+	}
 	if ((path = util_path(tmp, "private")) == NULL) {
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
