@@ -50,7 +50,11 @@ struct esc_record {
 	char *kras;		/* comma-separated KRA SHA-1s */
 };
 
-/* The envelopes of esc_store without the database (rec->cert untouched). */
+/*
+ * The envelopes of esc_store, without the database: wraps key to every
+ * KRA in kras. rec is zeroed or sealed before (what it held is replaced);
+ * rec->cert is left alone.
+ */
 int esc_seal(EVP_PKEY *key, STACK_OF(X509) *kras, int quorum,
     struct esc_record *rec, struct ca_err *err);
 /* Frees what rec holds (cert included) and zeroes it. */

@@ -11,6 +11,7 @@
 
 struct ca;
 struct ca_err;
+struct esc_record;
 struct rcv_blob;
 
 /*
@@ -65,7 +66,18 @@ int rcv_load_p12(const char *path, const char *password, EVP_PKEY **keyp,
 int rcv_pkcs12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
     const char *password, const char *friendly_name, unsigned char **derp,
     size_t *lenp, struct ca_err *err);
-/* A random printable password of len characters (len < 128). */
+/*
+ * A random password of len characters from A-Za-z0-9 (len < 128), NUL-
+ * terminated: buf holds len + 1 bytes.
+ */
 int rcv_random_password(char *buf, size_t len, struct ca_err *err);
+
+/*
+ * For rcv_blob_make and the unit tests: signs the records as a recovery
+ * blob with signer/key; chain (may be NULL) goes into the CMS certificates.
+ */
+int rcv_blob_sign(X509 *signer, EVP_PKEY *key, STACK_OF(X509) *chain,
+    const struct esc_record *recs, size_t n, unsigned char **derp,
+    size_t *lenp, struct ca_err *err);
 
 #endif
