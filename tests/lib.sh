@@ -1,0 +1,398 @@
+# tests/lib.sh: sourced by every shell integration test (POSIX sh: make check
+# runs the tests with $(SHELL), which is dash on Debian).
+#
+# TAP without a plan up front; done_testing prints "1..N" at the end, and a
+# test that dies before it is an ERROR for automake's TAP driver.
+#
+#   ok DESC                   a passing result
+#   not_ok DESC [DIAG...]     a failing result, with diagnostic lines
+#   check DESC CMD...         ok if CMD exits 0 (output kept in $out/$err)
+#   is GOT WANT DESC          string equality
+#   isnt GOT UNWANTED DESC
+#   like GOT ERE DESC         GOT matches the extended regex (grep -E)
+#   ilike GOT ERE DESC        the same, ignoring case
+#   unlike GOT ERE DESC       GOT does not match (grep -Ei)
+#   run_ok [-m DESC] CMD...   runs CMD: ok if it exits 0
+#   run_fails [-m DESC] CMD...   ok if it exits non-zero
+#   run_exit N [-m DESC] CMD...  ok if it exits with N
+#       the run_* helpers leave $out (stdout), $err (stderr) and $rc
+#   skip DESC REASON          a skipped result
+#   skip_all REASON           the whole test is skipped (exit 0)
+#   bail_out REASON           stop the test (an ERROR)
+#   diag TEXT                 a TAP comment
+#   done_testing              the plan, at the end
+#   py_tap [ARGS...] <<'EOF'  a Python check (with cryptography) that prints
+#                             "ok DESC" / "not ok DESC" lines: see PY_PRELUDE
+#   mkcsr NAME EMAIL [KEYSPEC]  NAME.key + NAME.csr (PEM) for
+#                             /CN=NAME/emailAddress=EMAIL (no mail if EMAIL
+#                             is ""); KEYSPEC rsa:BITS (default rsa:2048),
+#                             ec:p256, ec:p384
+#   db_counts DIR             counts of certs, audit and requests rows
+#   at_exit CMD               run CMD (a string) when the test ends
+#
+# Each test runs in a fresh temporary directory ($T, the working directory),
+# removed at exit unless KEEP_TMP=1.
+
+# --- where things are ---------------------------------------------------
+if [ -z "${top_srcdir:-}" ]; then
+	top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
+fi
+if [ -z "${top_builddir:-}" ]; then
+	if [ -x "$top_srcdir/build/tools/smimeca" ]; then
+		top_builddir=$top_srcdir/build
+	else
+		top_builddir=$top_srcdir
+	fi
+fi
+case $top_srcdir in /*) ;; *) top_srcdir=$(cd "$top_srcdir" && pwd) ;; esac
+case $top_builddir in
+/*) ;;
+*) top_builddir=$(cd "$top_builddir" && pwd) ;;
+esac
+export top_srcdir top_builddir
+PATH=$top_builddir/tools:$top_builddir/enroll:$PATH
+export PATH
+: "${SMIMECA_DATADIR:=$top_srcdir/etc}"
+export SMIMECA_DATADIR
+# Nothing from the caller's environment may change what a command does.
+unset SMIMECA_DIR SMIMECA_PASSPHRASE SMIMECA_KRA_PASSPHRASE
+
+# The Debian python, which has python3-cryptography (a pyenv one may not).
+PY=/usr/bin/python3
+
+# --- TAP ----------------------------------------------------------------
+tap_n=0
+tap_failed=0
+
+diag()
+{
+	printf '%s\n' "$*" | sed 's/^/# /'
+}
+
+ok()
+{
+	tap_n=$((tap_n + 1))
+	printf 'ok %d - %s\n' "$tap_n" "$(tap_desc "$1")"
+}
+
+not_ok()
+{
+	tap_n=$((tap_n + 1))
+	tap_failed=$((tap_failed + 1))
+	printf 'not ok %d - %s\n' "$tap_n" "$(tap_desc "$1")"
+	shift
+	for _d in "$@"; do
+		[ -n "$_d" ] && diag "$_d"
+	done
+	return 0
+}
+
+# A description must not carry a directive ('#') or span lines.
+tap_desc()
+{
+	printf '%s' "$1" | tr '\n#' ' _'
+}
+
+skip()
+{
+	tap_n=$((tap_n + 1))
+	printf 'ok %d - %s # SKIP %s\n' "$tap_n" "$(tap_desc "$1")" \
+	    "$(tap_desc "$2")"
+}
+
+skip_all()
+{
+	printf '1..0 # SKIP %s\n' "$*"
+	exit 0
+}
+
+bail_out()
+{
+	printf 'Bail out! %s\n' "$*"
+	exit 1
+}
+
+done_testing()
+{
+	printf '1..%d\n' "$tap_n"
+	exit 0
+}
+
+is()
+{
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	else
+		not_ok "$3" "got:      '$1'" "expected: '$2'"
+	fi
+}
+
+isnt()
+{
+	if [ "$1" != "$2" ]; then
+		ok "$3"
+	else
+		not_ok "$3" "got '$1', which it must not be"
+	fi
+}
+
+like()
+{
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		ok "$3"
+	else
+		not_ok "$3" "got:       '$1'" "no match:  /$2/"
+	fi
+}
+
+ilike()
+{
+	if printf '%s\n' "$1" | grep -Eiq -- "$2"; then
+		ok "$3"
+	else
+		not_ok "$3" "got:       '$1'" "no match:  /$2/i"
+	fi
+}
+
+unlike()
+{
+	if printf '%s\n' "$1" | grep -Eiq -- "$2"; then
+		not_ok "$3" "got:       '$1'" "matches:   /$2/i"
+	else
+		ok "$3"
+	fi
+}
+
+# Runs CMD with stdin from /dev/null; sets out, err, rc.
+run_cmd()
+{
+	"$@" </dev/null >"$T/.out" 2>"$T/.err"
+	rc=$?
+	out=$(cat "$T/.out")
+	err=$(cat "$T/.err")
+}
+
+# The command line as a description, shortened.
+cmd_desc()
+{
+	_s=$*
+	_s=$(printf '%s' "$_s" | sed "s|$T/||g")
+	if [ ${#_s} -gt 110 ]; then
+		_s=$(printf '%s' "$_s" | cut -c1-107)...
+	fi
+	printf '%s' "$_s"
+}
+
+run_ok()
+{
+	_m=
+	if [ "$1" = -m ]; then _m=$2; shift 2; fi
+	[ -n "$_m" ] || _m=$(cmd_desc "$@")
+	run_cmd "$@"
+	if [ "$rc" -eq 0 ]; then
+		ok "$_m"
+	else
+		not_ok "$_m" "exit $rc" "$(printf '%s\n' "$err" | head -n 20)"
+	fi
+	[ "$rc" -eq 0 ]
+}
+
+run_fails()
+{
+	_m=
+	if [ "$1" = -m ]; then _m=$2; shift 2; fi
+	[ -n "$_m" ] || _m="fails: $(cmd_desc "$@")"
+	run_cmd "$@"
+	if [ "$rc" -ne 0 ] && [ "$rc" -lt 126 ]; then
+		ok "$_m"
+	else
+		not_ok "$_m" "exit $rc" "$(printf '%s\n' "$err" | head -n 20)"
+	fi
+}
+
+run_exit()
+{
+	_want=$1
+	shift
+	_m=
+	if [ "$1" = -m ]; then _m=$2; shift 2; fi
+	[ -n "$_m" ] || _m="exit $_want: $(cmd_desc "$@")"
+	run_cmd "$@"
+	if [ "$rc" -eq "$_want" ]; then
+		ok "$_m"
+	else
+		not_ok "$_m" "exit $rc, expected $_want" \
+		    "$(printf '%s\n' "$err" | head -n 20)"
+	fi
+	[ "$rc" -eq "$_want" ]
+}
+
+check()
+{
+	_m=$1
+	shift
+	run_cmd "$@"
+	if [ "$rc" -eq 0 ]; then
+		ok "$_m"
+	else
+		not_ok "$_m" "$(cmd_desc "$@"): exit $rc" \
+		    "$(printf '%s\n%s\n' "$out" "$err" | head -n 20)"
+	fi
+	[ "$rc" -eq 0 ]
+}
+
+# --- Python checks ------------------------------------------------------
+have_pycrypto()
+{
+	[ -x "$PY" ] && "$PY" -c 'import cryptography' >/dev/null 2>&1
+}
+
+PY_PRELUDE='
+import sys, os, json, datetime, hashlib
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID, ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa, ec
+
+def check(cond, desc, why=""):
+    desc = " ".join(str(desc).replace("#", "_").split())
+    print(("ok " if cond else "not ok ") + desc)
+    if not cond and why != "":
+        for l in str(why).splitlines():
+            print("# " + l)
+    sys.stdout.flush()
+    return cond
+
+def load_cert(path):
+    data = open(path, "rb").read()
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
+
+def load_certs(path):
+    data = open(path, "rb").read()
+    out, marker = [], b"-----BEGIN CERTIFICATE-----"
+    for part in data.split(marker)[1:]:
+        out.append(x509.load_pem_x509_certificate(marker + part))
+    return out
+
+def load_crl(path):
+    data = open(path, "rb").read()
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_crl(data)
+    return x509.load_der_x509_crl(data)
+
+def ext(cert, oid):
+    try:
+        return cert.extensions.get_extension_for_oid(oid)
+    except x509.ExtensionNotFound:
+        return None
+'
+
+# Runs the Python script on stdin (after PY_PRELUDE) with ARGS and turns
+# its "ok ..." / "not ok ..." lines into TAP results.
+py_tap()
+{
+	if ! have_pycrypto; then
+		cat >/dev/null
+		skip "python checks" "$PY with the cryptography module not found"
+		return 0
+	fi
+	{ printf '%s\n' "$PY_PRELUDE"; cat; } >"$T/.py"
+	"$PY" "$T/.py" "$@" >"$T/.pyout" 2>&1
+	_prc=$?
+	_pyn=0
+	while IFS= read -r _l; do
+		case $_l in
+		"ok "*) ok "${_l#ok }"; _pyn=$((_pyn + 1)) ;;
+		"not ok "*) not_ok "${_l#not ok }"; _pyn=$((_pyn + 1)) ;;
+		"# "*) printf '%s\n' "$_l" ;;
+		*) diag "$_l" ;;
+		esac
+	done <"$T/.pyout"
+	if [ "$_prc" -ne 0 ]; then
+		not_ok "python checks ran to the end (exit $_prc)"
+	elif [ "$_pyn" -eq 0 ]; then
+		not_ok "python checks reported something"
+	fi
+}
+
+# --- fixtures -----------------------------------------------------------
+mkcsr()
+{
+	_name=$1
+	_mail=$2
+	_spec=${3:-rsa:2048}
+	_subj="/CN=$_name"
+	[ -n "$_mail" ] && _subj="$_subj/emailAddress=$_mail"
+	case $_spec in
+	rsa:*) set -- -newkey "$_spec" ;;
+	ec:p256) set -- -newkey ec -pkeyopt ec_paramgen_curve:P-256 ;;
+	ec:p384) set -- -newkey ec -pkeyopt ec_paramgen_curve:P-384 ;;
+	*) bail_out "mkcsr: unknown key spec $_spec" ;;
+	esac
+	if ! openssl req -new "$@" -nodes -keyout "$_name.key" \
+	    -subj "$_subj" -out "$_name.csr" >/dev/null 2>"$T/.mkcsr.err"; then
+		cat "$T/.mkcsr.err" >&2
+		bail_out "mkcsr $_name: openssl req failed"
+	fi
+}
+
+db_counts()
+{
+	sqlite3 "$1/smimeca.db" 'SELECT count(*) FROM certs;
+	    SELECT count(*) FROM audit; SELECT count(*) FROM requests;' |
+	    tr '\n' ' '
+}
+
+# The serial of a certificate file as a lower-case hex integer without
+# leading zeros (so that 00ab.. from one tool equals ab.. from another).
+cert_serial()
+{
+	openssl x509 -in "$1" -noout -serial | sed 's/^serial=//' |
+	    tr 'A-F' 'a-f' | sed 's/^0*//'
+}
+
+# Normalizes a hex serial like cert_serial does.
+norm_serial()
+{
+	printf '%s\n' "$1" | tr 'A-F' 'a-f' | sed 's/^0*//'
+}
+
+tap_exit_hooks=
+at_exit()
+{
+	tap_exit_hooks="$1
+$tap_exit_hooks"
+}
+
+tap_cleanup()
+{
+	_rc=$?
+	trap - EXIT
+	if [ -n "$tap_exit_hooks" ]; then
+		eval "$tap_exit_hooks"
+	fi
+	cd /
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "# kept $T" >&2
+	elif [ -n "${T:-}" ]; then
+		rm -rf "$T"
+	fi
+	exit $_rc
+}
+
+# --- setup --------------------------------------------------------------
+T=$(mktemp -d "${TMPDIR:-/tmp}/smimeca-test.XXXXXX") ||
+    bail_out "mktemp -d failed"
+trap tap_cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+cd "$T" || bail_out "cd $T"
+
+command -v smimeca >/dev/null 2>&1 ||
+    bail_out "smimeca not found in $top_builddir/tools (build first)"
+command -v openssl >/dev/null 2>&1 || skip_all "openssl not installed"
+command -v sqlite3 >/dev/null 2>&1 || skip_all "sqlite3 not installed"
