@@ -20,8 +20,8 @@
 
 static int decode_input(const unsigned char *, size_t, const char *,
     unsigned char **, size_t *, struct ca_err *);
-static int signer_cert(CMS_SignerInfo *, X509_REQ *, X509 **,
-    struct ca_err *);
+static int check_signer(CMS_SignerInfo *, X509_REQ *, const EVP_MD *,
+    const ASN1_OCTET_STRING *, struct ca_err *);
 static int find_key_hash(const CMC_PKIDATA *, struct areq *,
     struct ca_err *);
 static int take_envelope(CMS_SignerInfo *, struct areq *, struct ca_err *);
@@ -100,40 +100,64 @@ decode_input(const unsigned char *buf, size_t len, const char *what,
 }
 
 /*
- * The signer is the request's own key and carries no certificate; a
- * stand-in certificate with its key and identifier lets CMS check it.
+ * Proof of possession: the one signer is the request's own key, named by
+ * its key identifier (SHA-1 of the public key, as Windows does) and
+ * carrying no certificate. The signed attributes are checked with that
+ * key, and their messageDigest against the PKIData that was signed.
  */
 static int
-signer_cert(CMS_SignerInfo *si, X509_REQ *csr, X509 **certp,
-    struct ca_err *err)
+check_signer(CMS_SignerInfo *si, X509_REQ *csr, const EVP_MD *md,
+    const ASN1_OCTET_STRING *content, struct ca_err *err)
 {
-	ASN1_OCTET_STRING *keyid = NULL;
+	ASN1_OCTET_STRING *keyid = NULL, *claimed;
 	X509_NAME *issuer = NULL;
 	ASN1_INTEGER *sno = NULL;
+	ASN1_OBJECT *mdobj = NULL;
 	X509 *x = NULL;
-	int r = CA_ERR_CRYPTO;
+	unsigned char kid[EVP_MAX_MD_SIZE], dig[EVP_MAX_MD_SIZE];
+	unsigned int kidlen = 0, diglen = 0;
+	int r = CA_ERR_INVALID;
 
-	*certp = NULL;
-	if (!CMS_SignerInfo_get0_signer_id(si, &keyid, &issuer, &sno))
+	if (!CMS_SignerInfo_get0_signer_id(si, &keyid, &issuer, &sno)) {
+		r = ca_err_ssl(err, CA_ERR_INVALID, "CMC request: unusable "
+		    "signer identifier");
 		goto out;
+	}
 	if ((x = X509_new()) == NULL ||
-	    !X509_set_pubkey(x, X509_REQ_get0_pubkey(csr)))
+	    !X509_set_pubkey(x, X509_REQ_get0_pubkey(csr)) ||
+	    !X509_pubkey_digest(x, EVP_sha1(), kid, &kidlen)) {
+		r = ca_err_ssl(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
-	if (keyid != NULL) {
-		if (!X509_add1_ext_i2d(x, NID_subject_key_identifier, keyid,
-		    0, X509V3_ADD_DEFAULT))
-			goto out;
-	} else if (issuer == NULL || sno == NULL ||
-	    !X509_set_issuer_name(x, issuer) ||
-	    !X509_set_serialNumber(x, sno))
+	}
+	if (keyid != NULL && ((size_t)keyid->length != kidlen ||
+	    memcmp(keyid->data, kid, kidlen) != 0)) {
+		r = ca_err_set(err, CA_ERR_INVALID, "CMC request: the signer "
+		    "is not the key of the PKCS#10 request (key identifier "
+		    "differs)");
 		goto out;
-	*certp = x;
-	x = NULL;
+	}
+	CMS_SignerInfo_set1_signer_cert(si, x);
+	if (CMS_SignerInfo_verify(si) != 1) {
+		r = ca_err_ssl(err, CA_ERR_INVALID, "CMC request: the "
+		    "signature does not verify with the request's public "
+		    "key");
+		goto out;
+	}
+	if ((mdobj = OBJ_nid2obj(NID_pkcs9_messageDigest)) == NULL ||
+	    (claimed = CMS_signed_get0_data_by_OBJ(si, mdobj, -3,
+	    V_ASN1_OCTET_STRING)) == NULL ||
+	    EVP_Digest(content->data, (size_t)content->length, dig, &diglen,
+	    md, NULL) != 1 || (unsigned)claimed->length != diglen ||
+	    CRYPTO_memcmp(claimed->data, dig, diglen) != 0) {
+		ERR_clear_error();
+		r = ca_err_set(err, CA_ERR_INVALID, "CMC request: the signed "
+		    "message digest does not match the PKIData (the request "
+		    "was altered)");
+		goto out;
+	}
 	r = 0;
  out:
-	if (r != 0)
-		ca_err_ssl(err, CA_ERR_INVALID, "archival request: unusable "
-		    "signer identifier");
+	CMS_SignerInfo_set1_signer_cert(si, NULL);
 	X509_free(x);
 	return r;
 }
@@ -268,10 +292,7 @@ areq_parse_cmc(const unsigned char *buf, size_t len, struct areq **ap,
 	ASN1_OCTET_STRING **content;
 	CMC_PKIDATA *pd = NULL;
 	CMC_TAGGED_REQ *tr;
-	X509 *signer = NULL;
-	STACK_OF(X509) *certs = NULL;
 	X509_ALGOR *dig = NULL;
-	BIO *null = NULL;
 	ASN1_OBJECT *pkidata = NULL;
 	int r;
 
@@ -332,23 +353,6 @@ areq_parse_cmc(const unsigned char *buf, size_t len, struct areq **ap,
 		goto out;
 	}
 	si = sk_CMS_SignerInfo_value(sis, 0);
-	if ((r = signer_cert(si, a->csr, &signer, err)) != 0)
-		goto out;
-	if ((certs = sk_X509_new_null()) == NULL ||
-	    !sk_X509_push(certs, signer)) {
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	signer = NULL;
-	/* Proof of possession: signed with the key of the PKCS#10. */
-	if ((null = BIO_new(BIO_s_null())) == NULL ||
-	    CMS_verify(cms, certs, NULL, NULL, null,
-	    CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY) != 1) {
-		r = ca_err_ssl(err, CA_ERR_INVALID, "CMC request: the "
-		    "signature does not verify with the request's public "
-		    "key");
-		goto out;
-	}
 	CMS_SignerInfo_get0_algs(si, NULL, NULL, &dig, NULL);
 	if (dig == NULL || (a->md = EVP_get_digestbyobj(dig->algorithm)) ==
 	    NULL) {
@@ -356,6 +360,8 @@ areq_parse_cmc(const unsigned char *buf, size_t len, struct areq **ap,
 		    "digest algorithm");
 		goto out;
 	}
+	if ((r = check_signer(si, a->csr, a->md, *content, err)) != 0)
+		goto out;
 	if ((r = take_envelope(si, a, err)) != 0)
 		goto out;
 	if (a->env != NULL && (r = find_key_hash(pd, a, err)) != 0)
@@ -364,10 +370,7 @@ areq_parse_cmc(const unsigned char *buf, size_t len, struct areq **ap,
 	a = NULL;
 	r = 0;
  out:
-	BIO_free(null);
 	ASN1_OBJECT_free(pkidata);
-	sk_X509_pop_free(certs, X509_free);
-	X509_free(signer);
 	CMC_PKIDATA_free(pd);
 	CMS_ContentInfo_free(cms);
 	free(der);

@@ -87,6 +87,18 @@ not_ok()
 	return 0
 }
 
+# The first lines of a long value, for a diagnostic.
+tap_head()
+{
+	if [ "$(printf '%s\n' "$1" | wc -l)" -gt 15 ]; then
+		printf '%s\n' "$1" | head -n 15
+		printf '[... %d more lines]' \
+		    "$(($(printf '%s\n' "$1" | wc -l) - 15))"
+	else
+		printf '%s' "$1"
+	fi
+}
+
 # A description must not carry a directive ('#') or span lines.
 tap_desc()
 {
@@ -141,7 +153,7 @@ like()
 	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
 		ok "$3"
 	else
-		not_ok "$3" "got:       '$1'" "no match:  /$2/"
+		not_ok "$3" "got:       '$(tap_head "$1")'" "no match:  /$2/"
 	fi
 }
 
@@ -150,14 +162,14 @@ ilike()
 	if printf '%s\n' "$1" | grep -Eiq -- "$2"; then
 		ok "$3"
 	else
-		not_ok "$3" "got:       '$1'" "no match:  /$2/i"
+		not_ok "$3" "got:       '$(tap_head "$1")'" "no match:  /$2/i"
 	fi
 }
 
 unlike()
 {
 	if printf '%s\n' "$1" | grep -Eiq -- "$2"; then
-		not_ok "$3" "got:       '$1'" "matches:   /$2/i"
+		not_ok "$3" "got:       '$(tap_head "$1")'" "matches:   /$2/i"
 	else
 		ok "$3"
 	fi

@@ -370,7 +370,7 @@ openssl pkcs8 -topk8 -nocrypt -outform DER -in ua/other-key.pem \
     -out ua/other.p8.der
 openssl cms -encrypt -recip xchg.pem -binary -aes256 -outform DER \
     -in ua/other.p8.der -out ua/key.cms
-refused "(a) key does not match the CSR" 'match' \
+refused "(a) key does not match the CSR" 'match|belong' \
     smimeca -d lab issue --template smime-encryption --csr ua/request.csr \
     --encrypted-key ua/key.cms --out mallory.crt
 [ -e mallory.crt ] && not_ok "(a) no certificate file written" ||
@@ -522,40 +522,55 @@ run_ok -m "audit verify after the archival" smimeca -d lab audit verify
 
 # --- (d) an exchange certificate that has expired: faketime ---------------
 # Last, as it may leave a new exchange certificate dated 8 days ahead.
+# expired DESC CERTFILE CMD...: CMD (a smimeca issue writing CERTFILE) run
+# 8 days ahead must be refused for the exchange certificate.
+expired()
+{
+	_edesc=$1
+	_ecrt=$2
+	shift 2
+	_ebefore=$(ncerts)
+	# An ASan build must be told that libfaketime comes first.
+	run_cmd env ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+	    faketime '+8 days' "$@"
+	if [ "$rc" -ge 126 ] || printf '%s\n' "$err" |
+	    grep -Eq 'Sanitizer|ASan|libfaketime'; then
+		skip "$_edesc" "smimeca does not run under faketime (exit $rc: $(printf '%s' "$err" | head -n 1))"
+	elif [ "$rc" -eq 0 ]; then
+		_enb=$(openssl x509 -in "$_ecrt" -noout -startdate |
+		    sed 's/^notBefore=//')
+		if "$PY" -c '
+import sys, datetime
+nb = datetime.datetime.strptime(sys.argv[1].replace(" GMT", ""), "%b %d %H:%M:%S %Y")
+sys.exit(0 if nb > datetime.datetime.utcnow() + datetime.timedelta(days=7) else 1)
+' "$_enb"; then
+			not_ok "$_edesc: refused" \
+			    "issued under faketime +8 days (notBefore $_enb)"
+		else
+			skip "$_edesc" "smimeca ignores faketime (notBefore $_enb is today)"
+		fi
+	else
+		is "$rc" 1 "$_edesc: exit 1"
+		ilike "$err" 'exchange' "$_edesc: the message says /exchange/"
+		is "$(ncerts)" "$_ebefore" "$_edesc: no certificate in the database"
+	fi
+}
+
 run_ok smimeca-enroll --out-dir ud --email ida@lab.example --cn Ida \
     --archive --xchg xchg2.pem
+run_ok smimeca-enroll --out-dir ud2 --email ivo@lab.example --cn Ivo \
+    --archive --xchg xchg2.pem --format simple
 if ! command -v faketime >/dev/null 2>&1; then
 	skip "(d) expired exchange certificate" "faketime is not installed"
 elif [ "$(faketime '+8 days' date -u +%Y%m%d 2>/dev/null)" = "$(date -u +%Y%m%d)" ]; then
 	skip "(d) expired exchange certificate" "faketime does not work here"
 else
-	_before=$(ncerts)
-	# An ASan build must be told that libfaketime comes first.
-	run_cmd env ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
-	    faketime '+8 days' smimeca -d lab issue --template smime-encryption \
+	expired "(d) CMC request to an expired exchange certificate" ida.crt \
+	    smimeca -d lab issue --template smime-encryption \
 	    --archival-request ud/request.cmc --out ida.crt
-	if [ "$rc" -ge 126 ] || printf '%s\n' "$err" |
-	    grep -Eq 'Sanitizer|ASan|libfaketime'; then
-		skip "(d) expired exchange certificate" \
-		    "smimeca does not run under faketime (exit $rc: $(printf '%s' "$err" | head -n 1))"
-	elif [ "$rc" -eq 0 ]; then
-		nb=$(openssl x509 -in ida.crt -noout -startdate | sed 's/^notBefore=//')
-		if "$PY" -c '
-import sys, datetime
-nb = datetime.datetime.strptime(sys.argv[1].replace(" GMT", ""), "%b %d %H:%M:%S %Y")
-sys.exit(0 if nb > datetime.datetime.utcnow() + datetime.timedelta(days=7) else 1)
-' "$nb"; then
-			not_ok "(d) a request to an expired exchange certificate is refused" \
-			    "issued under faketime +8 days (notBefore $nb)"
-		else
-			skip "(d) expired exchange certificate" \
-			    "smimeca ignores faketime (notBefore $nb is today)"
-		fi
-	else
-		is "$rc" 1 "(d) a request to an expired exchange certificate: exit 1"
-		ilike "$err" 'exchange' "(d) the message says /exchange/"
-		is "$(ncerts)" "$_before" "(d) no certificate in the database"
-	fi
+	expired "(d) simple form to an expired exchange certificate" ivo.crt \
+	    smimeca -d lab issue --template smime-encryption \
+	    --csr ud2/request.csr --encrypted-key ud2/key.cms --out ivo.crt
 fi
 
 done_testing

@@ -54,8 +54,9 @@ b[-10] ^= 0x55                  # inside the signature, at the end
 open(sys.argv[2], "wb").write(bytes(b))' good.der badsig.der
 openssl req -inform DER -in badsig.der -out badsig.csr 2>/dev/null
 check "badsig.csr still parses" openssl req -in badsig.csr -noout
-run_fails -m "openssl req -verify rejects badsig.csr" \
-    openssl req -in badsig.csr -noout -verify
+# openssl 3.0 req -verify exits 0 either way; it says what it found.
+run_cmd openssl req -in badsig.csr -noout -verify
+ilike "$out$err" 'verify fail' "openssl req -verify rejects badsig.csr"
 run_exit 1 -m "issue with a CSR whose signature does not verify fails" \
     smimeca -d lab issue --template smime-signature --csr badsig.csr \
     --out badsig.crt

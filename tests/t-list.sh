@@ -79,7 +79,7 @@ fi
 line_a=$(printf '%s\n' "$list" | grep "^$sa")
 like "$line_a" "^$sa +valid +[0-9]{4}-[0-9]{2}-[0-9]{2} +smime-signature +alice@lab.example +" \
     "alice's line: SERIAL valid NOT-AFTER TEMPLATE EMAIL SUBJECT"
-like "$line_a" 'Alice' "alice's line shows the subject"
+like "$line_a" 'CN ?= ?alice' "alice's line shows the subject"
 na=$(openssl x509 -in alice.crt -noout -enddate | sed 's/^notAfter=//')
 is "$(printf '%s\n' "$line_a" | awk '{ print $3 }')" \
     "$(date -u -d "$na" +%Y-%m-%d)" "NOT-AFTER is the certificate's"

@@ -10,30 +10,37 @@ command -v smimeca-enroll >/dev/null 2>&1 ||
     bail_out "smimeca-enroll not found in $top_builddir/tools (build first)"
 
 # --- helpers of this test -----------------------------------------------
-# The private key in a PEM/PKCS#8 file as hex of its PKCS#8 DER (equal
-# keys, equal strings; "unreadable:FILE" when openssl cannot read it).
+# keydigest NAME: stdin (a DER private key) as its SHA-256, or
+# "unreadable:NAME" when it is empty (so two failures never compare equal).
+keydigest()
+{
+	_kd=$(od -An -tx1 | tr -d ' \n')
+	if [ -n "$_kd" ]; then
+		printf '%s' "$_kd" | openssl dgst -sha256 -r | cut -d' ' -f1
+	else
+		printf 'unreadable:%s\n' "$1"
+	fi
+}
+
+# The private key of a PEM file, as the digest of its PKCS#8 DER: equal
+# keys, equal strings.
 keyhex()
 {
-	_kh=$(openssl pkey -in "$1" -outform DER 2>/dev/null | od -An -tx1 |
-	    tr -d ' \n')
-	[ -n "$_kh" ] && printf '%s\n' "$_kh" || printf 'unreadable:%s\n' "$1"
+	openssl pkey -in "$1" -outform DER 2>/dev/null | keydigest "$1"
 }
 
 # The same for DER PKCS#8.
 derkeyhex()
 {
-	_kh=$(openssl pkey -inform DER -in "$1" -outform DER 2>/dev/null |
-	    od -An -tx1 | tr -d ' \n')
-	[ -n "$_kh" ] && printf '%s\n' "$_kh" || printf 'unreadable:%s\n' "$1"
+	openssl pkey -inform DER -in "$1" -outform DER 2>/dev/null |
+	    keydigest "$1"
 }
 
 # p12key P12 PASSIN: the key of a PKCS#12 file, as keyhex prints it.
 p12key()
 {
-	_kh=$(openssl pkcs12 -in "$1" -passin "$2" -nodes -nocerts \
-	    2>/dev/null | openssl pkey -outform DER 2>/dev/null |
-	    od -An -tx1 | tr -d ' \n')
-	[ -n "$_kh" ] && printf '%s\n' "$_kh" || printf 'unreadable:%s\n' "$1"
+	openssl pkcs12 -in "$1" -passin "$2" -nodes -nocerts 2>/dev/null |
+	    openssl pkey -outform DER 2>/dev/null | keydigest "$1"
 }
 
 # p12cert P12 PASSIN: SHA-256 fingerprint of its own (client) certificate.
@@ -329,11 +336,12 @@ else
 fi
 
 # --- several records: alice enrolls again ---------------------------------
+# This time with the simple form.
 run_ok smimeca-enroll --out-dir u1b --email alice@lab.example --cn Alice \
-    --archive --xchg xchg.pem
+    --archive --xchg xchg.pem --format simple
 run_ok -m "alice's second encryption certificate" \
-    smimeca -d lab issue --template smime-encryption \
-    --archival-request u1b/request.cmc --out alice2.crt
+    smimeca -d lab issue --template smime-encryption --csr u1b/request.csr \
+    --encrypted-key u1b/key.cms --out alice2.crt
 s2=$out
 isnt "$s2" "$s1" "a new serial"
 run_ok smimeca -d lab cert list --json
@@ -355,6 +363,7 @@ run_ok -m "recover blob --email in mixed case" \
 run_exit 1 -m "recover open --out of a two-record blob: exit 1" \
     smimeca recover open --blob alice-all.blob --kra-key officers/officer1.p12 \
     --kra-pass-file kp1 --out one.p12 --password-file pw
+mkdir D
 run_ok -m "recover open --out-dir D writes one PKCS#12 per record" \
     smimeca recover open --blob alice-all.blob \
     --kra-key officers/officer1.p12 --kra-pass-file kp1 --out-dir D \
@@ -367,7 +376,8 @@ is "$(p12key "D/$s2.p12" file:pw)" "$(keyhex u1b/key.pem)" \
     "D/$s2.p12 holds the second key"
 is "$(p12cert "D/$s2.p12" file:pw)" "$(fpr alice2.crt)" \
     "D/$s2.p12 holds the second certificate"
-run_ok -m "recover open --out-dir of the mixed-case blob" \
+# Like smimeca-enroll --out-dir, --out-dir makes a directory not there yet.
+run_ok -m "recover open --out-dir D2 (not there yet) of the mixed-case blob" \
     smimeca recover open --blob alice-all2.blob \
     --kra-key officers/officer2.p12 --kra-pass-file kp2 --out-dir D2 \
     --password-file pw

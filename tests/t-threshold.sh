@@ -15,19 +15,30 @@ ncerts()
 	sqlite3 "$T/lab/smimeca.db" 'SELECT count(*) FROM certs;'
 }
 
-keyhex()
+# keydigest NAME: stdin (a DER private key) as its SHA-256, or
+# "unreadable:NAME" when it is empty (so two failures never compare equal).
+keydigest()
 {
-	_kh=$(openssl pkey -in "$1" -outform DER 2>/dev/null | od -An -tx1 |
-	    tr -d ' \n')
-	[ -n "$_kh" ] && printf '%s\n' "$_kh" || printf 'unreadable:%s\n' "$1"
+	_kd=$(od -An -tx1 | tr -d ' \n')
+	if [ -n "$_kd" ]; then
+		printf '%s' "$_kd" | openssl dgst -sha256 -r | cut -d' ' -f1
+	else
+		printf 'unreadable:%s\n' "$1"
+	fi
 }
 
+# The private key of a PEM file, as the digest of its PKCS#8 DER: equal
+# keys, equal strings.
+keyhex()
+{
+	openssl pkey -in "$1" -outform DER 2>/dev/null | keydigest "$1"
+}
+
+# p12key P12 PASSIN: the key of a PKCS#12 file, as keyhex prints it.
 p12key()
 {
-	_kh=$(openssl pkcs12 -in "$1" -passin "$2" -nodes -nocerts \
-	    2>/dev/null | openssl pkey -outform DER 2>/dev/null |
-	    od -An -tx1 | tr -d ' \n')
-	[ -n "$_kh" ] && printf '%s\n' "$_kh" || printf 'unreadable:%s\n' "$1"
+	openssl pkcs12 -in "$1" -passin "$2" -nodes -nocerts 2>/dev/null |
+	    openssl pkey -outform DER 2>/dev/null | keydigest "$1"
 }
 
 fmode()
@@ -74,11 +85,12 @@ like "$(grep '<escrow' $conf)" 'kra-count="3"[^>]*quorum="2"|quorum="2"[^>]*kra-
 
 run_ok smimeca -d lab xchg show --pem || bail_out "no exchange certificate"
 printf '%s\n' "$out" >xchg.pem
+# bob enrolls with the simple form, cleo below with the Windows layout.
 run_ok smimeca-enroll --out-dir ub --email bob@lab.example --cn Bob \
-    --archive --xchg xchg.pem || bail_out "smimeca-enroll failed"
+    --archive --xchg xchg.pem --format simple || bail_out "smimeca-enroll failed"
 run_ok -m "bob's certificate issues under 2 of 3" \
-    smimeca -d lab issue --template smime-encryption \
-    --archival-request ub/request.cmc --out bob.crt ||
+    smimeca -d lab issue --template smime-encryption --csr ub/request.csr \
+    --encrypted-key ub/key.cms --out bob.crt ||
     bail_out "bob's certificate was not issued"
 sb=$out
 orig=$(keyhex ub/key.pem)
@@ -194,21 +206,26 @@ run_exit 1 -m "recover combine with the same share twice: exit 1" \
 # A share of another record does not help.
 run_ok smimeca-enroll --out-dir uc --email cleo@lab.example --cn Cleo \
     --archive --xchg xchg.pem
-run_ok smimeca -d lab issue --template smime-encryption \
-    --archival-request uc/request.cmc --out cleo.crt
-sc=$out
-run_ok smimeca -d lab recover blob --serial "$sc" --out bc
-run_ok smimeca recover open --blob bc --kra-key officers/officer2.p12 \
-    --kra-pass-file kp2 --share-out c2
-run_exit 1 -m "recover combine with bob's s1 and cleo's share: exit 1" \
-    smimeca recover combine --blob b --out bob-mix.p12 --password-file pw \
-    s1 c2
-run_ok -m "cleo: combine s1 of her blob with c2" \
-    smimeca recover open --blob bc --kra-key officers/officer1.p12 \
-    --kra-pass-file kp1 --share-out c1
-run_ok smimeca recover combine --blob bc --out cleo.p12 --password-file pw \
-    c1 c2
-is "$(p12key cleo.p12 file:pw)" "$(keyhex uc/key.pem)" "cleo: the original key"
+if run_ok -m "cleo's certificate issues from a Windows-layout request" \
+    smimeca -d lab issue --template smime-encryption \
+    --archival-request uc/request.cmc --out cleo.crt; then
+	sc=$out
+	run_ok smimeca -d lab recover blob --serial "$sc" --out bc
+	run_ok smimeca recover open --blob bc --kra-key officers/officer2.p12 \
+	    --kra-pass-file kp2 --share-out c2
+	run_exit 1 -m "recover combine with bob's s1 and cleo's share: exit 1" \
+	    smimeca recover combine --blob b --out bob-mix.p12 \
+	    --password-file pw s1 c2
+	run_ok smimeca recover open --blob bc --kra-key officers/officer1.p12 \
+	    --kra-pass-file kp1 --share-out c1
+	run_ok -m "cleo: combine c1 c2" \
+	    smimeca recover combine --blob bc --out cleo.p12 --password-file pw \
+	    c1 c2
+	is "$(p12key cleo.p12 file:pw)" "$(keyhex uc/key.pem)" \
+	    "cleo: the original key"
+else
+	not_ok "cleo's recovery (not run: her certificate was not issued)"
+fi
 
 # --- too few usable KRAs ------------------------------------------------------
 sha3=$(fp officers/officer3.crt sha1)
@@ -223,11 +240,11 @@ check(sum(1 for v in kras.values() if v["status"] == "active") == 2,
       "two active KRAs remain")
 EOF
 run_ok smimeca-enroll --out-dir ud --email dora@lab.example --cn Dora \
-    --archive --xchg xchg.pem
+    --archive --xchg xchg.pem --format simple
 _before=$(ncerts)
 run_exit 1 -m "archival with 2 usable KRAs and kra-count 3: exit 1" \
-    smimeca -d lab issue --template smime-encryption \
-    --archival-request ud/request.cmc --out dora.crt
+    smimeca -d lab issue --template smime-encryption --csr ud/request.csr \
+    --encrypted-key ud/key.cms --out dora.crt
 like "$err" 'KRA' "the message is about the KRA count"
 is "$(ncerts)" "$_before" "no certificate in the database"
 [ -e dora.crt ] && not_ok "no certificate file written" ||
@@ -246,8 +263,8 @@ sed 's/\(<escrow[^>]*kra-count="\)[0-9]*"/\12"/' $conf >$conf.new &&
     cat $conf.new >$conf && rm -f $conf.new
 like "$(grep '<escrow' $conf)" 'kra-count="2"' "smimeca.conf: kra-count 2"
 run_ok -m "archival under 2 of 2" \
-    smimeca -d lab issue --template smime-encryption \
-    --archival-request ud/request.cmc --out dora.crt
+    smimeca -d lab issue --template smime-encryption --csr ud/request.csr \
+    --encrypted-key ud/key.cms --out dora.crt
 sd=$out
 is "$(sqlite3 lab/smimeca.db "SELECT count(*) FROM escrow_shares
     WHERE escrow_id = '$(escrow_id "$sd")';")" 2 "two escrow_shares rows"
@@ -267,11 +284,11 @@ is "$(p12key dora.p12 file:pw)" "$(keyhex ud/key.pem)" "dora: the original key"
 sed 's/\(<escrow[^>]*quorum="\)[0-9]*"/\13"/' $conf >$conf.new &&
     cat $conf.new >$conf && rm -f $conf.new
 run_ok smimeca-enroll --out-dir ue --email emil@lab.example --cn Emil \
-    --archive --xchg xchg.pem
+    --archive --xchg xchg.pem --format simple
 _before=$(ncerts)
 run_exit 1 -m "quorum 3 with kra-count 2: exit 1" \
-    smimeca -d lab issue --template smime-encryption \
-    --archival-request ue/request.cmc
+    smimeca -d lab issue --template smime-encryption --csr ue/request.csr \
+    --encrypted-key ue/key.cms
 like "$err" 'quorum' "the message names the quorum"
 is "$(ncerts)" "$_before" "no certificate in the database"
 

@@ -1,6 +1,9 @@
 /* smimeca xchg, kra and recover commands. */
 #include "ac-config.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +356,9 @@ identity_path(const char *out, const char *out_dir,
 			    rcv_blob_count(b));
 		*pathp = strdup(out);
 	} else {
+		if (mkdir(out_dir, 0700) == -1 && errno != EEXIST)
+			return ca_err_set(err, CA_ERR_IO, "%s: %s", out_dir,
+			    strerror(errno));
 		util_serial_hex(X509_get0_serialNumber(rcv_blob_cert(b, i)),
 		    serial);
 		snprintf(name, sizeof(name), "%s.p12", serial);

@@ -112,9 +112,12 @@ main(int argc, char **argv)
 		    argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
 		return CLI_USAGE;
 	}
-	/* The command sees argv[0] = its name, as getopt expects. */
+	/*
+	 * The command sees argv[0] = its name. optind = 0 makes glibc start
+	 * afresh, so commands take options after their operands again.
+	 */
 	argc -= consumed - 1;
 	argv += consumed - 1;
-	optind = 1;
+	optind = 0;
 	return cmd->fn(&cli, argc, argv);
 }
