@@ -197,8 +197,15 @@ plan_subject(const struct iss_request *r, struct iss_plan *pl,
 			continue;
 		}
 		if (rd->source == TPL_SRC_VALUE) {
+			struct ca_err xerr;
+
+			/* An optional attribute the account lacks is left out. */
+			ca_err_clear(&xerr);
 			if ((rc = tpl_expand(rd->value, account_lookup,
-			    (void *)r->account, &val, err)) != 0) {
+			    (void *)r->account, &val, &xerr)) != 0) {
+				if (!rd->required && rc == CA_ERR_POLICY)
+					continue;
+				ca_err_set(err, rc, "%s", xerr.msg);
 				first = first ? first : rc;
 				continue;
 			}
