@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
 
 #include "archive/kra.h"
 #include "archive/recover.h"
+#include "archive/xchg.h"
 #include "ca/audit.h"
 #include "ca/ca.h"
 #include "ca/config.h"
@@ -43,6 +45,7 @@ static int template_dir(struct cli *, char **);
 static int lab_officer(struct ca *, const struct tpl *, const char *, int,
     FILE *, struct ca_err *);
 static int lab_officers(struct cli *, const char *, struct ca_err *);
+static int init_exchange(struct cli *, struct ca_err *);
 
 #define LAB_OFFICERS	3
 
@@ -162,6 +165,16 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		free(officers);
 		return CLI_FAIL;
 	}
+	/* What follows opens the new CA with the key init just protected. */
+	cli->passphrase_file = p.passphrase_file;
+	if ((rc = init_exchange(cli, &err)) != CLI_OK) {
+		cli_print_err(&err);
+		cli_warnx("the CA in %s was created, but its exchange "
+		    "certificate was not (make one with smimeca xchg roll)",
+		    p.dir);
+		free(officers);
+		return rc;
+	}
 	if (lab) {
 		rc = lab_officers(cli, officers, &err);
 		if (rc != CLI_OK) {
@@ -191,6 +204,8 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	    p.two_tier ? "/root.crt         the root CA certificate\n" : "",
 	    p.dir, p.passphrase_file ? ", encrypted" : "", p.dir, p.dir,
 	    p.dir, p.dir);
+	printf("\nThe first CA exchange certificate (for key archival) is made; "
+	    "see smimeca -d %s xchg show.\n", p.dir);
 	if (lab)
 		printf("\nLab recovery officers (KRA certificates, registered; "
 		    "any one of them can recover):\n  %s/officer1.p12 .. "
@@ -198,6 +213,22 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		    officers, LAB_OFFICERS, officers);
 	free(officers);
 	return CLI_OK;
+}
+
+/* The first CA exchange certificate, so clients can archive at once. */
+static int
+init_exchange(struct cli *cli, struct ca_err *err)
+{
+	struct ca *ca = NULL;
+	X509 *cert = NULL;
+	int rc = CLI_FAIL;
+
+	if (ca_open(cli->dir, cli->passphrase_file, CA_OPEN_KEY, &ca,
+	    err) == 0 && xchg_roll(ca, (int64_t)time(NULL), &cert, err) == 0)
+		rc = CLI_OK;
+	X509_free(cert);
+	ca_close(ca);
+	return rc;
 }
 
 /* One lab recovery officer: key, KRA certificate, PKCS#12, registration. */
