@@ -18,6 +18,7 @@
 #include "ca/config.h"
 #include "ca/err.h"
 #include "ca/util.h"
+#include "ca/xml.h"
 
 #ifndef PKGDATADIR
 #error "PKGDATADIR must name the installed data directory (see Makefile.am)"
@@ -65,7 +66,6 @@ static const struct xml_kind *xml_kind(const char *);
 static int xml_load(const char *, const char *, xmlDocPtr *,
     struct ca_err *);
 static xmlNodePtr child(xmlNodePtr, const char *);
-static char *node_text(xmlNodePtr);
 static int attr_int(const char *, xmlNodePtr, const char *, int, int *,
     struct ca_err *);
 static int path_of(const char *, const char *, xmlNodePtr, int, char **,
@@ -338,27 +338,6 @@ child(xmlNodePtr parent, const char *name)
 	return NULL;
 }
 
-/* Text of n without surrounding white space, malloc'd; NULL if no memory. */
-static char *
-node_text(xmlNodePtr n)
-{
-	xmlChar *c;
-	const char *s, *e;
-	char *out;
-
-	if ((c = xmlNodeGetContent(n)) == NULL)
-		return strdup("");
-	for (s = (const char *)c; *s == ' ' || *s == '\t' || *s == '\n' ||
-	    *s == '\r'; s++)
-		;
-	for (e = s + strlen(s); e > s && (e[-1] == ' ' || e[-1] == '\t' ||
-	    e[-1] == '\n' || e[-1] == '\r'); e--)
-		;
-	out = strndup(s, (size_t)(e - s));
-	xmlFree(c);
-	return out;
-}
-
 /* Integer attribute in [0, INT_MAX]; def when absent. */
 static int
 attr_int(const char *path, xmlNodePtr n, const char *attr, int def,
@@ -402,7 +381,7 @@ path_of(const char *dir, const char *path, xmlNodePtr n, int required,
 		return ca_err_set(err, CA_ERR_CONFIG, "%s: a required path is "
 		    "missing (see smimeca.conf(5))", path);
 	}
-	if ((t = node_text(n)) == NULL)
+	if ((t = xml_node_text(n)) == NULL)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	if (*t == '\0')
 		r = ca_err_set(err, CA_ERR_CONFIG, "%s:%ld: <%s> is empty; "
@@ -465,7 +444,7 @@ cfg_read(const char *path, xmlDocPtr doc, struct ca_config *cfg,
 	    &cfg->template_dir, err)) != 0)
 		goto out;
 	if ((n = child(ca, "digest")) != NULL)
-		cfg->digest = node_text(n);
+		cfg->digest = xml_node_text(n);
 	else
 		cfg->digest = strdup("sha256");
 	if (cfg->digest == NULL) {
@@ -480,7 +459,7 @@ cfg_read(const char *path, xmlDocPtr doc, struct ca_config *cfg,
 	for (n = n != NULL ? n->children : NULL; n != NULL; n = n->next) {
 		if (n->type != XML_ELEMENT_NODE)
 			continue;
-		if ((t = node_text(n)) == NULL) {
+		if ((t = xml_node_text(n)) == NULL) {
 			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 			goto out;
 		}

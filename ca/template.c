@@ -25,6 +25,7 @@
 #include "ca/err.h"
 #include "ca/template.h"
 #include "ca/util.h"
+#include "ca/xml.h"
 
 #define TPL_XML_MAX	(1024 * 1024)	/* largest template file */
 #define TPL_NAME_MAX	64		/* as template.rng allows */
@@ -105,7 +106,6 @@ static int next_ref(const char *, const char **, const char **, size_t *,
 static int refs_ok(const char *);
 static int name_ok(const char *);
 static int elem_is(xmlNodePtr, const char *);
-static char *node_text(xmlNodePtr);
 static int walk_err(struct walk *, xmlNodePtr, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 static int text_of(struct walk *, xmlNodePtr, char **);
@@ -214,27 +214,6 @@ elem_is(xmlNodePtr n, const char *name)
 	return xmlStrcmp(n->name, (const xmlChar *)name) == 0;
 }
 
-/* Text of n without surrounding white space, malloc'd; NULL if no memory. */
-static char *
-node_text(xmlNodePtr n)
-{
-	xmlChar *c;
-	const char *s, *e;
-	char *out;
-
-	if ((c = xmlNodeGetContent(n)) == NULL)
-		return strdup("");
-	for (s = (const char *)c; *s == ' ' || *s == '\t' || *s == '\n' ||
-	    *s == '\r'; s++)
-		;
-	for (e = s + strlen(s); e > s && (e[-1] == ' ' || e[-1] == '\t' ||
-	    e[-1] == '\n' || e[-1] == '\r'); e--)
-		;
-	out = strndup(s, (size_t)(e - s));
-	xmlFree(c);
-	return out;
-}
-
 /* Adds "FILE:LINE: <element>: message" to the error; returns CA_ERR_CONFIG. */
 static int
 walk_err(struct walk *w, xmlNodePtr n, const char *fmt, ...)
@@ -252,7 +231,7 @@ walk_err(struct walk *w, xmlNodePtr n, const char *fmt, ...)
 static int
 text_of(struct walk *w, xmlNodePtr n, char **outp)
 {
-	if ((*outp = node_text(n)) == NULL)
+	if ((*outp = xml_node_text(n)) == NULL)
 		return ca_err_set(w->err, CA_ERR_NOMEM, "out of memory");
 	return 0;
 }
