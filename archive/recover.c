@@ -112,6 +112,9 @@ struct rcv_blob {
 	size_t n;
 };
 
+static int pkcs12_build(EVP_PKEY *, X509 *, STACK_OF(X509) *,
+    const char *, const char *, int, unsigned char **, size_t *,
+    struct ca_err *);
 static int any_set_der(ASN1_TYPE **, const unsigned char *, size_t);
 static CMS_ContentInfo *any_cms(const ASN1_TYPE *);
 static int hex_decode(const char *, unsigned char *, size_t);
@@ -1363,6 +1366,26 @@ rcv_pkcs12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
     const char *password, const char *friendly_name, unsigned char **derp,
     size_t *lenp, struct ca_err *err)
 {
+	return pkcs12_build(key, cert, chain, password, friendly_name, 0,
+	    derp, lenp, err);
+}
+
+int
+rcv_pkcs12_legacy(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+    const char *password, const char *friendly_name, unsigned char **derp,
+    size_t *lenp, struct ca_err *err)
+{
+	return pkcs12_build(key, cert, chain, password, friendly_name, 1,
+	    derp, lenp, err);
+}
+
+static int
+pkcs12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+    const char *password, const char *friendly_name, int legacy,
+    unsigned char **derp, size_t *lenp, struct ca_err *err)
+{
+	int nid = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC :
+	    NID_aes_256_cbc;
 	PKCS12 *p12 = NULL;
 	unsigned char *der = NULL;
 	int len, r;
@@ -1374,12 +1397,14 @@ rcv_pkcs12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 		    "needed");
 		goto out;
 	}
-	/* PBES2 (PBKDF2, AES-256-CBC) for key and certificates. */
+	/*
+	 * PBES2 (PBKDF2, AES-256-CBC) for key and certificates; legacy:
+	 * PBE-SHA1-3DES and a SHA-1 MAC, for readers such as gpgsm 2.2.
+	 */
 	if ((p12 = PKCS12_create_ex(password, friendly_name, key, cert, chain,
-	    NID_aes_256_cbc, NID_aes_256_cbc, PKCS12_DEFAULT_ITER, -1, 0,
-	    NULL, NULL)) == NULL ||
+	    nid, nid, PKCS12_DEFAULT_ITER, -1, 0, NULL, NULL)) == NULL ||
 	    !PKCS12_set_mac(p12, password, -1, NULL, 0, PKCS12_DEFAULT_ITER,
-	    EVP_sha256()) ||
+	    legacy ? EVP_sha1() : EVP_sha256()) ||
 	    (len = i2d_PKCS12(p12, &der)) <= 0) {
 		der = NULL;
 		r = ca_err_ssl(err, CA_ERR_CRYPTO, "building the PKCS#12");

@@ -66,6 +66,10 @@ int rcv_load_p12(const char *path, const char *password, EVP_PKEY **keyp,
 int rcv_pkcs12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
     const char *password, const char *friendly_name, unsigned char **derp,
     size_t *lenp, struct ca_err *err);
+/* The same with PBE-SHA1-3DES and a SHA-1 MAC, for older readers. */
+int rcv_pkcs12_legacy(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+    const char *password, const char *friendly_name, unsigned char **derp,
+    size_t *lenp, struct ca_err *err);
 /*
  * A random password of len characters from A-Za-z0-9 (len < 128), NUL-
  * terminated: buf holds len + 1 bytes.

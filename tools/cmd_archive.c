@@ -39,7 +39,7 @@ static int read_blob(const char *, X509 *, struct rcv_blob **,
     struct ca_err *);
 static int read_pass(const char *, const char *, char **, struct ca_err *);
 static int write_identity(const struct rcv_blob *, size_t, EVP_PKEY *,
-    const char *, const char *, struct ca_err *);
+    const char *, const char *, int, struct ca_err *);
 static int identity_path(const char *, const char *, const struct rcv_blob *,
     size_t, char **, struct ca_err *);
 
@@ -53,10 +53,10 @@ const struct cli_cmd cli_archive_cmds[] = {
 	    "(--serial SERIAL | --email MAIL) --out FILE" },
 	{ "recover", "open", cmd_recover_open, "--blob FILE --kra-key "
 	    "OFFICER.p12 [--kra-pass-file F] [--ca-cert CA.pem] (--out USER.p12 | --out-dir DIR "
-	    "| --share-out SHARE) [--password-file F]" },
+	    "| --share-out SHARE) [--password-file F] [--legacy]" },
 	{ "recover", "combine", cmd_recover_combine, "--blob FILE "
 	    "[--ca-cert CA.pem] (--out USER.p12 | --out-dir DIR) "
-	    "[--password-file F] SHARE..." },
+	    "[--password-file F] [--legacy] SHARE..." },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -371,7 +371,7 @@ identity_path(const char *out, const char *out_dir,
 /* PKCS#12 of record i with the given or a generated password. */
 static int
 write_identity(const struct rcv_blob *b, size_t i, EVP_PKEY *key,
-    const char *path, const char *password, struct ca_err *err)
+    const char *path, const char *password, int legacy, struct ca_err *err)
 {
 	char gen[21], serial[65];
 	unsigned char *der = NULL;
@@ -383,7 +383,8 @@ write_identity(const struct rcv_blob *b, size_t i, EVP_PKEY *key,
 		return r;
 	gen[sizeof(gen) - 1] = '\0';
 	util_serial_hex(X509_get0_serialNumber(rcv_blob_cert(b, i)), serial);
-	if ((r = rcv_pkcs12(key, rcv_blob_cert(b, i), rcv_blob_chain(b),
+	if ((r = (legacy ? rcv_pkcs12_legacy : rcv_pkcs12)(key,
+	    rcv_blob_cert(b, i), rcv_blob_chain(b),
 	    password != NULL ? password : gen, serial, &der, &len, err)) != 0 ||
 	    (r = util_write_file(path, der, len, 0600, err)) != 0)
 		goto out;
@@ -410,6 +411,7 @@ cmd_recover_open(struct cli *cli, int argc, char **argv)
 		{ "out-dir", required_argument, NULL, 'O' },
 		{ "share-out", required_argument, NULL, 's' },
 		{ "password-file", required_argument, NULL, 'p' },
+		{ "legacy", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *blobf = NULL, *kraf = NULL, *krapf = NULL, *caf = NULL;
@@ -422,7 +424,7 @@ cmd_recover_open(struct cli *cli, int argc, char **argv)
 	EVP_PKEY *kkey = NULL, *key = NULL;
 	X509 *kcert = NULL, *trust = NULL;
 	char *krapass = NULL, *pw = NULL, *json = NULL, *path = NULL;
-	int ch, rc = CLI_FAIL;
+	int ch, legacy = 0, rc = CLI_FAIL;
 
 	ca_err_clear(&err);
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -435,6 +437,7 @@ cmd_recover_open(struct cli *cli, int argc, char **argv)
 		case 'O': out_dir = optarg; break;
 		case 's': share_out = optarg; break;
 		case 'p': pwf = optarg; break;
+		case 'L': legacy = 1; break;
 		default: return cli_usage(&cli_archive_cmds[6]);
 		}
 	}
@@ -474,7 +477,7 @@ cmd_recover_open(struct cli *cli, int argc, char **argv)
 		}
 		if (rcv_open_key(b, i, kkey, kcert, &key, &err) != 0 ||
 		    identity_path(out, out_dir, b, i, &path, &err) != 0 ||
-		    write_identity(b, i, key, path, pw, &err) != 0)
+		    write_identity(b, i, key, path, pw, legacy, &err) != 0)
 			goto out;
 		EVP_PKEY_free(key);
 		key = NULL;
@@ -525,6 +528,7 @@ cmd_recover_combine(struct cli *cli, int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "out-dir", required_argument, NULL, 'O' },
 		{ "password-file", required_argument, NULL, 'p' },
+		{ "legacy", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *blobf = NULL, *caf = NULL, *out = NULL, *out_dir = NULL;
@@ -537,7 +541,7 @@ cmd_recover_combine(struct cli *cli, int argc, char **argv)
 	X509 *trust = NULL;
 	char *pw = NULL, *path = NULL;
 	unsigned char *buf = NULL;
-	int ch, a, rc = CLI_FAIL;
+	int ch, a, legacy = 0, rc = CLI_FAIL;
 
 	ca_err_clear(&err);
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -547,6 +551,7 @@ cmd_recover_combine(struct cli *cli, int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'O': out_dir = optarg; break;
 		case 'p': pwf = optarg; break;
+		case 'L': legacy = 1; break;
 		default: return cli_usage(&cli_archive_cmds[7]);
 		}
 	}
@@ -604,7 +609,7 @@ cmd_recover_combine(struct cli *cli, int argc, char **argv)
 				sel[k++] = all[j];	/* borrowed */
 		if (rcv_combine(b, i, sel, (unsigned)k, &key, &err) != 0 ||
 		    identity_path(out, out_dir, b, i, &path, &err) != 0 ||
-		    write_identity(b, i, key, path, pw, &err) != 0)
+		    write_identity(b, i, key, path, pw, legacy, &err) != 0)
 			goto out;
 		EVP_PKEY_free(key);
 		key = NULL;
