@@ -87,8 +87,15 @@ for tbl in ca_certs certs requests templates audit; do
 	    "SELECT count(*) FROM sqlite_master WHERE type='table' AND \
 	    name='$tbl'")" 1 "database has table $tbl"
 done
-is "$(sqlite3 lab/smimeca.db 'SELECT count(*) FROM ca_certs')" 1 \
-    "one CA certificate recorded"
+is "$(sqlite3 lab/smimeca.db \
+    "SELECT count(*) FROM ca_certs WHERE role = 'issuing'")" 1 \
+    "one issuing CA certificate recorded"
+is "$(sqlite3 lab/smimeca.db \
+    "SELECT count(*) FROM ca_certs WHERE role = 'xchg'")" 1 \
+    "init made the first exchange certificate"
+xchg_key=$(sqlite3 lab/smimeca.db \
+    "SELECT key_file FROM ca_certs WHERE role = 'xchg'")
+is "$(stat -c %a "lab/$xchg_key")" 600 "the exchange key is mode 0600"
 run_ok -m "audit log of a new CA is intact" smimeca -d lab audit verify
 
 # --- refusing to run twice ---
