@@ -294,6 +294,10 @@ if command -v gpgsm >/dev/null 2>&1 && command -v gpg-agent >/dev/null 2>&1; the
 	printf 'allow-loopback-pinentry\n' >"$GNUPGHOME/gpg-agent.conf"
 	printf 'disable-crl-checks\n' >"$GNUPGHOME/gpgsm.conf"
 	at_exit 'gpgconf --kill gpg-agent >/dev/null 2>&1'
+	# Start the agent before the first import rather than racing its
+	# autostart under load.
+	gpgconf --launch gpg-agent >/dev/null 2>&1 ||
+	    gpg-connect-agent /bye >/dev/null 2>&1 || true
 	gpgsm_b()
 	{
 		gpgsm --batch --pinentry-mode loopback --passphrase-fd 3 "$@" 3<"$T/pw"
