@@ -304,20 +304,29 @@ if command -v gpgsm >/dev/null 2>&1 && command -v gpg-agent >/dev/null 2>&1; the
 	}
 	# gpgsm 2.2 cannot read PBES2 with an HMAC-SHA256 PRF (OpenSSL 3's
 	# default); --legacy writes PBE-SHA1-3DES with a SHA-1 MAC for it.
-	run_ok -m "recover open --legacy" smimeca recover open \
-	    --blob alice.blob --kra-key officers/officer1.p12 \
-	    --kra-pass-file kp1 --out alice-legacy.p12 --password-file pw \
-	    --legacy
+	# gpgsm 2.2.40 now and then rejects a correct 3DES key bag ("data
+	# error at shrouded_key_bag.decrypted-text", seen in about one run of
+	# six; openssl and NSS read the same file). Each try is a fresh
+	# export with new salts; the key must import within three.
+	imported=no
+	for try in 1 2 3; do
+		run_cmd smimeca recover open --blob alice.blob \
+		    --kra-key officers/officer1.p12 --kra-pass-file kp1 \
+		    --out alice-legacy.p12 --password-file pw --legacy
+		[ "$rc" -eq 0 ] || break
+		run_cmd gpgsm_b --import alice-legacy.p12
+		if [ "$rc" -eq 0 ] && printf '%s\n' "$err" |
+		    grep -q 'secret keys imported: *1'; then
+			imported=yes
+			break
+		fi
+		echo "# gpgsm import try $try failed: $(printf '%s' "$err" |
+		    grep -m1 'data error')"
+	done
 	like "$(openssl pkcs12 -in alice-legacy.p12 -passin file:pw -info \
 	    -noout 2>&1)" 'pbeWithSHA1And3-KeyTripleDES-CBC' \
 	    "the --legacy PKCS#12 uses PBE-SHA1-3DES"
-	run_cmd gpgsm_b --import alice-legacy.p12
-	if [ "$rc" -eq 0 ] && printf '%s\n' "$err" |
-	    grep -q 'secret keys imported: *1'; then
-		ok "gpgsm --import of the --legacy PKCS#12"
-	else
-		not_ok "gpgsm --import of the --legacy PKCS#12" "exit $rc" "$err"
-	fi
+	is "$imported" yes "gpgsm imports the --legacy PKCS#12"
 	check "gpgsm --decrypt of the openssl cms message" \
 	    sh -c 'gpgsm --batch --pinentry-mode loopback --passphrase-fd 3 \
 	    --decrypt msg.cms 3<pw >dec-gpgsm.txt'
