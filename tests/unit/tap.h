@@ -2,9 +2,13 @@
 #ifndef TESTS_TAP_H
 #define TESTS_TAP_H
 
+#include <sys/stat.h>
+
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int tap_n, tap_failed;
 
@@ -40,6 +44,35 @@ static int tap_n, tap_failed;
 		printf("#   got \"%s\", want \"%s\"\n",			\
 		    tap_a_ ? tap_a_ : "(null)", tap_b_ ? tap_b_ : "(null)"); \
 } while (0)
+
+/* dir/name, malloc'd; a test cannot go on without it. */
+static inline char *
+tap_path(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) == -1) {
+		perror("asprintf");
+		exit(1);
+	}
+	return p;
+}
+
+static inline int
+tap_rm_entry(const char *path, const struct stat *st, int type,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Removes a test's temporary directory and everything in it. */
+static inline void
+tap_rmtree(const char *dir)
+{
+	nftw(dir, tap_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 /* Prints the plan and returns the exit status for main(). */
 static inline int

@@ -56,34 +56,13 @@ static int stop_row(void *, int64_t, int64_t, const char *, const char *,
 static char *
 dbpath(const char *name)
 {
-	char *p;
-
-	if (asprintf(&p, "%s/%s", tmpdir, name) == -1) {
-		perror("asprintf");
-		exit(1);
-	}
-	return p;
+	return tap_path(tmpdir, name);
 }
 
 static void
 rm_tmpdir(void)
 {
-	DIR *d;
-	struct dirent *de;
-	char *p;
-
-	if ((d = opendir(tmpdir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		p = dbpath(de->d_name);
-		unlink(p);
-		free(p);
-	}
-	closedir(d);
-	rmdir(tmpdir);
+	tap_rmtree(tmpdir);
 }
 
 /* First column of the first row as an integer, -1 on any failure. */

@@ -77,34 +77,13 @@ static void test_password(void);
 static char *
 tpath(const char *name)
 {
-	char *p;
-
-	if (asprintf(&p, "%s/%s", tmpdir, name) == -1) {
-		perror("asprintf");
-		exit(1);
-	}
-	return p;
+	return tap_path(tmpdir, name);
 }
 
 static void
 rm_tmpdir(void)
 {
-	DIR *d;
-	struct dirent *de;
-	char *p;
-
-	if ((d = opendir(tmpdir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		p = tpath(de->d_name);
-		unlink(p);
-		free(p);
-	}
-	closedir(d);
-	rmdir(tmpdir);
+	tap_rmtree(tmpdir);
 }
 
 /* Runs a shell command quietly; its exit status, or -1. */

@@ -39,7 +39,6 @@ static char *write_tmp(const char *, const char *);
 static char *slurp(const char *);
 static char *replace(const char *, const char *, const char *);
 static int line_of(const char *, const char *);
-static int rm_entry(const char *, const struct stat *, int, struct FTW *);
 static void rm_tmpdir(void);
 static int has(const struct ca_err *, const char *);
 static const char *last_line(const struct ca_err *);
@@ -133,18 +132,10 @@ line_of(const char *s, const char *needle)
 	return line;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void
 rm_tmpdir(void)
 {
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tap_rmtree(tmpdir);
 }
 
 static int
