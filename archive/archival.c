@@ -55,3 +55,26 @@ arc_issue(struct ca *ca, const struct tpl *tpl,
 	EVP_PKEY_free(key);
 	return r;
 }
+
+int
+arc_issue_key(struct ca *ca, const struct tpl *tpl,
+    const struct iss_account *account, unsigned protocol, X509_REQ *csr,
+    EVP_PKEY *key, X509 **certp, struct ca_err *err)
+{
+	struct iss_request req;
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	*certp = NULL;
+	memset(&req, 0, sizeof(req));
+	req.csr = csr;
+	req.tpl = tpl;
+	req.account = account;
+	req.protocol = protocol;
+	req.has_archived_key = 1;
+	req.now = now;
+	if ((r = iss_check(ca, &req, err)) != 0 ||
+	    (r = esc_check_ready(ca, now, err)) != 0)
+		return r;
+	return iss_issue(ca, &req, escrow_hook, key, certp, err);
+}

@@ -21,4 +21,12 @@ int arc_issue(struct ca *ca, const struct tpl *tpl,
     const struct iss_account *account, unsigned protocol,
     const struct areq *a, X509 **certp, struct ca_err *err);
 
+/*
+ * Server-side key generation: the CA made key and csr (signed by it); the
+ * key is escrowed exactly like an archived one, in the same transaction.
+ */
+int arc_issue_key(struct ca *ca, const struct tpl *tpl,
+    const struct iss_account *account, unsigned protocol, X509_REQ *csr,
+    EVP_PKEY *key, X509 **certp, struct ca_err *err);
+
 #endif

@@ -71,6 +71,10 @@ static int attr_int(const char *, xmlNodePtr, const char *, int, int *,
 static int path_of(const char *, const char *, xmlNodePtr, int, char **,
     struct ca_err *);
 static int strlist_add(char ***, size_t *, const char *);
+static int attr_yes(xmlNodePtr, const char *, int);
+static char *attr_str(xmlNodePtr, const char *, const char *);
+static int daemon_read(const char *, xmlNodePtr, struct cfg_daemon *,
+    struct ca_err *);
 static int cfg_read(const char *, xmlDocPtr, struct ca_config *,
     struct ca_err *);
 static int base_url_ok(const char *);
@@ -500,12 +504,101 @@ cfg_read(const char *path, xmlDocPtr doc, struct ca_config *cfg,
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	if ((r = daemon_read(path, child(root, "daemon"), &cfg->daemon,
+	    err)) != 0)
+		goto out;
 	r = 0;
  out:
 	free(t);
 	xmlFree(key);
 	xmlFree(name);
 	return r;
+}
+
+/* Yes/no attribute; def when absent. */
+static int
+attr_yes(xmlNodePtr n, const char *attr, int def)
+{
+	xmlChar *v;
+	int yes;
+
+	if (n == NULL || (v = xmlGetProp(n, (const xmlChar *)attr)) == NULL)
+		return def;
+	yes = xmlStrcmp(v, (const xmlChar *)"yes") == 0;
+	xmlFree(v);
+	return yes;
+}
+
+/* A string attribute, or a copy of def when absent; NULL when out of memory. */
+static char *
+attr_str(xmlNodePtr n, const char *attr, const char *def)
+{
+	xmlChar *v;
+	char *s;
+
+	if (n == NULL || (v = xmlGetProp(n, (const xmlChar *)attr)) == NULL)
+		return strdup(def);
+	s = strdup((const char *)v);
+	xmlFree(v);
+	return s;
+}
+
+/* <daemon>; every value has a default, so the section may be absent. */
+static int
+daemon_read(const char *path, xmlNodePtr d, struct cfg_daemon *dm,
+    struct ca_err *err)
+{
+	xmlNodePtr n, lim = child(d, "limits"), https = child(d, "https");
+	xmlNodePtr http = child(d, "http");
+	char *t;
+	int r;
+
+	if ((r = attr_int(path, d, "threads", 0, &dm->threads, err)) != 0 ||
+	    (r = attr_int(path, https, "port", 8443, &dm->https_port,
+	    err)) != 0 ||
+	    (r = attr_int(path, http, "port", 8080, &dm->http_port,
+	    err)) != 0 ||
+	    (r = attr_int(path, lim, "body-bytes", 256 * 1024, &dm->body_max,
+	    err)) != 0 ||
+	    (r = attr_int(path, lim, "header-bytes", 16384, &dm->header_max,
+	    err)) != 0 ||
+	    (r = attr_int(path, lim, "timeout-seconds", 30, &dm->timeout,
+	    err)) != 0 ||
+	    (r = attr_int(path, lim, "connections-per-client", 64,
+	    &dm->per_client, err)) != 0 ||
+	    (r = attr_int(path, lim, "connections", 1024, &dm->max_conns,
+	    err)) != 0)
+		return r;
+	dm->est_over_http = attr_yes(d, "est-over-http", 0);
+	if ((dm->est_template = attr_str(d, "est-template",
+	    "smime-signature")) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	if ((dm->https_addr = attr_str(https, "address", "127.0.0.1")) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	if (attr_yes(http, "enabled", 1) &&
+	    (dm->http_addr = attr_str(http, "address", "127.0.0.1")) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	for (n = d != NULL ? d->children : NULL; n != NULL; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if ((t = xml_node_text(n)) == NULL)
+			return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		r = 0;
+		if (xmlStrcmp(n->name, (const xmlChar *)"tls-name") == 0)
+			r = strlist_add(&dm->tls_names, &dm->ntls_names, t);
+		else if (xmlStrcmp(n->name,
+		    (const xmlChar *)"tls-address") == 0)
+			r = strlist_add(&dm->tls_addrs, &dm->ntls_addrs, t);
+		free(t);
+		if (r != 0)
+			return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	}
+	/* Names the client connects to: loopback by default. */
+	if (dm->ntls_names == 0 && dm->ntls_addrs == 0 &&
+	    (strlist_add(&dm->tls_names, &dm->ntls_names, "localhost") != 0 ||
+	    strlist_add(&dm->tls_addrs, &dm->ntls_addrs, "127.0.0.1") != 0))
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	return 0;
 }
 
 int
@@ -762,6 +855,29 @@ cfg_write_default(const char *path, const struct cfg_init *ci,
 	    "  -->\n"
 	    "  <!-- <exchange validity-days=\"7\" renew-margin-hours=\"24\" "
 	    "key=\"rsa:2048\"/> -->\n"
+	    "  <!--\n"
+	    "    smimecad(8): the HTTPS listener (EST, CMC), the plain-HTTP\n"
+	    "    listener for what is signed anyway (CA certificates, CRL),\n"
+	    "    the names and addresses in the daemon's TLS certificate\n"
+	    "    (reissue it with `smimeca tls issue` after a change), and\n"
+	    "    the limits on each request. threads=\"0\": one per core.\n"
+	    "    est-template: the template of EST URLs that name none\n"
+	    "    (/.well-known/est/simpleenroll); est-over-http: EST on\n"
+	    "    the plain listener too (benchmarks only).\n"
+	    "    The defaults are shown.\n"
+	    "  -->\n"
+	    "  <!--\n"
+	    "  <daemon threads=\"0\" est-template=\"smime-signature\"\n"
+	    "      est-over-http=\"no\">\n"
+	    "    <https address=\"127.0.0.1\" port=\"8443\"/>\n"
+	    "    <http enabled=\"yes\" address=\"127.0.0.1\" port=\"8080\"/>\n"
+	    "    <tls-name>localhost</tls-name>\n"
+	    "    <tls-address>127.0.0.1</tls-address>\n"
+	    "    <limits body-bytes=\"262144\" header-bytes=\"16384\"\n"
+	    "        timeout-seconds=\"30\" connections-per-client=\"64\"\n"
+	    "        connections=\"1024\"/>\n"
+	    "  </daemon>\n"
+	    "  -->\n"
 	    "</smimeca-config>\n", f);
 	if (ferror(f) || fclose(f) != 0) {
 		f = NULL;
@@ -795,6 +911,15 @@ cfg_free(struct ca_config *cfg)
 	free(cfg->template_dir);
 	free(cfg->passphrase_file);
 	free(cfg->digest);
+	free(cfg->daemon.est_template);
+	free(cfg->daemon.https_addr);
+	free(cfg->daemon.http_addr);
+	for (i = 0; i < cfg->daemon.ntls_names; i++)
+		free(cfg->daemon.tls_names[i]);
+	free(cfg->daemon.tls_names);
+	for (i = 0; i < cfg->daemon.ntls_addrs; i++)
+		free(cfg->daemon.tls_addrs[i]);
+	free(cfg->daemon.tls_addrs);
 	for (i = 0; i < cfg->ncdp; i++)
 		free(cfg->cdp_urls[i]);
 	free(cfg->cdp_urls);

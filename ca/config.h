@@ -33,6 +33,25 @@ struct ca_config {
 	int xchg_days;
 	int xchg_margin_hours;
 	char *xchg_key;		/* key spec of new exchange keys */
+	/* <daemon>: smimecad(8) */
+	struct cfg_daemon {
+		int threads;		/* 0 = one per core */
+		int est_over_http;	/* EST also on the plain listener */
+		char *est_template;	/* EST URLs without a template label */
+		char *https_addr;	/* "127.0.0.1" */
+		int https_port;		/* 8443 */
+		char *http_addr;	/* NULL: no plain-HTTP listener */
+		int http_port;		/* 8080 */
+		char **tls_names;	/* DNS names of the TLS certificate */
+		size_t ntls_names;
+		char **tls_addrs;	/* IP addresses of the TLS certificate */
+		size_t ntls_addrs;
+		int body_max;		/* largest request body, bytes */
+		int header_max;		/* request line + headers, bytes */
+		int timeout;		/* idle connection timeout, seconds */
+		int per_client;		/* concurrent connections per address */
+		int max_conns;		/* concurrent connections in all */
+	} daemon;
 };
 
 /* What `init` writes into a fresh configuration. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -41,6 +42,8 @@ static int plan_subject(const struct iss_request *, struct iss_plan *,
 static int plan(const struct iss_request *, struct iss_plan *,
     struct ca_err *);
 static void plan_free(struct iss_plan *);
+static int check_claimed_mail(const struct iss_request *, const char *,
+    struct ca_err *);
 static int valid_mail(const char *);
 static int build_cert(struct ca *, const struct iss_request *,
     const struct iss_plan *, int64_t, X509 **, struct ca_err *);
@@ -323,10 +326,64 @@ plan(const struct iss_request *r, struct iss_plan *pl, struct ca_err *err)
 	} else if (r->account != NULL && r->account->mail != NULL &&
 	    (pl->email = strdup(r->account->mail)) != NULL)
 		util_lower(pl->email);
+	if ((rc = check_claimed_mail(r, pl->email != NULL ? pl->email :
+	    r->account != NULL ? r->account->mail : NULL, err)) != 0)
+		first = first ? first : rc;
 	if (first == 0 &&
 	    (pl->subject_str = util_name_oneline(pl->subject)) == NULL)
 		first = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	return first;
+}
+
+/*
+ * The certificate's address comes from the account; a request that
+ * claims another one (subject emailAddress or SAN rfc822Name) is refused
+ * rather than silently corrected, so alice learns she cannot ask for bob.
+ */
+static int
+check_claimed_mail(const struct iss_request *r, const char *mail,
+    struct ca_err *err)
+{
+	STACK_OF(X509_EXTENSION) *exts;
+	GENERAL_NAMES *gens = NULL;
+	char *claim = NULL;
+	int i, rc = 0;
+
+	/* At the CLI the administrator vouches and may override the CSR. */
+	if (mail == NULL || r->protocol == TPL_PROTO_CLI)
+		return 0;
+	if (csr_value(r->csr, NID_pkcs9_emailAddress, &claim) == 0 &&
+	    claim != NULL && strcasecmp(claim, mail) != 0)
+		rc = ca_err_set(err, CA_ERR_POLICY, "the request names %s, "
+		    "but the certificate can only be for %s (the account it "
+		    "is requested for)", claim, mail);
+	free(claim);
+	if (rc != 0)
+		return rc;
+	exts = X509_REQ_get_extensions(r->csr);
+	if (exts != NULL)
+		gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		int len;
+
+		if (g->type != GEN_EMAIL)
+			continue;
+		len = ASN1_STRING_length(g->d.rfc822Name);
+		if ((size_t)len != strlen(mail) ||
+		    strncasecmp((const char *)ASN1_STRING_get0_data(
+		    g->d.rfc822Name), mail, (size_t)len) != 0) {
+			rc = ca_err_set(err, CA_ERR_POLICY, "the request's "
+			    "subject alternative name %.*s is not %s (the "
+			    "account it is requested for)", len > 256 ? 256 :
+			    len, (const char *)ASN1_STRING_get0_data(
+			    g->d.rfc822Name), mail);
+			break;
+		}
+	}
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return rc;
 }
 
 static void

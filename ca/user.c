@@ -34,8 +34,10 @@ static int derive(const char *, const unsigned char *, size_t, uint64_t,
 static int unhex(const char *, unsigned char *, size_t);
 static int valid_email(const char *);
 static int check_account(sqlite3 *, const char *, const char *, int64_t,
-    struct user **);
-static int use_code(sqlite3 *, const char *, const char *, int64_t);
+    struct user **, int64_t *);
+static int find_code(sqlite3 *, const char *, const char *, int64_t,
+    int64_t *);
+static int use_code(sqlite3 *, int64_t, int64_t);
 
 static int
 derive(const char *secret, const unsigned char *salt, size_t saltlen,
@@ -340,13 +342,14 @@ user_code_new(struct ca *ca, const char *email, int64_t ttl, char **codep,
 /* 0 and *up when the password matches an enabled account. */
 static int
 check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
-    struct user **up)
+    struct user **up, int64_t *codep)
 {
 	sqlite3_stmt *st = NULL;
 	struct user *u = NULL;
 	int r = -1;
 
 	*up = NULL;
+	*codep = 0;
 	if (sqlite3_prepare_v2(h, "SELECT id, email, cn, pwhash, created "
 	    "FROM users WHERE email = ? AND disabled = 0", -1, &st, NULL) !=
 	    SQLITE_OK)
@@ -363,9 +366,17 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 	u->created = sqlite3_column_int64(st, 4);
 	if (u->email == NULL)
 		goto out;
-	if (user_check_secret(secret,
-	    (const char *)sqlite3_column_text(st, 3)) == 0 ||
-	    use_code(h, mail, secret, now) == 0) {
+	/* The password check (slow) runs outside any transaction. */
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL &&
+	    user_check_secret(secret,
+	    (const char *)sqlite3_column_text(st, 3)) == 0) {
+		*up = u;
+		u = NULL;
+		r = 0;
+		goto out;
+	}
+	if (find_code(h, mail, secret, now, codep) == 0) {
+		u->via_code = 1;
 		*up = u;
 		u = NULL;
 		r = 0;
@@ -378,11 +389,13 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 
 /* Marks one matching, unused, unexpired code as used; 0 on success. */
 static int
-use_code(sqlite3 *h, const char *mail, const char *secret, int64_t now)
+find_code(sqlite3 *h, const char *mail, const char *secret, int64_t now,
+    int64_t *idp)
 {
-	sqlite3_stmt *st = NULL, *up = NULL;
+	sqlite3_stmt *st = NULL;
 	int r = -1;
 
+	*idp = 0;
 	if (sqlite3_prepare_v2(h, "SELECT c.id, c.codehash FROM "
 	    "enroll_codes c JOIN users u ON u.id = c.user_id WHERE "
 	    "u.email = ? AND c.used = 0 AND c.expires >= ?", -1, &st, NULL) !=
@@ -394,17 +407,29 @@ use_code(sqlite3 *h, const char *mail, const char *secret, int64_t now)
 		if (user_check_secret(secret,
 		    (const char *)sqlite3_column_text(st, 1)) != 0)
 			continue;
-		if (sqlite3_prepare_v2(h, "UPDATE enroll_codes SET used = ? "
-		    "WHERE id = ? AND used = 0", -1, &up, NULL) != SQLITE_OK)
-			break;
-		sqlite3_bind_int64(up, 1, (sqlite3_int64)now);
-		sqlite3_bind_int64(up, 2, sqlite3_column_int64(st, 0));
-		if (sqlite3_step(up) == SQLITE_DONE && sqlite3_changes(h) == 1)
-			r = 0;
+		*idp = sqlite3_column_int64(st, 0);
+		r = 0;
 		break;
 	}
-	sqlite3_finalize(up);
 	sqlite3_finalize(st);
+	return r;
+}
+
+/* Uses code id up, unless another request did first. */
+static int
+use_code(sqlite3 *h, int64_t id, int64_t now)
+{
+	sqlite3_stmt *up = NULL;
+	int r = -1;
+
+	if (sqlite3_prepare_v2(h, "UPDATE enroll_codes SET used = ? "
+	    "WHERE id = ? AND used = 0", -1, &up, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(up, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(up, 2, (sqlite3_int64)id);
+	if (sqlite3_step(up) == SQLITE_DONE && sqlite3_changes(h) == 1)
+		r = 0;
+	sqlite3_finalize(up);
 	return r;
 }
 
@@ -414,27 +439,38 @@ user_authenticate(struct ca *ca, const char *email, const char *secret,
 {
 	struct db *db = ca_db(ca);
 	char *mail = NULL;
+	int64_t code;
 	int r;
 
 	*up = NULL;
 	if ((mail = strdup(email)) == NULL)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	util_lower(mail);
+	if (check_account(db_handle(db), mail, secret, now, up,
+	    &code) != 0) {
+		r = ca_err_set(err, CA_ERR_AUTH, "wrong account or password "
+		    "for %s", mail);
+		goto out;
+	}
+	if (code == 0) {
+		r = 0;
+		goto out;
+	}
 	/* The code is used up in the same transaction that checks it. */
 	if ((r = db_begin(db, err)) != 0)
 		goto out;
-	if (check_account(db_handle(db), mail, secret, now, up) != 0) {
+	if (use_code(db_handle(db), code, now) != 0) {
 		db_rollback(db);
 		r = ca_err_set(err, CA_ERR_AUTH, "wrong account or password "
 		    "for %s", mail);
 		goto out;
 	}
 	r = db_commit(db, err);
+ out:
 	if (r != 0) {
 		user_free(*up);
 		*up = NULL;
 	}
- out:
 	free(mail);
 	return r;
 }

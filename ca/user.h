@@ -14,6 +14,7 @@ struct user {
 	char *email;		/* lower-case */
 	char *cn;		/* display name, may be NULL */
 	int disabled;
+	int via_code;		/* authenticated by a single-use code */
 	int64_t created;
 };
 

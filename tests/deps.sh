@@ -4,7 +4,7 @@
 # else names the apt-get command to run and fails.
 
 SMIMECA_DEPS="build-essential autoconf automake libtool pkg-config
-libssl-dev openssl libsqlite3-dev sqlite3 libmicrohttpd-dev libxml2-dev
+libssl-dev openssl libsqlite3-dev sqlite3 libmicrohttpd-dev libgnutls28-dev libxml2-dev
 libxml2-utils libldap2-dev libjansson-dev python3 python3-cryptography
 gpgsm gpg-agent libnss3-tools ldap-utils slapd faketime"
 

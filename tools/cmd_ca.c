@@ -26,6 +26,7 @@
 #include "ca/issue.h"
 #include "ca/revoke.h"
 #include "ca/template.h"
+#include "ca/tls.h"
 #include "ca/util.h"
 #include "tools/cli.h"
 
@@ -223,9 +224,15 @@ init_exchange(struct cli *cli, struct ca_err *err)
 	X509 *cert = NULL;
 	int rc = CLI_FAIL;
 
+	X509 *tls = NULL;
+
+	/* And the TLS certificate smimecad serves with. */
 	if (ca_open(cli->dir, cli->passphrase_file, CA_OPEN_KEY, &ca,
-	    err) == 0 && xchg_roll(ca, (int64_t)time(NULL), &cert, err) == 0)
+	    err) == 0 && xchg_roll(ca, (int64_t)time(NULL), &cert, err) == 0 &&
+	    tls_issue(ca, NULL, 0, NULL, 0, (int64_t)time(NULL), &tls,
+	    err) == 0)
 		rc = CLI_OK;
+	X509_free(tls);
 	X509_free(cert);
 	ca_close(ca);
 	return rc;

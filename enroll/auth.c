@@ -1,0 +1,313 @@
+/* Who is asking: HTTP Basic (accounts, codes) or a TLS client certificate. */
+#include "ac-config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/db.h"
+#include "ca/err.h"
+#include "ca/user.h"
+#include "ca/util.h"
+#include "enroll/auth.h"
+#include "enroll/http.h"
+#include "enroll/log.h"
+#include "enroll/srv.h"
+
+#define CHALLENGE	"Basic realm=\"smimeca\", charset=\"UTF-8\""
+#define CACHE_SLOTS	256
+#define CACHE_TTL	60	/* seconds a verified password is trusted */
+#define CRED_MAX	1024
+
+/*
+ * scrypt costs 32 MiB and tens of milliseconds, once per account and
+ * minute: a verified password is remembered as an HMAC under a key that
+ * lives only in this process.
+ */
+struct cache_ent {
+	unsigned char mac[32];
+	char mail[256];
+	char cn[256];
+	time_t expires;
+};
+
+static unsigned char cache_key[32];
+static struct cache_ent cache[CACHE_SLOTS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void cred_mac(const char *, const char *, unsigned char[32]);
+static size_t slot_of(const unsigned char[32]);
+static int cache_get(const char *, const unsigned char[32],
+    struct auth_acct *);
+static void cache_put(const unsigned char[32], const struct auth_acct *);
+static int challenge(struct resp *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+static void fill_acct(struct auth_acct *, const char *, const char *,
+    const char *);
+
+int
+auth_init(void)
+{
+	return RAND_bytes(cache_key, sizeof(cache_key)) == 1 ? 0 : -1;
+}
+
+void
+auth_flush(void)
+{
+	pthread_mutex_lock(&cache_lock);
+	OPENSSL_cleanse(cache, sizeof(cache));
+	pthread_mutex_unlock(&cache_lock);
+}
+
+static void
+cred_mac(const char *user, const char *pass, unsigned char mac[32])
+{
+	unsigned char buf[2 * CRED_MAX + 2];
+	size_t ul = strlen(user), pl = strlen(pass);
+	unsigned int len = 32;
+
+	memcpy(buf, user, ul);
+	buf[ul] = '\0';
+	memcpy(buf + ul + 1, pass, pl);
+	HMAC(EVP_sha256(), cache_key, sizeof(cache_key), buf, ul + 1 + pl,
+	    mac, &len);
+	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+/* Slots are picked by the MAC's first bytes: keyed, so not steerable. */
+static size_t
+slot_of(const unsigned char mac[32])
+{
+	return ((size_t)mac[0] << 8 | mac[1]) % CACHE_SLOTS;
+}
+
+static int
+cache_get(const char *mail, const unsigned char mac[32], struct auth_acct *a)
+{
+	struct cache_ent *e = &cache[slot_of(mac)];
+	int hit = 0;
+
+	pthread_mutex_lock(&cache_lock);
+	if (e->expires > time(NULL) && CRYPTO_memcmp(e->mac, mac, 32) == 0 &&
+	    strcmp(e->mail, mail) == 0) {
+		fill_acct(a, "local", e->mail, e->cn);
+		hit = 1;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return hit;
+}
+
+static void
+cache_put(const unsigned char mac[32], const struct auth_acct *a)
+{
+	struct cache_ent *e = &cache[slot_of(mac)];
+
+	pthread_mutex_lock(&cache_lock);
+	memcpy(e->mac, mac, 32);
+	snprintf(e->mail, sizeof(e->mail), "%s", a->mail);
+	snprintf(e->cn, sizeof(e->cn), "%s", a->cn);
+	e->expires = time(NULL) + CACHE_TTL;
+	pthread_mutex_unlock(&cache_lock);
+}
+
+static int
+challenge(struct resp *rs, const char *fmt, ...)
+{
+	va_list ap;
+	char line[512];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	resp_text(rs, 401, "%s", line);
+	rs->www_authenticate = CHALLENGE;
+	return -1;
+}
+
+static void
+fill_acct(struct auth_acct *a, const char *kind, const char *mail,
+    const char *cn)
+{
+	size_t i;
+
+	snprintf(a->mail, sizeof(a->mail), "%s", mail);
+	for (i = 0; a->mail[i] != '\0'; i++)
+		if (a->mail[i] >= 'A' && a->mail[i] <= 'Z')
+			a->mail[i] += 'a' - 'A';
+	/* An account without a display name goes by its address. */
+	snprintf(a->cn, sizeof(a->cn), "%s", cn != NULL && *cn ? cn :
+	    a->mail);
+	snprintf(a->id, sizeof(a->id), "%s:%s", kind, a->mail);
+}
+
+int
+auth_basic(struct req *rq, struct resp *rs, struct wk *w,
+    struct auth_acct *a)
+{
+	struct ca_err err;
+	struct user *u = NULL;
+	char *user = NULL, *pass = NULL;
+	unsigned char mac[32];
+	int r = -1;
+
+	memset(a, 0, sizeof(*a));
+	ca_err_clear(&err);
+	user = MHD_basic_auth_get_username_password(rq->conn, &pass);
+	if (user == NULL) {
+		r = challenge(rs, "%s needs HTTP Basic credentials: an "
+		    "account's mail address and its password or "
+		    "enrollment code", rq->path);
+		goto out;
+	}
+	if (*user == '\0' || pass == NULL || *pass == '\0' ||
+	    strlen(user) > 255 || strlen(pass) > CRED_MAX) {
+		r = challenge(rs, "wrong account or password");
+		goto out;
+	}
+	for (char *p = user; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	cred_mac(user, pass, mac);
+	if (cache_get(user, mac, a)) {
+		r = 0;
+		goto out;
+	}
+	pthread_mutex_lock(&rq->srv->slow_lock);
+	r = user_authenticate(w->ca, user, pass, (int64_t)time(NULL), &u,
+	    &err);
+	pthread_mutex_unlock(&rq->srv->slow_lock);
+	if (r != 0) {
+		if (err.code != CA_ERR_AUTH)
+			log_err("authenticating %s: %s", user, err.msg);
+		log_info("authentication failed for %s", user);
+		r = challenge(rs, "wrong account or password for %s", user);
+		goto out;
+	}
+	fill_acct(a, u->via_code ? "code" : "local", u->email, u->cn);
+	/* A code is single-use: never cached. */
+	if (!u->via_code)
+		cache_put(mac, a);
+	r = 0;
+ out:
+	OPENSSL_cleanse(mac, sizeof(mac));
+	if (r == 0)
+		rq->user = strdup(a->mail);
+	user_free(u);
+	if (pass != NULL) {
+		OPENSSL_cleanse(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user != NULL)
+		MHD_free(user);
+	return r;
+}
+
+/* The certificate's mail address: rfc822Name, else emailAddress. */
+static int
+cert_mail(X509 *cert, char *out, size_t len)
+{
+	GENERAL_NAMES *gens;
+	X509_NAME *name = X509_get_subject_name(cert);
+	unsigned char *u = NULL;
+	int i, found = 0;
+
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+
+		if (g->type == GEN_EMAIL) {
+			snprintf(out, len, "%.*s",
+			    ASN1_STRING_length(g->d.rfc822Name),
+			    (const char *)ASN1_STRING_get0_data(
+			    g->d.rfc822Name));
+			found = 1;
+			break;
+		}
+	}
+	GENERAL_NAMES_free(gens);
+	if (!found && (i = X509_NAME_get_index_by_NID(name,
+	    NID_pkcs9_emailAddress, -1)) >= 0 &&
+	    ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(
+	    X509_NAME_get_entry(name, i))) >= 0) {
+		snprintf(out, len, "%s", u);
+		found = 1;
+	}
+	OPENSSL_free(u);
+	return found ? 0 : -1;
+}
+
+int
+auth_client_cert(struct req *rq, struct resp *rs, struct wk *w,
+    struct auth_acct *a, struct db_cert **dcp)
+{
+	struct ca_err err;
+	struct db_cert *dc = NULL;
+	X509 *cert = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	unsigned char *cn = NULL;
+	char serial[65], mail[256];
+	int i, r = -1;
+
+	*dcp = NULL;
+	memset(a, 0, sizeof(*a));
+	ca_err_clear(&err);
+	if ((cert = req_client_cert(rq)) == NULL) {
+		resp_text(rs, 403, "simplereenroll renews the certificate the "
+		    "client presents in the TLS handshake, and there was "
+		    "none (curl --cert/--key, pki --est --cert/--key)");
+		goto out;
+	}
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_CTX_init(ctx, rq->srv->trust, cert, NULL)) {
+		resp_text(rs, 500, "out of memory");
+		goto out;
+	}
+	if (X509_verify_cert(ctx) != 1) {
+		resp_text(rs, 403, "the TLS client certificate was not issued "
+		    "by this CA or is not valid now (%s)",
+		    X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)));
+		goto out;
+	}
+	util_serial_hex(X509_get0_serialNumber(cert), serial);
+	if (db_cert_get(ca_db(w->ca), serial, &dc, &err) != 0) {
+		resp_text(rs, 403, "certificate %s is not in this CA's "
+		    "database", serial);
+		goto out;
+	}
+	if (dc->revoked) {
+		resp_text(rs, 403, "certificate %s is revoked; a revoked "
+		    "certificate cannot be renewed (enroll anew)", serial);
+		goto out;
+	}
+	if (cert_mail(cert, mail, sizeof(mail)) != 0) {
+		resp_text(rs, 403, "certificate %s names no mail address to "
+		    "renew it for", serial);
+		goto out;
+	}
+	if ((i = X509_NAME_get_index_by_NID(X509_get_subject_name(cert),
+	    NID_commonName, -1)) >= 0)
+		ASN1_STRING_to_UTF8(&cn, X509_NAME_ENTRY_get_data(
+	    X509_NAME_get_entry(X509_get_subject_name(cert), i)));
+	fill_acct(a, "renew", mail, (const char *)cn);
+	rq->user = strdup(a->mail);
+	*dcp = dc;
+	dc = NULL;
+	r = 0;
+ out:
+	OPENSSL_free(cn);
+	X509_STORE_CTX_free(ctx);
+	X509_free(cert);
+	db_cert_free(dc);
+	return r;
+}

@@ -1,0 +1,33 @@
+/* Who is asking: HTTP Basic (accounts, codes) or a TLS client certificate. */
+#ifndef ENROLL_AUTH_H
+#define ENROLL_AUTH_H
+
+struct db_cert;
+struct req;
+struct resp;
+struct wk;
+
+struct auth_acct {
+	char id[320];		/* recorded as the requester */
+	char mail[256];		/* lower-case */
+	char cn[256];
+};
+
+/* Seeds the credential cache's key; call once before serving. */
+int auth_init(void);
+/* Forgets cached credentials (after a reload). */
+void auth_flush(void);
+/*
+ * HTTP Basic against local accounts and single-use enrollment codes.
+ * 0, or -1 with rs set (401 and a challenge).
+ */
+int auth_basic(struct req *rq, struct resp *rs, struct wk *w,
+    struct auth_acct *a);
+/*
+ * The TLS client certificate: issued by this CA, valid now, not revoked.
+ * 0 and *dcp (its row), or -1 with rs set.
+ */
+int auth_client_cert(struct req *rq, struct resp *rs, struct wk *w,
+    struct auth_acct *a, struct db_cert **dcp);
+
+#endif

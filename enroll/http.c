@@ -1,0 +1,758 @@
+/* smimecad's HTTP layer: one route table, bounded requests, answers. */
+#include "ac-config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "ca/config.h"
+#include "ca/err.h"
+#include "enroll/daemon.h"
+#include "enroll/http.h"
+#include "enroll/log.h"
+#include "enroll/metrics.h"
+#include "enroll/srv.h"
+
+#define EST_PREFIX	"/.well-known/est/"
+#define PATH_MAX_LEN	512
+
+/* Per connection-request state, from the first call to completion. */
+struct cstate {
+	unsigned char *buf;
+	size_t len, cap, max;
+	int too_large;
+	int answered;
+	struct timespec start;
+};
+
+/* What each listener's callbacks get. */
+struct listener {
+	struct srv *srv;
+	int tls;
+	struct MHD_Daemon *d;
+};
+
+static struct listener https_l, http_l;
+
+static double elapsed(const struct timespec *);
+static enum metric_reason reason_of(unsigned);
+static int label_ok(const char *, size_t);
+static void dispatch(struct listener *, struct req *, struct resp *,
+    int *);
+static enum MHD_Result send_resp(struct MHD_Connection *, struct resp *);
+static enum MHD_Result on_request(void *, struct MHD_Connection *,
+    const char *, const char *, const char *, const char *, size_t *,
+    void **);
+static void on_completed(void *, struct MHD_Connection *, void **,
+    enum MHD_RequestTerminationCode);
+static void mhd_log(void *, const char *, va_list);
+static void free_secret(void *);
+static int sockaddr_of(const char *, int, struct sockaddr_storage *,
+    socklen_t *);
+static struct MHD_Daemon *start_one(struct listener *, const char *, int,
+    const struct cfg_daemon *, const char *, const char *, const char *,
+    unsigned, struct ca_err *);
+
+void
+resp_text(struct resp *rs, unsigned status, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (rs->owned != NULL) {
+		if (rs->secret)
+			OPENSSL_cleanse(rs->owned, strlen(rs->owned));
+		free(rs->owned);
+	}
+	memset(rs, 0, sizeof(*rs));
+	rs->status = status;
+	rs->content_type = "text/plain; charset=utf-8";
+	if (n < 0) {
+		rs->body = "error\n";
+		rs->len = 6;
+		return;
+	}
+	/* One line, ending in a newline. */
+	for (char *p = s; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	if ((rs->owned = realloc(s, (size_t)n + 2)) == NULL) {
+		free(s);
+		rs->body = "error\n";
+		rs->len = 6;
+		return;
+	}
+	rs->owned[n++] = '\n';
+	rs->owned[n] = '\0';
+	rs->body = rs->owned;
+	rs->len = (size_t)n;
+}
+
+void
+resp_err(struct req *rq, struct resp *rs, const struct ca_err *err)
+{
+	char line[1024];
+	const char *m = err->msg;
+	size_t n = strcspn(m, "\n");
+	unsigned status;
+
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	memcpy(line, m, n);
+	line[n] = '\0';
+	switch (err->code) {
+	case CA_ERR_INVALID:
+		status = 400;
+		break;
+	case CA_ERR_AUTH:
+		status = 401;
+		break;
+	case CA_ERR_POLICY:
+	case CA_ERR_EXISTS:
+		status = 403;
+		break;
+	case CA_ERR_NOTFOUND:
+		status = 404;
+		break;
+	default:
+		/* Details of our own failures go to the log only. */
+		log_err("%s %s: %s", rq->method, rq->path, err->msg);
+		resp_text(rs, 500, "internal error while serving %s; the "
+		    "server log has the details", rq->path);
+		return;
+	}
+	resp_text(rs, status, "%s", *line ? line : "request refused");
+	if (status == 401)
+		rs->www_authenticate = "Basic realm=\"smimeca\", "
+		    "charset=\"UTF-8\"";
+}
+
+void
+resp_owned(struct resp *rs, unsigned status, const char *ctype, char *buf,
+    size_t len)
+{
+	free(rs->owned);
+	memset(rs, 0, sizeof(*rs));
+	rs->status = status;
+	rs->content_type = ctype;
+	rs->owned = buf;
+	rs->body = buf;
+	rs->len = len;
+}
+
+void
+resp_base64(struct resp *rs, unsigned status, const char *ctype,
+    const unsigned char *der, size_t len)
+{
+	char *b64;
+	int n;
+
+	if (len > (size_t)INT32_MAX / 2 ||
+	    (b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
+		resp_text(rs, 500, "out of memory");
+		return;
+	}
+	n = EVP_EncodeBlock((unsigned char *)b64, der, (int)len);
+	resp_owned(rs, status, ctype, b64, (size_t)n);
+	rs->extra_header = "Content-Transfer-Encoding: base64";
+}
+
+void
+resp_der(struct resp *rs, const char *ctype, const unsigned char *der,
+    size_t len)
+{
+	char *b;
+
+	if ((b = malloc(len ? len : 1)) == NULL) {
+		resp_text(rs, 500, "out of memory");
+		return;
+	}
+	memcpy(b, der, len);
+	resp_owned(rs, 200, ctype, b, len);
+}
+
+const char *
+req_header(const struct req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+req_arg(const struct req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn,
+	    MHD_GET_ARGUMENT_KIND, name);
+}
+
+X509 *
+req_client_cert(const struct req *rq)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *peers;
+	const unsigned char *p;
+	unsigned int n = 0;
+
+	if (!rq->tls || (ci = MHD_get_connection_info(rq->conn,
+	    MHD_CONNECTION_INFO_GNUTLS_SESSION)) == NULL ||
+	    ci->tls_session == NULL)
+		return NULL;
+	peers = gnutls_certificate_get_peers(
+	    (gnutls_session_t)ci->tls_session, &n);
+	if (peers == NULL || n == 0)
+		return NULL;
+	p = peers[0].data;
+	return d2i_X509(NULL, &p, (long)peers[0].size);
+}
+
+void
+req_media_type(const struct req *rq, char *buf, size_t len)
+{
+	const char *ct = req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t i = 0;
+
+	if (ct != NULL)
+		while (*ct == ' ')
+			ct++;
+	for (; ct != NULL && ct[i] != '\0' && ct[i] != ';' &&
+	    ct[i] != ' ' && i + 1 < len; i++)
+		buf[i] = (char)tolower((unsigned char)ct[i]);
+	buf[i] = '\0';
+}
+
+int
+req_body_decode(const struct req *rq, unsigned char **outp, size_t *lenp)
+{
+	const unsigned char *b = rq->body;
+	size_t n = rq->bodylen, i;
+	unsigned char *out = NULL;
+	EVP_ENCODE_CTX *ctx = NULL;
+	int a, c, r = -1;
+
+	*outp = NULL;
+	*lenp = 0;
+	while (n > 0 && isspace(*b)) {
+		b++;
+		n--;
+	}
+	if (n == 0)
+		return -1;
+	if (b[0] == 0x30) {
+		/* DER */
+		if ((out = malloc(n)) == NULL)
+			return -1;
+		memcpy(out, b, n);
+		*outp = out;
+		*lenp = n;
+		return 0;
+	}
+	if (n > 10 && memcmp(b, "-----BEGIN", 10) == 0) {
+		BIO *bio = BIO_new_mem_buf(b, (int)n);
+		char *name = NULL, *hdr = NULL;
+		unsigned char *data = NULL;
+		long dlen = 0;
+
+		if (bio != NULL && PEM_read_bio(bio, &name, &hdr, &data,
+		    &dlen) && dlen > 0 && (out = malloc((size_t)dlen)) != NULL) {
+			memcpy(out, data, (size_t)dlen);
+			*outp = out;
+			*lenp = (size_t)dlen;
+			r = 0;
+		}
+		OPENSSL_free(name);
+		OPENSSL_free(hdr);
+		OPENSSL_free(data);
+		BIO_free(bio);
+		return r;
+	}
+	/* base64; only its alphabet and white space. */
+	for (i = 0; i < n; i++)
+		if (!isalnum(b[i]) && b[i] != '+' && b[i] != '/' &&
+		    b[i] != '=' && !isspace(b[i]))
+			return -1;
+	if ((ctx = EVP_ENCODE_CTX_new()) == NULL ||
+	    (out = malloc(n)) == NULL)
+		goto out;
+	EVP_DecodeInit(ctx);
+	if (EVP_DecodeUpdate(ctx, out, &a, b, (int)n) < 0 ||
+	    EVP_DecodeFinal(ctx, out + a, &c) < 0 || a + c == 0)
+		goto out;
+	*outp = out;
+	*lenp = (size_t)(a + c);
+	out = NULL;
+	r = 0;
+ out:
+	EVP_ENCODE_CTX_free(ctx);
+	free(out);
+	return r;
+}
+
+static double
+elapsed(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static enum metric_reason
+reason_of(unsigned status)
+{
+	switch (status) {
+	case 401:
+		return METRIC_R_AUTH;
+	case 403:
+		return METRIC_R_FORBIDDEN;
+	case 404:
+		return METRIC_R_NOT_FOUND;
+	case 405:
+		return METRIC_R_METHOD;
+	case 413:
+		return METRIC_R_TOO_LARGE;
+	case 415:
+		return METRIC_R_MEDIA_TYPE;
+	default:
+		if (status >= 500)
+			return METRIC_R_INTERNAL;
+		if (status >= 400)
+			return METRIC_R_INVALID;
+		return METRIC_R_NONE;
+	}
+}
+
+static int
+label_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 63)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
+		    s[i] != '_' && s[i] != '.')
+			return 0;
+	return s[0] != '.';
+}
+
+/* Finds the route and runs it; *routep gets its index (-1: none). */
+static void
+dispatch(struct listener *l, struct req *rq, struct resp *rs, int *routep)
+{
+	const struct route *rt;
+	char path[PATH_MAX_LEN + 32], allow[64] = "";
+	const char *p = rq->path;
+	int i, est = 0, found = -1;
+
+	*routep = -1;
+	if (strlen(p) > PATH_MAX_LEN) {
+		resp_text(rs, 404, "no such resource (the path is longer "
+		    "than %d bytes)", PATH_MAX_LEN);
+		return;
+	}
+	/* /.well-known/est/LABEL/op names a template. */
+	if (strncmp(p, EST_PREFIX, strlen(EST_PREFIX)) == 0) {
+		const char *rest = p + strlen(EST_PREFIX), *slash;
+
+		est = 1;
+		if ((slash = strchr(rest, '/')) != NULL) {
+			if (!label_ok(rest, (size_t)(slash - rest)) ||
+			    strchr(slash + 1, '/') != NULL) {
+				resp_text(rs, 404, "no such EST resource: %s "
+				    "(use %sOPERATION or %sTEMPLATE/"
+				    "OPERATION)", p, EST_PREFIX, EST_PREFIX);
+				return;
+			}
+			memcpy(rq->label, rest, (size_t)(slash - rest));
+			rq->label[slash - rest] = '\0';
+			snprintf(path, sizeof(path), "%s%s", EST_PREFIX,
+			    slash + 1);
+			p = path;
+		}
+	}
+	for (i = 0; http_routes[i].path != NULL; i++) {
+		rt = &http_routes[i];
+		if (rt->flags & ROUTE_PREFIX) {
+			if (strncmp(p, rt->path, strlen(rt->path)) != 0)
+				continue;
+		} else if (strcmp(p, rt->path) != 0)
+			continue;
+		if (rq->label[0] != '\0' && !(rt->flags & ROUTE_EST))
+			continue;
+		if (strcmp(rq->method, rt->method) == 0 ||
+		    (strcmp(rq->method, "HEAD") == 0 &&
+		    strcmp(rt->method, "GET") == 0)) {
+			found = i;
+			break;
+		}
+		if (strlen(allow) + strlen(rt->method) + 3 < sizeof(allow))
+			snprintf(allow + strlen(allow),
+			    sizeof(allow) - strlen(allow), "%s%s",
+			    *allow ? ", " : "", rt->method);
+	}
+	if (found < 0) {
+		if (*allow != '\0') {
+			resp_text(rs, 405, "%s does not take %s (use %s)",
+			    rq->path, rq->method, allow);
+			rs->extra_header = NULL;
+			rs->allow = strdup(allow);
+		} else
+			resp_text(rs, 404, "no such resource: %s%s",
+			    rq->path, est ? " (EST operations: cacerts, "
+			    "simpleenroll, simplereenroll, serverkeygen, "
+			    "fullcmc, csrattrs)" : "");
+		return;
+	}
+	rt = &http_routes[found];
+	*routep = found;
+	if (!l->tls && !(rt->flags & ROUTE_PLAIN) &&
+	    !((rt->flags & ROUTE_EST) && l->srv->est_over_http)) {
+		resp_text(rs, 403, "%s is served over HTTPS only (port %d)",
+		    rq->path, l->srv->https_port);
+		return;
+	}
+	rt->fn(rq, rs);
+}
+
+static void
+free_secret(void *p)
+{
+	OPENSSL_cleanse(p, strlen(p));
+	free(p);
+}
+
+static enum MHD_Result
+send_resp(struct MHD_Connection *conn, struct resp *rs)
+{
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+	char name[64];
+	const char *colon;
+
+	if (rs->owned != NULL && rs->body == rs->owned) {
+		mr = MHD_create_response_from_buffer_with_free_callback(rs->len,
+		    rs->owned, rs->secret ? free_secret : free);
+		if (mr != NULL)
+			rs->owned = NULL;
+	} else
+		mr = MHD_create_response_from_buffer(rs->len,
+		    (void *)(uintptr_t)rs->body, MHD_RESPMEM_MUST_COPY);
+	if (mr == NULL)
+		return MHD_NO;
+	if (rs->content_type != NULL)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    rs->content_type);
+	if (rs->www_authenticate != NULL)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    rs->www_authenticate);
+	if (rs->allow != NULL)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, rs->allow);
+	if (rs->extra_header != NULL &&
+	    (colon = strchr(rs->extra_header, ':')) != NULL &&
+	    (size_t)(colon - rs->extra_header) < sizeof(name)) {
+		memcpy(name, rs->extra_header,
+		    (size_t)(colon - rs->extra_header));
+		name[colon - rs->extra_header] = '\0';
+		MHD_add_response_header(mr, name, colon + 2);
+	}
+	ret = MHD_queue_response(conn, rs->status, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+static void
+resp_clear(struct resp *rs)
+{
+	if (rs->owned != NULL) {
+		if (rs->secret)
+			OPENSSL_cleanse(rs->owned, rs->len);
+		free(rs->owned);
+	}
+	free(rs->allow);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *data,
+    size_t *data_size, void **con_cls)
+{
+	struct listener *l = cls;
+	struct cstate *cs = *con_cls;
+	struct req rq;
+	struct resp rs;
+	enum MHD_Result ret;
+	const char *cl;
+	unsigned long long clen;
+	int route = -1;
+	char *end;
+
+	(void)version;
+	memset(&rq, 0, sizeof(rq));
+	memset(&rs, 0, sizeof(rs));
+	if (cs == NULL) {
+		if ((cs = calloc(1, sizeof(*cs))) == NULL)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &cs->start);
+		cs->max = (size_t)l->srv->cfg->daemon.body_max;
+		*con_cls = cs;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && ((clen = strtoull(cl, &end, 10)),
+		    *end != '\0' || clen > cs->max)) {
+			/* Refused before a byte of the body is read. */
+			resp_text(&rs, 413, "request body too large: %s bytes "
+			    "(the limit is %zu; see <limits body-bytes> in "
+			    "smimeca.conf)", cl, cs->max);
+			cs->answered = 1;
+			goto answer;
+		}
+		return MHD_YES;
+	}
+	if (*data_size > 0) {
+		if (!cs->too_large && cs->len + *data_size > cs->max) {
+			cs->too_large = 1;
+			OPENSSL_cleanse(cs->buf, cs->len);
+			free(cs->buf);
+			cs->buf = NULL;
+			cs->len = cs->cap = 0;
+		}
+		if (!cs->too_large) {
+			if (cs->len + *data_size > cs->cap) {
+				size_t ncap = cs->cap ? cs->cap * 2 : 8192;
+				unsigned char *nb;
+
+				while (ncap < cs->len + *data_size)
+					ncap *= 2;
+				if (ncap > cs->max)
+					ncap = cs->max;
+				if ((nb = realloc(cs->buf, ncap)) == NULL)
+					return MHD_NO;
+				cs->buf = nb;
+				cs->cap = ncap;
+			}
+			memcpy(cs->buf + cs->len, data, *data_size);
+			cs->len += *data_size;
+		}
+		*data_size = 0;
+		return MHD_YES;
+	}
+	if (cs->answered)
+		return MHD_YES;
+	cs->answered = 1;
+	if (cs->too_large) {
+		resp_text(&rs, 413, "request body too large (the limit is %zu "
+		    "bytes; see <limits body-bytes> in smimeca.conf)",
+		    cs->max);
+		goto answer;
+	}
+	rq.srv = l->srv;
+	rq.conn = conn;
+	rq.method = method;
+	rq.path = url;
+	rq.body = cs->buf;
+	rq.bodylen = cs->len;
+	rq.tls = l->tls;
+	dispatch(l, &rq, &rs, &route);
+	if (rs.status == 0)
+		resp_text(&rs, 500, "internal error: no answer for %s", url);
+ answer:
+	{
+		double secs = elapsed(&cs->start);
+		const union MHD_ConnectionInfo *ci;
+		char addr[INET6_ADDRSTRLEN] = "?";
+
+		metrics_request(route, rs.status, reason_of(rs.status), secs);
+		ci = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci != NULL && ci->client_addr != NULL)
+			getnameinfo(ci->client_addr,
+			    ci->client_addr->sa_family == AF_INET6 ?
+			    sizeof(struct sockaddr_in6) :
+			    sizeof(struct sockaddr_in), addr, sizeof(addr),
+			    NULL, 0, NI_NUMERICHOST);
+		log_access("%s %s %s %u %.1fms%s%s%s%s", addr, method, url,
+		    rs.status, secs * 1000, rq.user ? " user=" : "",
+		    rq.user ? rq.user : "", rs.status >= 400 ? " " : "",
+		    rs.status >= 400 && rs.content_type != NULL &&
+		    strncmp(rs.content_type, "text/", 5) == 0 ?
+		    (const char *)rs.body : "");
+	}
+	ret = send_resp(conn, &rs);
+	resp_clear(&rs);
+	free((char *)rq.user);
+	return ret;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct cstate *cs = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (cs == NULL)
+		return;
+	if (cs->buf != NULL) {
+		OPENSSL_cleanse(cs->buf, cs->len);
+		free(cs->buf);
+	}
+	free(cs);
+	*con_cls = NULL;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_warn("http: %s", line);
+}
+
+static int
+sockaddr_of(const char *addr, int port, struct sockaddr_storage *ss,
+    socklen_t *lenp)
+{
+	struct addrinfo hints, *ai = NULL;
+	char ps[16];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(ps, sizeof(ps), "%d", port);
+	if (getaddrinfo(addr, ps, &hints, &ai) != 0 || ai == NULL)
+		return -1;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*lenp = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static struct MHD_Daemon *
+start_one(struct listener *l, const char *addr, int port,
+    const struct cfg_daemon *dm, const char *cert, const char *key,
+    const char *trust, unsigned threads, struct ca_err *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	struct MHD_Daemon *d;
+
+	if (sockaddr_of(addr, port, &ss, &sl) != 0) {
+		ca_err_set(err, CA_ERR_CONFIG, "listen address \"%s\" is not "
+		    "a numeric IPv4 or IPv6 address (smimeca.conf <daemon>)",
+		    addr);
+		return NULL;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (l->tls)
+		flags |= MHD_USE_TLS;
+	if (l->tls)
+		d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
+		    on_request, l,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		    MHD_OPTION_THREAD_POOL_SIZE, threads,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)dm->timeout,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned)dm->per_client,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)dm->max_conns,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		    (size_t)dm->header_max + 16384,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+		    MHD_OPTION_HTTPS_MEM_KEY, key,
+		    MHD_OPTION_HTTPS_MEM_CERT, cert,
+		    MHD_OPTION_HTTPS_MEM_TRUST, trust,
+		    MHD_OPTION_HTTPS_PRIORITIES,
+		    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+		    MHD_OPTION_END);
+	else
+		d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
+		    on_request, l,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		    MHD_OPTION_THREAD_POOL_SIZE, threads,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)dm->timeout,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned)dm->per_client,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)dm->max_conns,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		    (size_t)dm->header_max + 16384,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+		    MHD_OPTION_END);
+	if (d == NULL)
+		ca_err_set(err, CA_ERR_IO, "cannot listen on %s port %d "
+		    "(%s): is another server using it? (smimeca.conf "
+		    "<daemon>, or smimecad --%s)", addr, port,
+		    l->tls ? "HTTPS" : "HTTP", l->tls ? "https" : "http");
+	return d;
+}
+
+int
+http_start(struct srv *s, const char *https_addr, int https_port,
+    const char *http_addr, int http_port, const char *cert,
+    const char *key, const char *trust, unsigned threads,
+    struct ca_err *err)
+{
+	const struct cfg_daemon *dm = &s->cfg->daemon;
+
+	metrics_init(http_routes_count());
+	https_l.srv = http_l.srv = s;
+	https_l.tls = 1;
+	http_l.tls = 0;
+	if ((https_l.d = start_one(&https_l, https_addr, https_port, dm,
+	    cert, key, trust, threads, err)) == NULL)
+		return CA_ERR_IO;
+	if (http_addr != NULL && (http_l.d = start_one(&http_l, http_addr,
+	    http_port, dm, NULL, NULL, NULL, threads, err)) == NULL) {
+		MHD_stop_daemon(https_l.d);
+		https_l.d = NULL;
+		return CA_ERR_IO;
+	}
+	return 0;
+}
+
+void
+http_quiesce(void)
+{
+	if (https_l.d != NULL)
+		MHD_quiesce_daemon(https_l.d);
+	if (http_l.d != NULL)
+		MHD_quiesce_daemon(http_l.d);
+}
+
+void
+http_stop(void)
+{
+	if (https_l.d != NULL)
+		MHD_stop_daemon(https_l.d);
+	if (http_l.d != NULL)
+		MHD_stop_daemon(http_l.d);
+	https_l.d = http_l.d = NULL;
+}

@@ -1,0 +1,132 @@
+/* Counters and a latency histogram, served as Prometheus text. */
+#include "ac-config.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enroll/http.h"
+#include "enroll/metrics.h"
+
+static const char *const reason_names[METRIC_R_MAX] = {
+	"none", "auth", "forbidden", "invalid", "not_found", "method",
+	"too_large", "media_type", "internal",
+};
+static const double buckets[] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+};
+#define NBUCKETS	(sizeof(buckets) / sizeof(buckets[0]))
+static const char *const issued_names[] = { "est", "cmc", "serverkeygen" };
+#define NISSUED		(sizeof(issued_names) / sizeof(issued_names[0]))
+
+/* Status classes 2xx..5xx. */
+static _Atomic uint64_t m_requests[METRIC_ROUTES_MAX + 1][4];
+static _Atomic uint64_t m_rejected[METRIC_R_MAX];
+static _Atomic uint64_t m_issued[NISSUED];
+static _Atomic uint64_t m_hist[NBUCKETS + 1];
+static _Atomic uint64_t m_count;
+static _Atomic uint64_t m_sum_us;
+static size_t m_nroutes;
+
+void
+metrics_init(size_t nroutes)
+{
+	m_nroutes = nroutes < METRIC_ROUTES_MAX ? nroutes : METRIC_ROUTES_MAX;
+}
+
+void
+metrics_request(int route, unsigned status, enum metric_reason why,
+    double seconds)
+{
+	size_t i, r = route >= 0 && (size_t)route < m_nroutes ?
+	    (size_t)route : METRIC_ROUTES_MAX;
+	unsigned cls = status >= 200 && status < 600 ? status / 100 - 2 : 3;
+
+	atomic_fetch_add_explicit(&m_requests[r][cls], 1,
+	    memory_order_relaxed);
+	if (why != METRIC_R_NONE && why < METRIC_R_MAX)
+		atomic_fetch_add_explicit(&m_rejected[why], 1,
+		    memory_order_relaxed);
+	for (i = 0; i < NBUCKETS && seconds > buckets[i]; i++)
+		;
+	atomic_fetch_add_explicit(&m_hist[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m_count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m_sum_us, (uint64_t)(seconds * 1e6),
+	    memory_order_relaxed);
+}
+
+void
+metrics_issued(const char *how)
+{
+	size_t i;
+
+	for (i = 0; i < NISSUED; i++)
+		if (strcmp(how, issued_names[i]) == 0)
+			atomic_fetch_add_explicit(&m_issued[i], 1,
+			    memory_order_relaxed);
+}
+
+int
+metrics_render(char **outp, size_t *lenp)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t len = 0, i, c;
+	uint64_t cum = 0;
+
+	*outp = NULL;
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return -1;
+	fputs("# HELP smimecad_requests_total HTTP requests by route and "
+	    "status class.\n# TYPE smimecad_requests_total counter\n", f);
+	for (i = 0; i <= METRIC_ROUTES_MAX; i++) {
+		const char *name;
+
+		if (i < METRIC_ROUTES_MAX && i >= m_nroutes)
+			continue;
+		name = i < m_nroutes ? http_routes[i].name : "other";
+		for (c = 0; c < 4; c++)
+			fprintf(f, "smimecad_requests_total{route=\"%s\","
+			    "code=\"%zuxx\"} %llu\n", name, c + 2,
+			    (unsigned long long)atomic_load(
+			    &m_requests[i][c]));
+	}
+	fputs("# HELP smimecad_issued_total Certificates issued, by how.\n"
+	    "# TYPE smimecad_issued_total counter\n", f);
+	for (i = 0; i < NISSUED; i++)
+		fprintf(f, "smimecad_issued_total{via=\"%s\"} %llu\n",
+		    issued_names[i],
+		    (unsigned long long)atomic_load(&m_issued[i]));
+	fputs("# HELP smimecad_rejected_total Requests refused, by reason.\n"
+	    "# TYPE smimecad_rejected_total counter\n", f);
+	for (i = 1; i < METRIC_R_MAX; i++)
+		fprintf(f, "smimecad_rejected_total{reason=\"%s\"} %llu\n",
+		    reason_names[i],
+		    (unsigned long long)atomic_load(&m_rejected[i]));
+	fputs("# HELP smimecad_request_duration_seconds Time from the "
+	    "request to the answer.\n"
+	    "# TYPE smimecad_request_duration_seconds histogram\n", f);
+	for (i = 0; i <= NBUCKETS; i++) {
+		cum += atomic_load(&m_hist[i]);
+		if (i < NBUCKETS)
+			fprintf(f, "smimecad_request_duration_seconds_bucket"
+			    "{le=\"%g\"} %llu\n", buckets[i],
+			    (unsigned long long)cum);
+		else
+			fprintf(f, "smimecad_request_duration_seconds_bucket"
+			    "{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	}
+	fprintf(f, "smimecad_request_duration_seconds_sum %.6f\n"
+	    "smimecad_request_duration_seconds_count %llu\n",
+	    (double)atomic_load(&m_sum_us) / 1e6,
+	    (unsigned long long)atomic_load(&m_count));
+	if (fclose(f) != 0) {
+		free(buf);
+		return -1;
+	}
+	*outp = buf;
+	*lenp = len;
+	return 0;
+}

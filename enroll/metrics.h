@@ -1,0 +1,31 @@
+/* Counters and a latency histogram, served as Prometheus text. */
+#ifndef ENROLL_METRICS_H
+#define ENROLL_METRICS_H
+
+#include <stddef.h>
+
+/* Why a request was refused (label "reason" of smimecad_rejected_total). */
+enum metric_reason {
+	METRIC_R_NONE,
+	METRIC_R_AUTH,		/* 401 */
+	METRIC_R_FORBIDDEN,	/* 403: policy, identity, HTTPS only */
+	METRIC_R_INVALID,	/* 400 */
+	METRIC_R_NOT_FOUND,	/* 404 */
+	METRIC_R_METHOD,	/* 405 */
+	METRIC_R_TOO_LARGE,	/* 413 */
+	METRIC_R_MEDIA_TYPE,	/* 415 */
+	METRIC_R_INTERNAL,	/* 5xx */
+	METRIC_R_MAX
+};
+
+/* Routes are counted by index into http_routes; this one is "other". */
+#define METRIC_ROUTES_MAX	32
+
+void metrics_init(size_t nroutes);
+void metrics_request(int route, unsigned status, enum metric_reason why,
+    double seconds);
+void metrics_issued(const char *how);	/* "est", "cmc", "serverkeygen" */
+/* The Prometheus text exposition; *outp is malloc'ed. */
+int metrics_render(char **outp, size_t *lenp);
+
+#endif

@@ -1,0 +1,226 @@
+/* What anyone may fetch: CA and exchange certificates, CRL, health. */
+#include "ac-config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
+#include "archive/xchg.h"
+#include "ca/ca.h"
+#include "ca/db.h"
+#include "ca/err.h"
+#include "ca/revoke.h"
+#include "enroll/handlers.h"
+#include "enroll/http.h"
+#include "enroll/log.h"
+#include "enroll/metrics.h"
+#include "enroll/srv.h"
+
+#define CT_CERT		"application/pkix-cert"
+#define CT_CRL		"application/pkix-crl"
+#define CT_P7C		"application/pkcs7-mime"
+#define CT_PEM		"application/x-pem-file"
+
+static struct wk *worker(struct req *, struct resp *);
+static void cert_answer(struct req *, struct resp *, X509 *);
+
+static struct wk *
+worker(struct req *rq, struct resp *rs)
+{
+	struct ca_err err;
+	struct wk *w;
+
+	ca_err_clear(&err);
+	if ((w = srv_worker(rq->srv, &err)) == NULL) {
+		log_err("opening the CA: %s", err.msg);
+		resp_text(rs, 503, "the CA cannot be opened right now; the "
+		    "server log has the details");
+	}
+	return w;
+}
+
+/* DER, or PEM with ?format=pem. */
+static void
+cert_answer(struct req *rq, struct resp *rs, X509 *cert)
+{
+	const char *fmt = req_arg(rq, "format");
+	unsigned char *der = NULL;
+	BIO *b = NULL;
+	char *p;
+	long n;
+	int len;
+
+	if (fmt != NULL && strcmp(fmt, "pem") != 0 && strcmp(fmt, "der") != 0) {
+		resp_text(rs, 400, "format=%s: use format=pem or format=der",
+		    fmt);
+		return;
+	}
+	if (fmt != NULL && strcmp(fmt, "pem") == 0) {
+		if ((b = BIO_new(BIO_s_mem())) == NULL ||
+		    !PEM_write_bio_X509(b, cert) ||
+		    (n = BIO_get_mem_data(b, &p)) <= 0)
+			resp_text(rs, 500, "encoding the certificate failed");
+		else
+			resp_der(rs, CT_PEM, (unsigned char *)p, (size_t)n);
+		BIO_free(b);
+		return;
+	}
+	if ((len = i2d_X509(cert, &der)) <= 0) {
+		resp_text(rs, 500, "encoding the certificate failed");
+		return;
+	}
+	resp_der(rs, CT_CERT, der, (size_t)len);
+	OPENSSL_free(der);
+}
+
+void
+pub_exchange(struct req *rq, struct resp *rs)
+{
+	struct ca_err err;
+	struct wk *w;
+	X509 *cert = NULL;
+
+	ca_err_clear(&err);
+	if ((w = worker(rq, rs)) == NULL)
+		return;
+	/* Makes a new one when the current one is too close to its end. */
+	if (xchg_current(w->ca, (int64_t)time(NULL), &cert, &err) != 0) {
+		resp_err(rq, rs, &err);
+		return;
+	}
+	cert_answer(rq, rs, cert);
+	X509_free(cert);
+}
+
+void
+pub_ca_cert(struct req *rq, struct resp *rs)
+{
+	struct wk *w;
+
+	if ((w = worker(rq, rs)) != NULL)
+		cert_answer(rq, rs, ca_cert(w->ca));
+}
+
+void
+pub_chain(struct req *rq, struct resp *rs)
+{
+	struct wk *w;
+	PKCS7 *p7 = NULL;
+	STACK_OF(X509) *chain;
+	unsigned char *der = NULL;
+	int i, len = 0;
+
+	if ((w = worker(rq, rs)) == NULL)
+		return;
+	chain = ca_chain(w->ca);
+	if ((p7 = PKCS7_new()) != NULL && PKCS7_set_type(p7,
+	    NID_pkcs7_signed) && PKCS7_content_new(p7, NID_pkcs7_data)) {
+		for (i = 0; i < sk_X509_num(chain); i++)
+			if (!PKCS7_add_certificate(p7, sk_X509_value(chain,
+			    i)))
+				break;
+		if (i == sk_X509_num(chain))
+			len = i2d_PKCS7(p7, &der);
+	}
+	if (len <= 0)
+		resp_text(rs, 500, "encoding the chain failed");
+	else
+		resp_der(rs, CT_P7C, der, (size_t)len);
+	OPENSSL_free(der);
+	PKCS7_free(p7);
+}
+
+/*
+ * /crl/NAME.crl: the issuing CA's latest CRL; a new one is made when
+ * there is none yet or the latest has passed its nextUpdate.
+ */
+void
+pub_crl(struct req *rq, struct resp *rs)
+{
+	struct ca_err err;
+	struct wk *w;
+	const char *name = rq->path + strlen("/crl/");
+	unsigned char *der = NULL, *nd = NULL;
+	const unsigned char *p;
+	size_t len = 0;
+	X509_CRL *crl = NULL;
+	int r, nlen;
+
+	ca_err_clear(&err);
+	if (strlen(name) < 5 || strcmp(name + strlen(name) - 4, ".crl") != 0 ||
+	    strchr(name, '/') != NULL) {
+		resp_text(rs, 404, "no such CRL: %s (try /crl/ca.crl)",
+		    rq->path);
+		return;
+	}
+	if ((w = worker(rq, rs)) == NULL)
+		return;
+	r = db_crl_latest(ca_db(w->ca), ca_cert_id(w->ca), &der, &len, &err);
+	if (r == 0) {
+		p = der;
+		crl = d2i_X509_CRL(NULL, &p, (long)len);
+	} else if (r != CA_ERR_NOTFOUND) {
+		resp_err(rq, rs, &err);
+		goto out;
+	}
+	if (crl == NULL || X509_cmp_time(X509_CRL_get0_nextUpdate(crl),
+	    NULL) <= 0) {
+		X509_CRL_free(crl);
+		crl = NULL;
+		ca_err_clear(&err);
+		if (rev_crl_generate(w->ca, &crl, &err) != 0) {
+			resp_err(rq, rs, &err);
+			goto out;
+		}
+		if ((nlen = i2d_X509_CRL(crl, &nd)) <= 0) {
+			resp_text(rs, 500, "encoding the CRL failed");
+			goto out;
+		}
+		resp_der(rs, CT_CRL, nd, (size_t)nlen);
+		goto out;
+	}
+	resp_der(rs, CT_CRL, der, len);
+ out:
+	OPENSSL_free(nd);
+	X509_CRL_free(crl);
+	free(der);
+}
+
+void
+pub_healthz(struct req *rq, struct resp *rs)
+{
+	struct wk *w;
+	sqlite3_stmt *st = NULL;
+	sqlite3 *h;
+
+	if ((w = worker(rq, rs)) == NULL)
+		return;
+	h = db_handle(ca_db(w->ca));
+	if (sqlite3_prepare_v2(h, "SELECT count(*) FROM ca_certs", -1, &st,
+	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		resp_text(rs, 503, "database: %s", sqlite3_errmsg(h));
+	else
+		resp_text(rs, 200, "ok");
+	sqlite3_finalize(st);
+}
+
+void
+pub_metrics(struct req *rq, struct resp *rs)
+{
+	char *buf;
+	size_t len;
+
+	(void)rq;
+	if (metrics_render(&buf, &len) != 0) {
+		resp_text(rs, 500, "out of memory");
+		return;
+	}
+	resp_owned(rs, 200, "text/plain; version=0.0.4; charset=utf-8", buf,
+	    len);
+}

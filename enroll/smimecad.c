@@ -1,0 +1,383 @@
+/* smimecad: the CA's enrollment daemon (EST, CMC) on libmicrohttpd. */
+#include "ac-config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+
+#include "ca/ca.h"
+#include "ca/config.h"
+#include "ca/err.h"
+#include "ca/template.h"
+#include "ca/tls.h"
+#include "ca/util.h"
+#include "enroll/auth.h"
+#include "enroll/daemon.h"
+#include "enroll/log.h"
+#include "enroll/srv.h"
+
+static struct srv the_srv;
+static pthread_key_t wk_key;
+
+static void wk_free(void *);
+static int wk_open(struct srv *, struct wk *, struct ca_err *);
+static int reload(struct srv *);
+static int parse_listen(const char *, char **, int *);
+static X509_STORE *trust_store(struct ca *, char **, struct ca_err *);
+static void usage(void) __attribute__((noreturn));
+
+static void
+wk_free(void *p)
+{
+	struct wk *w = p;
+
+	if (w == NULL)
+		return;
+	tpl_free_all(w->tpls, w->ntpls);
+	ca_close(w->ca);
+	OPENSSL_free(w->cacerts);
+	free(w);
+}
+
+static int
+wk_open(struct srv *s, struct wk *w, struct ca_err *err)
+{
+	int r;
+
+	tpl_free_all(w->tpls, w->ntpls);
+	ca_close(w->ca);
+	OPENSSL_free(w->cacerts);
+	w->tpls = NULL;
+	w->ntpls = 0;
+	w->ca = NULL;
+	w->cacerts = NULL;
+	w->gen = atomic_load(&s->gen);
+	if ((r = ca_open(s->dir, s->passphrase_file, CA_OPEN_KEY, &w->ca,
+	    err)) != 0 ||
+	    (r = tpl_load_all(ca_config(w->ca)->template_dir, &w->tpls,
+	    &w->ntpls, err)) != 0)
+		return r;
+	ca_set_actor(w->ca, "smimecad");
+	return 0;
+}
+
+struct wk *
+srv_worker(struct srv *s, struct ca_err *err)
+{
+	struct wk *w = pthread_getspecific(wk_key);
+
+	if (w == NULL) {
+		if ((w = calloc(1, sizeof(*w))) == NULL) {
+			ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			return NULL;
+		}
+		if (pthread_setspecific(wk_key, w) != 0) {
+			free(w);
+			ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			return NULL;
+		}
+		w->gen = atomic_load(&s->gen) - 1;
+	}
+	/* Between two requests of this thread: nothing is in flight here. */
+	if (w->ca == NULL || w->gen != atomic_load(&s->gen)) {
+		if (wk_open(s, w, err) != 0) {
+			ca_close(w->ca);
+			w->ca = NULL;
+			return NULL;
+		}
+	}
+	return w;
+}
+
+const struct tpl *
+wk_template(const struct wk *w, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < w->ntpls; i++)
+		if (strcmp(w->tpls[i]->name, name) == 0)
+			return w->tpls[i];
+	return NULL;
+}
+
+/* SIGHUP: checks the new configuration and templates, then switches. */
+static int
+reload(struct srv *s)
+{
+	struct ca_err err;
+	struct ca *ca = NULL;
+	struct tpl **tpls = NULL;
+	size_t n = 0;
+	int r;
+
+	ca_err_clear(&err);
+	if ((r = ca_open(s->dir, s->passphrase_file, CA_OPEN_KEY, &ca,
+	    &err)) != 0 ||
+	    (r = tpl_load_all(ca_config(ca)->template_dir, &tpls, &n,
+	    &err)) != 0) {
+		log_err("reload refused, still serving the previous "
+		    "configuration: %s", err.msg);
+		ca_close(ca);
+		return r;
+	}
+	tpl_free_all(tpls, n);
+	ca_close(ca);
+	auth_flush();
+	atomic_fetch_add(&s->gen, 1);
+	log_info("reloaded the configuration and %zu templates (listener "
+	    "changes take a restart)", n);
+	return 0;
+}
+
+/* "ADDR:PORT", "[V6]:PORT", "PORT" or "none". */
+static int
+parse_listen(const char *arg, char **addrp, int *portp)
+{
+	const char *colon;
+	char *end;
+	long port;
+
+	free(*addrp);
+	*addrp = NULL;
+	if (strcmp(arg, "none") == 0)
+		return 0;
+	if (arg[0] == '[') {
+		if ((colon = strstr(arg, "]:")) == NULL)
+			return -1;
+		*addrp = strndup(arg + 1, (size_t)(colon - arg - 1));
+		colon++;
+	} else if ((colon = strrchr(arg, ':')) != NULL)
+		*addrp = strndup(arg, (size_t)(colon - arg));
+	else {
+		*addrp = strdup("127.0.0.1");
+		colon = arg - 1;
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (*addrp == NULL || errno != 0 || *end != '\0' || port < 1 ||
+	    port > 65535)
+		return -1;
+	*portp = (int)port;
+	return 0;
+}
+
+/* The CA chain: what client certificates must chain to; PEM for GnuTLS. */
+static X509_STORE *
+trust_store(struct ca *ca, char **pemp, struct ca_err *err)
+{
+	STACK_OF(X509) *chain = ca_chain(ca);
+	X509_STORE *st = NULL;
+	BIO *b = NULL;
+	char *p;
+	long n;
+	int i;
+
+	*pemp = NULL;
+	if ((st = X509_STORE_new()) == NULL ||
+	    (b = BIO_new(BIO_s_mem())) == NULL)
+		goto fail;
+	for (i = 0; i < sk_X509_num(chain); i++)
+		if (!X509_STORE_add_cert(st, sk_X509_value(chain, i)) ||
+		    !PEM_write_bio_X509(b, sk_X509_value(chain, i)))
+			goto fail;
+	if ((n = BIO_get_mem_data(b, &p)) <= 0 ||
+	    (*pemp = strndup(p, (size_t)n)) == NULL)
+		goto fail;
+	BIO_free(b);
+	return st;
+ fail:
+	ca_err_ssl(err, CA_ERR_NOMEM, "loading the CA chain");
+	BIO_free(b);
+	X509_STORE_free(st);
+	return NULL;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: smimecad -d DIR [-fq] [-P passphrase-file] "
+	    "[--https ADDR:PORT] [--http ADDR:PORT|none] [--threads N]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "https", required_argument, NULL, 'S' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct srv *s = &the_srv;
+	struct ca_err err;
+	struct ca *ca = NULL;
+	const struct cfg_daemon *dm;
+	char *https_addr = NULL, *http_addr = NULL, *cert = NULL, *key = NULL;
+	char *trust = NULL, *end;
+	const char *dir = NULL, *https_opt = NULL, *http_opt = NULL;
+	size_t keylen = 0;
+	sigset_t set;
+	long nthreads = -1, ncpu;
+	int ch, fg = 0, quiet = 0, sig, https_port, http_port, rc = 1;
+
+	ca_err_clear(&err);
+	while ((ch = getopt_long(argc, argv, "d:fqP:hV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'P':
+			s->passphrase_file = optarg;
+			break;
+		case 'S':
+			https_opt = optarg;
+			break;
+		case 'H':
+			http_opt = optarg;
+			break;
+		case 't':
+			errno = 0;
+			nthreads = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || nthreads < 1 ||
+			    nthreads > 256)
+				usage();
+			break;
+		case 'V':
+			printf("smimecad %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (dir == NULL || optind != argc)
+		usage();
+	log_init(1, quiet);
+
+	/* Everything is checked before the first connection is accepted. */
+	if (ca_open(dir, s->passphrase_file, CA_OPEN_KEY, &ca, &err) != 0)
+		goto fail;
+	s->cfg = (struct ca_config *)ca_config(ca);
+	dm = &s->cfg->daemon;
+	if ((s->dir = strdup(s->cfg->dir)) == NULL ||
+	    (s->est_template = strdup(dm->est_template)) == NULL) {
+		ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	s->est_over_http = dm->est_over_http;
+	https_addr = strdup(dm->https_addr);
+	https_port = dm->https_port;
+	http_addr = dm->http_addr ? strdup(dm->http_addr) : NULL;
+	http_port = dm->http_port;
+	if ((https_opt != NULL && (parse_listen(https_opt, &https_addr,
+	    &https_port) != 0 || https_addr == NULL)) ||
+	    (http_opt != NULL && parse_listen(http_opt, &http_addr,
+	    &http_port) != 0)) {
+		fprintf(stderr, "smimecad: --https takes ADDR:PORT, --http "
+		    "ADDR:PORT or none\n");
+		return 2;
+	}
+	s->https_port = https_port;
+	if (nthreads < 1) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		nthreads = dm->threads > 0 ? dm->threads : ncpu > 0 ? ncpu : 2;
+	}
+	if (tls_load_pem(ca, &cert, &key, &keylen, &err) != 0 ||
+	    (s->trust = trust_store(ca, &trust, &err)) == NULL)
+		goto fail;
+	{
+		struct tpl **tpls = NULL;
+		size_t n = 0;
+
+		if (tpl_load_all(s->cfg->template_dir, &tpls, &n, &err) != 0)
+			goto fail;
+		tpl_free_all(tpls, n);
+	}
+	if (auth_init() != 0 ||
+	    pthread_key_create(&wk_key, wk_free) != 0 ||
+	    pthread_mutex_init(&s->slow_lock, NULL) != 0) {
+		ca_err_set(&err, CA_ERR_NOMEM, "initialising");
+		goto fail;
+	}
+	atomic_store(&s->gen, 1);
+
+	if (!fg) {
+		if (daemon(0, 0) == -1) {
+			ca_err_set(&err, CA_ERR_IO, "daemon: %s",
+			    strerror(errno));
+			goto fail;
+		}
+		log_init(0, quiet);
+	}
+	/* Signals go to the main thread's sigwait, not to the pool. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (http_start(s, https_addr, https_port, http_addr, http_port, cert,
+	    key, trust, (unsigned)nthreads, &err) != 0)
+		goto fail;
+	OPENSSL_clear_free(key, keylen);
+	key = NULL;
+	log_info("serving CA \"%s\" from %s on https://%s:%d/ (%ld "
+	    "threads)", s->cfg->name, s->dir, https_addr, https_port,
+	    nthreads);
+	if (http_addr != NULL)
+		log_info("and on http://%s:%d/ for CA certificates, CRL, "
+		    "exchange certificate, health, metrics%s", http_addr,
+		    http_port,
+		    s->est_over_http ? ", EST" : "");
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(s);
+			continue;
+		}
+		log_info("%s: stopping; requests in flight finish first",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	http_quiesce();
+	http_stop();
+	rc = 0;
+	goto out;
+ fail:
+	log_err("%s", err.msg);
+	rc = 1;
+ out:
+	if (key != NULL)
+		OPENSSL_clear_free(key, keylen);
+	free(cert);
+	free(trust);
+	free(https_addr);
+	free(http_addr);
+	X509_STORE_free(s->trust);
+	free(s->est_template);
+	free(s->dir);
+	ca_close(ca);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/* smimecad's shared state and each thread's CA handle. */
+#ifndef ENROLL_SRV_H
+#define ENROLL_SRV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+struct ca;
+struct ca_config;
+struct ca_err;
+struct tpl;
+
+struct srv {
+	char *dir;			/* CA directory */
+	const char *passphrase_file;	/* CA key passphrase, or NULL */
+	struct ca_config *cfg;		/* as loaded at start (listeners) */
+	char *est_template;		/* EST without a label */
+	int est_over_http;
+	int https_port;
+	atomic_uint gen;		/* bumped by each reload */
+	pthread_mutex_t reload_lock;
+	struct ca_config *live_cfg;	/* the latest good configuration */
+	X509_STORE *trust;		/* CA chain, for client certificates */
+	pthread_mutex_t slow_lock;	/* one scrypt at a time (memory) */
+};
+
+/* One per thread: its own database connection and CA key. */
+struct wk {
+	struct ca *ca;
+	struct tpl **tpls;
+	size_t ntpls;
+	unsigned gen;
+	unsigned char *cacerts;		/* certs-only PKCS#7 of the chain */
+	size_t cacerts_len;
+};
+
+/* This thread's worker, (re)opened when the configuration changed. */
+struct wk *srv_worker(struct srv *s, struct ca_err *err);
+/* A template by name, or NULL. */
+const struct tpl *wk_template(const struct wk *w, const char *name);
+
+#endif

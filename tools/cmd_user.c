@@ -1,0 +1,341 @@
+/* smimeca user ... and tls ...: what smimecad authenticates and serves. */
+#include "ac-config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "archive/recover.h"
+#include "ca/ca.h"
+#include "ca/config.h"
+#include "ca/err.h"
+#include "ca/tls.h"
+#include "ca/user.h"
+#include "ca/util.h"
+#include "tools/cli.h"
+
+#define PASSWORD_MIN	8
+#define PASSWORD_GEN	20
+
+static int cmd_user_add(struct cli *, int, char **);
+static int cmd_user_list(struct cli *, int, char **);
+static int cmd_user_disable(struct cli *, int, char **);
+static int cmd_user_enable(struct cli *, int, char **);
+static int cmd_user_code(struct cli *, int, char **);
+static int cmd_tls_issue(struct cli *, int, char **);
+static int set_disabled(struct cli *, const struct cli_cmd *, int, char **,
+    int);
+static int parse_ttl(const char *, int64_t *);
+
+const struct cli_cmd cli_user_cmds[] = {
+	{ "user", "add", cmd_user_add, "EMAIL [--cn NAME] "
+	    "[--password-file FILE]" },
+	{ "user", "list", cmd_user_list, "[--json]" },
+	{ "user", "disable", cmd_user_disable, "EMAIL" },
+	{ "user", "enable", cmd_user_enable, "EMAIL" },
+	{ "user", "code", cmd_user_code, "EMAIL [--ttl 1d]" },
+	{ "tls", "issue", cmd_tls_issue, "[--name DNS]... [--address IP]..." },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static int
+cmd_user_add(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cn", required_argument, NULL, 'c' },
+		{ "password-file", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ca_err err;
+	struct ca *ca = NULL;
+	const char *cn = NULL, *pwfile = NULL;
+	char *pass = NULL, gen[PASSWORD_GEN + 1];
+	int ch, rc, generated = 0;
+
+	ca_err_clear(&err);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cn = optarg;
+			break;
+		case 'p':
+			pwfile = optarg;
+			break;
+		default:
+			return cli_usage(&cli_user_cmds[0]);
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage(&cli_user_cmds[0]);
+	if (pwfile != NULL) {
+		if (util_read_passphrase(pwfile, &pass, &err) != 0) {
+			cli_print_err(&err);
+			return CLI_FAIL;
+		}
+		if (strlen(pass) < PASSWORD_MIN) {
+			cli_warnx("the password in %s is shorter than %d "
+			    "characters", pwfile, PASSWORD_MIN);
+			util_free_secret(pass);
+			return CLI_FAIL;
+		}
+	} else {
+		if (rcv_random_password(gen, PASSWORD_GEN, &err) != 0) {
+			cli_print_err(&err);
+			return CLI_FAIL;
+		}
+		generated = 1;
+	}
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		goto out;
+	if (user_add(ca, argv[optind], cn, generated ? gen : pass,
+	    &err) != 0) {
+		cli_print_err(&err);
+		rc = CLI_FAIL;
+		goto out;
+	}
+	if (generated)
+		printf("Added %s; password (shown once): %s\n", argv[optind],
+		    gen);
+	else
+		printf("Added %s\n", argv[optind]);
+	rc = CLI_OK;
+ out:
+	OPENSSL_cleanse(gen, sizeof(gen));
+	util_free_secret(pass);
+	ca_close(ca);
+	return rc;
+}
+
+static int
+cmd_user_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ca_err err;
+	struct ca *ca = NULL;
+	struct user **list = NULL;
+	size_t n = 0, i;
+	json_t *arr = NULL;
+	char when[21];
+	int ch, json = 0, rc;
+
+	ca_err_clear(&err);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'j')
+			return cli_usage(&cli_user_cmds[1]);
+		json = 1;
+	}
+	if (optind != argc)
+		return cli_usage(&cli_user_cmds[1]);
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		return rc;
+	if (user_list(ca_db(ca), &list, &n, &err) != 0) {
+		cli_print_err(&err);
+		rc = CLI_FAIL;
+		goto out;
+	}
+	if (json && (arr = json_array()) == NULL) {
+		rc = CLI_FAIL;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		util_iso8601(list[i]->created, when);
+		if (json)
+			json_array_append_new(arr, json_pack("{s:s, s:s?, "
+			    "s:b, s:s}", "email", list[i]->email, "cn",
+			    list[i]->cn, "disabled", list[i]->disabled,
+			    "created", when));
+		else
+			printf("%-40s %-9s %s %s\n", list[i]->email,
+			    list[i]->disabled ? "disabled" : "enabled", when,
+			    list[i]->cn ? list[i]->cn : "");
+	}
+	rc = json ? cli_json_print_steal(arr) : CLI_OK;
+	arr = NULL;
+ out:
+	json_decref(arr);
+	user_free_list(list, n);
+	ca_close(ca);
+	return rc;
+}
+
+static int
+set_disabled(struct cli *cli, const struct cli_cmd *cmd, int argc,
+    char **argv, int disabled)
+{
+	struct ca_err err;
+	struct ca *ca = NULL;
+	int rc;
+
+	ca_err_clear(&err);
+	if (argc != 2 || argv[1][0] == '-')
+		return cli_usage(cmd);
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		return rc;
+	if (user_set_disabled(ca, argv[1], disabled, &err) != 0) {
+		cli_print_err(&err);
+		rc = CLI_FAIL;
+	} else
+		printf("%s %s%s\n", disabled ? "Disabled" : "Enabled",
+		    argv[1], disabled ? " (smimecad forgets its cached "
+		    "password within 60 seconds)" : "");
+	ca_close(ca);
+	return rc;
+}
+
+static int
+cmd_user_disable(struct cli *cli, int argc, char **argv)
+{
+	return set_disabled(cli, &cli_user_cmds[2], argc, argv, 1);
+}
+
+static int
+cmd_user_enable(struct cli *cli, int argc, char **argv)
+{
+	return set_disabled(cli, &cli_user_cmds[3], argc, argv, 0);
+}
+
+/* "90", "30m", "12h", "1d", "2w" to seconds. */
+static int
+parse_ttl(const char *s, int64_t *outp)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || v <= 0)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	case 'd':
+		mul = 86400;
+		break;
+	case 'w':
+		mul = 7 * 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	if (v > (long long)(366 * 86400) / mul)
+		return -1;
+	*outp = (int64_t)v * mul;
+	return 0;
+}
+
+static int
+cmd_user_code(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ttl", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ca_err err;
+	struct ca *ca = NULL;
+	char *code = NULL, when[21];
+	int64_t ttl = 86400;
+	int ch, rc;
+
+	ca_err_clear(&err);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 't')
+			return cli_usage(&cli_user_cmds[4]);
+		if (parse_ttl(optarg, &ttl) != 0) {
+			cli_warnx("--ttl %s: give seconds or a number with "
+			    "m, h, d or w (at most a year), e.g. 1d", optarg);
+			return CLI_USAGE;
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage(&cli_user_cmds[4]);
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		return rc;
+	if (user_code_new(ca, argv[optind], ttl, &code, &err) != 0) {
+		cli_print_err(&err);
+		rc = CLI_FAIL;
+	} else {
+		util_iso8601((int64_t)time(NULL) + ttl, when);
+		printf("%s\n", code);
+		fprintf(stderr, "single-use enrollment code for %s, valid "
+		    "until %s: use it as the HTTP Basic password once\n",
+		    argv[optind], when);
+	}
+	util_free_secret(code);
+	ca_close(ca);
+	return rc;
+}
+
+static int
+cmd_tls_issue(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "address", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ca_err err;
+	struct ca *ca = NULL;
+	const char **names = NULL, **addrs = NULL, **t;
+	size_t nn = 0, na = 0;
+	X509 *cert = NULL;
+	char serial[65];
+	int ch, rc = CLI_FAIL;
+
+	ca_err_clear(&err);
+	if ((names = calloc((size_t)argc, sizeof(*names))) == NULL ||
+	    (addrs = calloc((size_t)argc, sizeof(*addrs))) == NULL)
+		goto out;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'n')
+			names[nn++] = optarg;
+		else if (ch == 'a')
+			addrs[na++] = optarg;
+		else {
+			rc = cli_usage(&cli_user_cmds[5]);
+			goto out;
+		}
+	}
+	if (optind != argc) {
+		rc = cli_usage(&cli_user_cmds[5]);
+		goto out;
+	}
+	if ((rc = cli_open_ca(cli, CA_OPEN_KEY, &ca)) != CLI_OK)
+		goto out;
+	t = nn + na > 0 ? names : NULL;
+	if (tls_issue(ca, t, nn, t != NULL ? addrs : NULL, na,
+	    (int64_t)time(NULL), &cert, &err) != 0) {
+		cli_print_err(&err);
+		rc = CLI_FAIL;
+		goto out;
+	}
+	util_serial_hex(X509_get0_serialNumber(cert), serial);
+	printf("Issued TLS certificate %s: %s/%s (key %s/%s); restart "
+	    "smimecad to use it\n", serial, ca_config(ca)->dir, TLS_CERT_FILE,
+	    ca_config(ca)->dir, TLS_KEY_FILE);
+	rc = CLI_OK;
+ out:
+	X509_free(cert);
+	ca_close(ca);
+	free(names);
+	free(addrs);
+	return rc;
+}
