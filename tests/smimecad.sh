@@ -1,0 +1,74 @@
+# shellcheck shell=sh
+# Starting and stopping a private smimecad on loopback; sourced by tests
+# after lib.sh.
+#
+#   free_port                  prints a TCP port nobody listens on
+#   smimecad_start DIR [ARGS]  starts smimecad -f on 127.0.0.1 with two free
+#                              ports; sets SMIMECAD_PID, HTTPS_PORT,
+#                              HTTP_PORT, HTTPS_URL, HTTP_URL, SMIMECAD_LOG;
+#                              waits until /healthz answers; stops it at exit
+#   smimecad_stop              SIGTERM, waits for the exit; sets smimecad_rc
+#   est_curl ARGS              curl against HTTPS_URL trusting DIR/chain.pem
+
+free_port()
+{
+	$PY - <<'PYEOF'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PYEOF
+}
+
+smimecad_start()
+{
+	_dir=$1
+	shift
+	HTTPS_PORT=$(free_port)
+	HTTP_PORT=$(free_port)
+	while [ "$HTTP_PORT" = "$HTTPS_PORT" ]; do
+		HTTP_PORT=$(free_port)
+	done
+	HTTPS_URL=https://127.0.0.1:$HTTPS_PORT
+	HTTP_URL=http://127.0.0.1:$HTTP_PORT
+	SMIMECAD_DIR=$_dir
+	SMIMECAD_LOG=$T/smimecad.$HTTPS_PORT.log
+	smimecad -d "$_dir" -f --https "127.0.0.1:$HTTPS_PORT" \
+	    --http "127.0.0.1:$HTTP_PORT" "$@" >"$SMIMECAD_LOG" 2>&1 &
+	SMIMECAD_PID=$!
+	at_exit "smimecad_stop"
+	_i=0
+	while [ $_i -lt 100 ]; do
+		if curl -fsS -o /dev/null "$HTTP_URL/healthz" 2>/dev/null ||
+		    curl -fsS -o /dev/null --cacert "$_dir/chain.pem" \
+		    "$HTTPS_URL/healthz" 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 "$SMIMECAD_PID" 2>/dev/null; then
+			diag "smimecad exited at start:"
+			sed 's/^/# /' "$SMIMECAD_LOG"
+			SMIMECAD_PID=
+			return 1
+		fi
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	diag "smimecad did not answer /healthz within 10 s"
+	return 1
+}
+
+smimecad_stop()
+{
+	smimecad_rc=
+	[ -n "${SMIMECAD_PID:-}" ] || return 0
+	kill -TERM "$SMIMECAD_PID" 2>/dev/null
+	wait "$SMIMECAD_PID"
+	smimecad_rc=$?
+	SMIMECAD_PID=
+}
+
+est_curl()
+{
+	curl -sS --cacert "$SMIMECAD_DIR/chain.pem" "$@"
+}
