@@ -290,17 +290,16 @@ auth_client_cert(struct req *rq, struct resp *rs, struct wk *w,
 		    "certificate cannot be renewed (enroll anew)", serial);
 		goto out;
 	}
-	if (cert_mail(cert, mail, sizeof(mail)) != 0) {
-		resp_text(rs, 403, "certificate %s names no mail address to "
-		    "renew it for", serial);
-		goto out;
-	}
+	/* A device certificate may name no mail address. */
+	if (cert_mail(cert, mail, sizeof(mail)) != 0)
+		mail[0] = '\0';
 	if ((i = X509_NAME_get_index_by_NID(X509_get_subject_name(cert),
 	    NID_commonName, -1)) >= 0)
 		ASN1_STRING_to_UTF8(&cn, X509_NAME_ENTRY_get_data(
 	    X509_NAME_get_entry(X509_get_subject_name(cert), i)));
 	fill_acct(a, "renew", mail, (const char *)cn);
-	rq->user = strdup(a->mail);
+	snprintf(a->id, sizeof(a->id), "renew:%s", serial);
+	rq->user = strdup(*mail ? mail : serial);
 	*dcp = dc;
 	dc = NULL;
 	r = 0;

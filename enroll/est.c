@@ -185,8 +185,8 @@ account_of(const struct auth_acct *a, struct iss_account *acct)
 {
 	memset(acct, 0, sizeof(*acct));
 	acct->id = a->id;
-	acct->mail = a->mail;
-	acct->cn = a->cn;
+	acct->mail = a->mail[0] != '\0' ? a->mail : NULL;
+	acct->cn = a->cn[0] != '\0' ? a->cn : NULL;
 }
 
 void
