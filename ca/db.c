@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +21,24 @@
 struct db {
 	sqlite3 *h;
 	char *path;
+	int write_locked;	/* holds db_write_lock */
 };
+
+/*
+ * Writers of one process queue here instead of in SQLite's busy handler,
+ * which sleeps in steps of milliseconds; other processes (the CLI next to
+ * the daemon) still meet the busy timeout.
+ */
+static pthread_mutex_t db_write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+db_unlock(struct db *db)
+{
+	if (db->write_locked) {
+		db->write_locked = 0;
+		pthread_mutex_unlock(&db_write_lock);
+	}
+}
 
 /* Longest SQL that db_cert_list assembles from its fixed fragments. */
 #define DB_LIST_SQLMAX	1024
@@ -382,6 +400,7 @@ db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	db_rollback(db);
 	if (db->h != NULL)
 		sqlite3_close_v2(db->h);
 	free(db->path);
@@ -391,13 +410,27 @@ db_close(struct db *db)
 int
 db_begin(struct db *db, struct ca_err *err)
 {
-	return db_exec(db, "BEGIN IMMEDIATE", "starting a transaction", err);
+	int r;
+
+	pthread_mutex_lock(&db_write_lock);
+	db->write_locked = 1;
+	if ((r = db_exec(db, "BEGIN IMMEDIATE", "starting a transaction",
+	    err)) != 0)
+		db_unlock(db);
+	return r;
 }
 
 int
 db_commit(struct db *db, struct ca_err *err)
 {
-	return db_exec(db, "COMMIT", "committing the transaction", err);
+	int r;
+
+	/* A failed commit is rolled back here: the lock is never kept. */
+	if ((r = db_exec(db, "COMMIT", "committing the transaction",
+	    err)) != 0 && !sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	db_unlock(db);
+	return r;
 }
 
 void
@@ -405,6 +438,8 @@ db_rollback(struct db *db)
 {
 	if (db != NULL && db->h != NULL && !sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	if (db != NULL)
+		db_unlock(db);
 }
 
 int

@@ -640,6 +640,13 @@ iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
 		rc = ca_err_ssl(err, CA_ERR_INVALID, "encoding the request");
 		goto out;
 	}
+	/*
+	 * Signed before the transaction: the write lock is not held while
+	 * the CA key works, so threads sign in parallel. A serial taken in
+	 * the meantime (2^-120) makes a new certificate inside.
+	 */
+	if ((rc = build_cert(ca, r, &pl, now, &cert, err)) != 0)
+		goto out;
 	if ((rc = db_begin(db, err)) != 0)
 		goto out;
 	in_tx = 1;
@@ -657,12 +664,15 @@ iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
 	    (rc = enforce_limit(ca, r, &pl, now, err)) != 0)
 		goto out;
 	for (tries = 0; ; tries++) {
-		X509_free(cert);
-		cert = NULL;
 		OPENSSL_free(der);
 		der = NULL;
-		if ((rc = build_cert(ca, r, &pl, now, &cert, err)) != 0)
-			goto out;
+		if (tries > 0) {
+			X509_free(cert);
+			cert = NULL;
+			if ((rc = build_cert(ca, r, &pl, now, &cert,
+			    err)) != 0)
+				goto out;
+		}
 		if ((len = i2d_X509(cert, &der)) <= 0) {
 			rc = ca_err_ssl(err, CA_ERR_CRYPTO, "encoding");
 			goto out;
