@@ -21,6 +21,7 @@
 #include "ca/issue.h"
 #include "ca/template.h"
 #include "enroll/auth.h"
+#include "enroll/body.h"
 #include "enroll/handlers.h"
 #include "enroll/http.h"
 #include "enroll/log.h"
@@ -135,7 +136,7 @@ body_csr(struct req *rq, struct resp *rs)
 		    "PKCS#10 request, base64-encoded DER");
 		return NULL;
 	}
-	if (req_body_decode(rq, &der, &len) != 0) {
+	if (body_decode(rq->body, rq->bodylen, &der, &len) != 0) {
 		resp_text(rs, 400, "the request body is not base64, PEM or "
 		    "DER; send a PKCS#10 request, base64-encoded DER");
 		return NULL;
@@ -522,7 +523,7 @@ est_fullcmc(struct req *rq, struct resp *rs)
 	    auth_basic(rq, rs, w, &a) != 0 ||
 	    (t = pick_template(rq, rs, w, NULL)) == NULL)
 		goto out;
-	if (rq->bodylen == 0 || req_body_decode(rq, &der, &len) != 0) {
+	if (rq->bodylen == 0 || body_decode(rq->body, rq->bodylen, &der, &len) != 0) {
 		resp_text(rs, 400, "the request body is not a base64 CMC "
 		    "request (CMS SignedData of a PKIData)");
 		goto out;
