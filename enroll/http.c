@@ -289,7 +289,7 @@ dispatch(struct listener *l, struct req *rq, struct resp *rs, int *routep)
 {
 	const struct route *rt;
 	char path[PATH_MAX_LEN + 32], allow[64] = "";
-	const char *p = rq->path;
+	const char *p = rq->path, *q;
 	int i, est = 0, found = -1;
 
 	*routep = -1;
@@ -298,8 +298,21 @@ dispatch(struct listener *l, struct req *rq, struct resp *rs, int *routep)
 		    "than %d bytes)", PATH_MAX_LEN);
 		return;
 	}
-	/* /.well-known/est/LABEL/op names a template. */
-	if (strncmp(p, EST_PREFIX, strlen(EST_PREFIX)) == 0) {
+	/*
+	 * /TEMPLATE/.well-known/est/op, for clients that take a base URL and
+	 * append the well-known path (strongSwan pki --est).
+	 */
+	if (p[0] == '/' && (q = strchr(p + 1, '/')) != NULL &&
+	    strncmp(q, EST_PREFIX, strlen(EST_PREFIX)) == 0 &&
+	    label_ok(p + 1, (size_t)(q - p - 1)) &&
+	    strchr(q + strlen(EST_PREFIX), '/') == NULL) {
+		memcpy(rq->label, p + 1, (size_t)(q - p - 1));
+		rq->label[q - p - 1] = '\0';
+		snprintf(path, sizeof(path), "%s", q);
+		p = path;
+		est = 1;
+	} else if (strncmp(p, EST_PREFIX, strlen(EST_PREFIX)) == 0) {
+		/* /.well-known/est/LABEL/op names a template. */
 		const char *rest = p + strlen(EST_PREFIX), *slash;
 
 		est = 1;

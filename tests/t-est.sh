@@ -160,6 +160,11 @@ is "$(ncerts)" "$((before + 1))" "one certificate in the database"
 req "$HTTPS_URL$EST/smime-signature/simpleenroll" -u "$ALICE" \
     -H "$PKCS10" --data-binary "@alice.der"
 is "$code" 200 "simpleenroll with a template label and a DER body"
+req "$HTTPS_URL/smime-signature$EST/simpleenroll" -u "$ALICE" \
+    -H "$PKCS10" --data-binary @alice.b64
+is "$code" 200 "simpleenroll at /TEMPLATE/.well-known/est/ (base-URL clients)"
+refused "an unknown template before the well-known path" 404 \
+    "no template named" "$HTTPS_URL/nope$EST/csrattrs"
 
 # --- refusals -----------------------------------------------------------------
 refused "no credentials" 401 "needs HTTP Basic" \
