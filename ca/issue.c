@@ -44,6 +44,7 @@ static int plan(const struct iss_request *, struct iss_plan *,
 static void plan_free(struct iss_plan *);
 static int check_claimed_mail(const struct iss_request *, const char *,
     struct ca_err *);
+static int copy_spki(X509 *, X509_REQ *);
 static int valid_mail(const char *);
 static int build_cert(struct ca *, const struct iss_request *,
     const struct iss_plan *, int64_t, X509 **, struct ca_err *);
@@ -336,6 +337,55 @@ plan(const struct iss_request *r, struct iss_plan *pl, struct ca_err *err)
 }
 
 /*
+ * The request's SubjectPublicKeyInfo, copied as it is: X509_set_pubkey
+ * would encode the key again through OpenSSL 3.0's encoders, which costs
+ * more than the certificate's signature.
+ */
+static int
+copy_spki(X509 *cert, X509_REQ *csr)
+{
+	X509_PUBKEY *src = X509_REQ_get_X509_PUBKEY(csr);
+	X509_PUBKEY *dst = X509_get_X509_PUBKEY(cert);
+	ASN1_OBJECT *alg = NULL, *obj = NULL;
+	const ASN1_OBJECT *palg;
+	const void *pval;
+	const unsigned char *pk;
+	unsigned char *penc = NULL;
+	X509_ALGOR *a;
+	ASN1_STRING *param = NULL;
+	int pklen, ptype;
+
+	if (src == NULL || dst == NULL ||
+	    !X509_PUBKEY_get0_param(&alg, &pk, &pklen, &a, src))
+		return -1;
+	X509_ALGOR_get0(&palg, &ptype, &pval, a);
+	if ((obj = OBJ_dup(palg)) == NULL ||
+	    (pklen > 0 && (penc = OPENSSL_memdup(pk, (size_t)pklen)) == NULL))
+		goto fail;
+	if (ptype == V_ASN1_SEQUENCE || ptype == V_ASN1_OBJECT) {
+		if (ptype == V_ASN1_OBJECT) {
+			if ((pval = OBJ_dup(pval)) == NULL)
+				goto fail;
+		} else if ((param = ASN1_STRING_dup(pval)) == NULL)
+			goto fail;
+		else
+			pval = param;
+	} else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		goto fail;
+	else
+		pval = NULL;
+	if (!X509_PUBKEY_set0_param(dst, obj, ptype, (void *)pval, penc,
+	    pklen))
+		goto fail;
+	return 0;
+ fail:
+	ASN1_OBJECT_free(obj);
+	ASN1_STRING_free(param);
+	OPENSSL_free(penc);
+	return -1;
+}
+
+/*
  * The certificate's address comes from the account; a request that
  * claims another one (subject emailAddress or SAN rfc822Name) is refused
  * rather than silently corrected, so alice learns she cannot ask for bob.
@@ -501,7 +551,9 @@ build_cert(struct ca *ca, const struct iss_request *r,
 	    !X509_set_subject_name(cert, pl->subject) ||
 	    X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &nb) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(cert), 0, 0, &na) == NULL ||
-	    !X509_set_pubkey(cert, X509_REQ_get0_pubkey(r->csr))) {
+	    (r->raw_cert ? copy_spki(cert, r->csr) :
+	    !X509_set_pubkey(cert, X509_REQ_get0_pubkey(r->csr)) ? -1 : 0) !=
+	    0) {
 		rc = ca_err_ssl(err, CA_ERR_CRYPTO, "building certificate");
 		goto out;
 	}

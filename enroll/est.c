@@ -309,7 +309,7 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 	struct wk *w;
 	struct db_cert *old = NULL;
 	const struct tpl *t;
-	struct areq *ar = NULL;
+	struct areq plain;
 	X509_REQ *csr = NULL, *gcsr = NULL;
 	EVP_PKEY *gkey = NULL;
 	X509 *cert = NULL;
@@ -365,8 +365,12 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 		keygen_answer(rq, rs, gkey, cert);
 		goto out;
 	}
-	if (areq_parse_simple(csr, NULL, 0, &ar, &err) != 0 ||
-	    arc_issue(w->ca, t, &acct, TPL_PROTO_EST, ar, &cert, &err) != 0) {
+	/* No key to archive: the CSR as it is, without areq's copy. */
+	memset(&plain, 0, sizeof(plain));
+	plain.form = AREQ_FORM_SIMPLE;
+	plain.csr = csr;
+	if (arc_issue_raw(w->ca, t, &acct, TPL_PROTO_EST, &plain, 1, &cert,
+	    &err) != 0) {
 		resp_err(rq, rs, &err);
 		goto out;
 	}
@@ -383,7 +387,6 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 	X509_free(cert);
 	EVP_PKEY_free(gkey);
 	X509_REQ_free(gcsr);
-	areq_free(ar);
 	X509_REQ_free(csr);
 	db_cert_free(old);
 }

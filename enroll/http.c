@@ -26,6 +26,8 @@
 
 #define EST_PREFIX	"/.well-known/est/"
 #define PATH_MAX_LEN	512
+/* Past the body limit, bytes read and dropped before the answer. */
+#define HTTP_DISCARD_MAX	(4 * 1024 * 1024)
 
 /* Per connection-request state, from the first call to completion. */
 struct cstate {
@@ -33,6 +35,7 @@ struct cstate {
 	size_t len, cap, max;
 	int too_large;
 	int answered;
+	size_t seen;			/* body bytes received */
 	struct timespec start;
 };
 
@@ -461,7 +464,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && ((clen = strtoull(cl, &end, 10)),
 		    *end != '\0' || clen > cs->max)) {
-			/* Refused before a byte of the body is read. */
+			/*
+			 * A body a little too large is read and dropped, so
+			 * that the client, still sending, reads the answer
+			 * rather than a reset; a huge one is refused at once.
+			 */
+			if (*end == '\0' && clen <= HTTP_DISCARD_MAX) {
+				cs->too_large = 1;
+				return MHD_YES;
+			}
 			resp_text(&rs, 413, "request body too large: %s bytes "
 			    "(the limit is %zu; see <limits body-bytes> in "
 			    "smimeca.conf)", cl, cs->max);
@@ -471,6 +482,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (*data_size > 0) {
+		cs->seen += *data_size;
+		/* A chunked body past any reason: the connection is cut. */
+		if (cs->too_large && cs->seen > HTTP_DISCARD_MAX) {
+			metrics_request(-1, 413, METRIC_R_TOO_LARGE,
+			    elapsed(&cs->start));
+			log_access("%s %s: body over %d bytes, connection "
+			    "closed", method, url, HTTP_DISCARD_MAX);
+			return MHD_NO;
+		}
 		if (!cs->too_large && cs->len + *data_size > cs->max) {
 			cs->too_large = 1;
 			OPENSSL_cleanse(cs->buf, cs->len);
