@@ -552,12 +552,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			    sizeof(struct sockaddr_in6) :
 			    sizeof(struct sockaddr_in), addr, sizeof(addr),
 			    NULL, 0, NI_NUMERICHOST);
-		log_access("%s %s %s %u %.1fms%s%s%s%s", addr, method, url,
+		int why = rs.status >= 400 && rs.content_type != NULL &&
+		    strncmp(rs.content_type, "text/", 5) == 0;
+
+		/* The reason without its newline. */
+		log_access("%s %s %s %u %.1fms%s%s%s%.*s", addr, method, url,
 		    rs.status, secs * 1000, rq.user ? " user=" : "",
-		    rq.user ? rq.user : "", rs.status >= 400 ? " " : "",
-		    rs.status >= 400 && rs.content_type != NULL &&
-		    strncmp(rs.content_type, "text/", 5) == 0 ?
-		    (const char *)rs.body : "");
+		    rq.user ? rq.user : "", why ? " " : "",
+		    why ? (int)strcspn((const char *)rs.body, "\n") : 0,
+		    why ? (const char *)rs.body : "");
 	}
 	ret = send_resp(conn, &rs);
 	resp_clear(&rs);

@@ -6,9 +6,9 @@
 # password, no credentials and a template that requires key archival are
 # refused, with the server's reason in smimecad's log.
 #
-# pki --est cannot name a template: it sends PATH/.well-known/est/OP, so a
-# /.well-known/est/LABEL/OP URL is out of its reach, and the template is
-# chosen with <daemon est-template="..."> (smimecad restarted). It prints
+# pki --est sends URLPATH/.well-known/est/OP, so it names a template with
+# --url https://HOST:PORT/TEMPLATE (smimecad accepts /TEMPLATE/.well-known/
+# est/OP); without one, <daemon est-template="..."> decides. It prints
 # only the status of a refusal ("EST request failed: HTTP 403"), never the
 # body, so the reason is looked up in the server log.
 
@@ -164,8 +164,24 @@ is "$(sqlite3 lab/smimeca.db "SELECT revoked || ' ' || reason FROM certs
     WHERE ltrim(lower(serial), '0') = '$old_serial';")" "1 4" \
     "the renewed certificate is revoked as superseded (reason 4)"
 
-# --- a template that requires key archival -------------------------------
-# pki --est has no label: the daemon's default EST template changes.
+# --- a template named by the URL's path -----------------------------------
+# pki appends /.well-known/est/OP to the URL: /TEMPLATE/.well-known/est/OP.
+run_ok -m "pki --est --url .../device-auth names the template" \
+    pki_to dev.crt --est --url "$HTTPS_URL/device-auth" --in alice.csr \
+    --cacert lab/ca.crt --userpass "alice@lab.example:$PASS" --outform pem
+check "the certificate is a device certificate (clientAuth)" \
+    sh -c "openssl x509 -in dev.crt -noout -ext extendedKeyUsage |
+    grep -q 'TLS Web Client Authentication'"
+log_has "smimecad served /device-auth/.well-known/est/simpleenroll" \
+    'POST /device-auth/\.well-known/est/simpleenroll 200'
+before=$(ncerts)
+run_fails -m "pki --est --url .../smime-encryption (archival required)" \
+    pki_run --est --url "$HTTPS_URL/smime-encryption" --in alice.csr \
+    --cacert lab/ca.crt --userpass "alice@lab.example:$PASS" --outform pem
+like "$err" 'HTTP 403' "pki reports HTTP 403"
+is "$(ncerts)" "$before" "no certificate issued"
+
+# --- the default template: <daemon est-template> ---------------------------
 smimecad_stop
 sed 's|</smimeca-config>|  <daemon est-template="smime-encryption"/>\
 </smimeca-config>|' lab/smimeca.conf >smimeca.conf.new &&
