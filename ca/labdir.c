@@ -55,6 +55,7 @@ static int run_prog(char *const *, const char *, int *, struct ca_err *);
 static char *lab_path(const struct ca_config *, const char *);
 static int uri_port(const char *, char *, size_t, char *, size_t);
 static int port_open(const char *, const char *);
+static int alive(pid_t);
 
 /* $ENV, /usr/sbin/NAME or NAME on $PATH: 0 and out set when found. */
 static int
@@ -507,7 +508,7 @@ labdir_pid(const struct ca_config *cfg)
 	free(p);
 	pid = strtol((char *)buf, NULL, 10);
 	free(buf);
-	if (pid <= 1 || kill((pid_t)pid, 0) == -1)
+	if (pid <= 1 || !alive((pid_t)pid))
 		return 0;
 	/* A PID from a stale file may belong to someone else by now. */
 	snprintf(comm, sizeof(comm), "/proc/%ld/comm", pid);
@@ -518,6 +519,31 @@ labdir_pid(const struct ca_config *cfg)
 		fclose(f);
 	}
 	return (pid_t)pid;
+}
+
+/*
+ * Whether pid runs. A zombie does not: in a container whose PID 1 reaps
+ * nothing, a killed daemon stays one.
+ */
+static int
+alive(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	int yes = 1;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 1;
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses. */
+	if (fgets(buf, sizeof(buf), f) != NULL &&
+	    (p = strrchr(buf, ')')) != NULL && p[1] == ' ' &&
+	    (p[2] == 'Z' || p[2] == 'X'))
+		yes = 0;
+	fclose(f);
+	return yes;
 }
 
 /* Host and port of an ldap:// URI. */
@@ -652,7 +678,7 @@ labdir_stop(const struct ca_config *cfg, pid_t *pidp, struct ca_err *err)
 		return ca_err_set(err, CA_ERR_IO, "kill %ld: %s", (long)pid,
 		    strerror(errno));
 	for (i = 0; i < LABDIR_WAIT; i++) {
-		if (kill(pid, 0) == -1 && errno == ESRCH)
+		if (!alive(pid))
 			return 0;
 		nanosleep(&ts, NULL);
 	}
