@@ -32,6 +32,7 @@ static int dir_fail(LDAP *, struct ca_err *, int, const char *, ...)
 static int dir_connect(const struct cfg_ldap *, LDAP **, struct ca_err *);
 static int dir_simple_bind(LDAP *, const char *, const char *, size_t);
 static int attr_is(const char *, const char *);
+static int secret_attr(const char *);
 static int entry_read(LDAP *, LDAPMessage *, struct dir_entry **);
 static int entry_text(const struct dir_entry *, const char *, int,
     char **);
@@ -268,6 +269,22 @@ attr_is(const char *want, const char *got)
 	return wl == gl && strncasecmp(want, got, wl) == 0;
 }
 
+/* Attributes that hold passwords or private keys. */
+static int
+secret_attr(const char *name)
+{
+	static const char *const secrets[] = {
+		"userPassword", "authPassword", "userPKCS12",
+		"sambaNTPassword", "sambaLMPassword", "unicodePwd",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		if (attr_is(secrets[i], name))
+			return 1;
+	return 0;
+}
+
 static int
 entry_read(LDAP *ld, LDAPMessage *msg, struct dir_entry **ep)
 {
@@ -291,7 +308,9 @@ entry_read(LDAP *ld, LDAPMessage *msg, struct dir_entry **ep)
 		goto out;
 	for (name = ldap_first_attribute(ld, msg, &ber); name != NULL;
 	    name = ldap_next_attribute(ld, msg, ber)) {
-		vals = ldap_get_values_len(ld, msg, name);
+		/* Secrets are never kept, whoever may read them. */
+		vals = secret_attr(name) ? NULL :
+		    ldap_get_values_len(ld, msg, name);
 		if (e->nattrs >= DIR_ATTRS_MAX || vals == NULL) {
 			ldap_value_free_len(vals);
 			vals = NULL;
