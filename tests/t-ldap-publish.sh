@@ -243,6 +243,49 @@ run_ok smimeca -d lab publish status
 like "$out" 'due: +0' "status: nothing due"
 like "$out" 'failed: +0' "status: nothing failed"
 
+# --- userSMIMECertificate as well ---
+sed 's|<attributes certificate="userCertificate;binary"/>|<attributes certificate="userCertificate;binary" smime="userSMIMECertificate"/>|' \
+    lab/smimeca.conf >conf.new && cat conf.new >lab/smimeca.conf
+like "$(cat lab/smimeca.conf)" 'smime="userSMIMECertificate"' \
+    "userSMIMECertificate turned on"
+openssl x509 -inform DER -in foreign.der -out foreign.pem
+openssl crl2pkcs7 -nocrl -certfile foreign.pem -outform DER \
+    -out foreign.p7 2>/dev/null
+printf 'dn: uid=carol,%s\nchangetype: modify\nadd: userSMIMECertificate\nuserSMIMECertificate:< file://%s/foreign.p7\n' \
+    "$LDAP_PEOPLE" "$T" >fsmime.ldif
+run_ok -m "a foreign userSMIMECertificate for carol, by hand" \
+    ldap_admin ldapmodify -f fsmime.ldif
+run_ok smimeca -d lab publish resync --email carol@lab.example
+like "$out" '1 added, 0 removed' "resync adds carol's userSMIMECertificate"
+n=$(ldap_values lab carol@lab.example userSMIMECertificate s)
+is "$n" 2 "carol has two userSMIMECertificate values"
+mine=0 foreign=0
+i=1
+while [ "$i" -le "$n" ]; do
+	if cmp -s "s.$i" foreign.p7; then
+		foreign=1
+	elif openssl pkcs7 -inform DER -in "s.$i" -print_certs 2>/dev/null |
+	    openssl x509 -outform DER -out "s.$i.der" 2>/dev/null &&
+	    cmp -s "s.$i.der" carol.der; then
+		mine=1
+	fi
+	i=$((i + 1))
+done
+is "$foreign$mine" 11 \
+    "the foreign PKCS#7 stays; ours is a PKCS#7 with carol's certificate"
+run_ok smimeca -d lab publish resync --email carol@lab.example --json
+is "$(printf '%s' "$out" | $PY -c 'import json,sys
+print(sum(e["added"] + e["deleted"] for e in json.load(sys.stdin)))')" 0 \
+    "a second resync of carol changes nothing"
+s_carol=$(cert_serial carol.crt)
+run_ok smimeca -d lab revoke "$s_carol" --reason affiliationChanged
+run_ok smimeca -d lab publish run
+is "$(ldap_values lab carol@lab.example userSMIMECertificate s)" 1 \
+    "revoking leaves one userSMIMECertificate value"
+check "the one left is the foreign one" cmp -s s.1 foreign.p7
+is "$(ldap_values lab carol@lab.example 'userCertificate;binary' v)" 0 \
+    "and carol's userCertificate is empty"
+
 # --- the audit log is intact through all of this ---
 run_ok smimeca -d lab audit verify
 
