@@ -103,7 +103,7 @@ dir_connect(const struct cfg_ldap *l, LDAP **ldp, struct ca_err *err)
 	LDAP *ld = NULL;
 	struct timeval tv;
 	int rc, r, v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND;
-	int zero = 0, limit = l->timeout > 0 ? l->timeout : 10;
+	int zero = 0, limit = l->timeout > 0 ? l->timeout : 10, tls;
 
 	*ldp = NULL;
 	if ((rc = ldap_initialize(&ld, l->uri)) != LDAP_SUCCESS) {
@@ -126,16 +126,19 @@ dir_connect(const struct cfg_ldap *l, LDAP **ldp, struct ca_err *err)
 		    "options", l->uri);
 		goto out;
 	}
-	if (l->tls_ca_file != NULL &&
-	    (ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE,
-	    l->tls_ca_file) != LDAP_OPT_SUCCESS ||
+	/* TLS: the server's certificate is verified, whatever ldap.conf says. */
+	tls = l->starttls || strncasecmp(l->uri, "ldaps:", 6) == 0;
+	if (tls && ((l->tls_ca_file != NULL &&
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE,
+	    l->tls_ca_file) != LDAP_OPT_SUCCESS) ||
 	    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) !=
 	    LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) !=
 	    LDAP_OPT_SUCCESS)) {
-		r = ca_err_set(err, CA_ERR_CONFIG, "%s: cannot use %s as the "
-		    "directory's CA certificates (a PEM file?)", l->uri,
-		    l->tls_ca_file);
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s: cannot set up TLS%s%s "
+		    "(a PEM file?)", l->uri, l->tls_ca_file != NULL ?
+		    " with the CA certificates in " : "",
+		    l->tls_ca_file != NULL ? l->tls_ca_file : "");
 		goto out;
 	}
 	if (l->starttls &&
