@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -556,7 +557,8 @@ uri_port(const char *uri, char *host, size_t hlen, char *port, size_t plen)
 		return -1;
 	snprintf(host, hlen, "%s", u->lud_host != NULL && *u->lud_host ?
 	    u->lud_host : "127.0.0.1");
-	snprintf(port, plen, "%d", u->lud_port > 0 ? u->lud_port : 389);
+	snprintf(port, plen, "%d", u->lud_port > 0 ? u->lud_port :
+	    strcasecmp(u->lud_scheme, "ldaps") == 0 ? 636 : 389);
 	ldap_free_urldesc(u);
 	return 0;
 }
@@ -615,10 +617,9 @@ labdir_start(const struct ca_config *cfg, pid_t *pidp, struct ca_err *err)
 		goto out;
 	}
 	if (uri_port(cfg->ldap->uri, host, sizeof(host), port,
-	    sizeof(port)) != 0 || strncasecmp(cfg->ldap->uri, "ldap://",
-	    7) != 0) {
-		r = ca_err_set(err, CA_ERR_CONFIG, "%s: the lab slapd listens "
-		    "on an ldap:// URI, not %s", cfg->path, cfg->ldap->uri);
+	    sizeof(port)) != 0) {
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s: <server uri> %s is not "
+		    "a URI slapd can listen on", cfg->path, cfg->ldap->uri);
 		goto out;
 	}
 	if (port_open(host, port)) {

@@ -13,6 +13,7 @@
 
 #include "ca/config.h"
 #include "ca/err.h"
+#include "ca/issue.h"
 #include "ca/ldapdir.h"
 #include "ca/util.h"
 
@@ -606,6 +607,18 @@ dir_entry_lookup(void *ctx, const char *attr)
 	if (strcasecmp(attr, "mail") == 0)
 		return e->mail;
 	return dir_entry_get(e, attr);
+}
+
+void
+dir_account(const struct dir_entry *e, const char *id,
+    struct iss_account *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = id;
+	a->mail = e->mail;
+	a->cn = e->cn;
+	a->lookup = dir_entry_lookup;
+	a->lookup_ctx = (void *)e;
 }
 
 void

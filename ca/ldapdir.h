@@ -7,6 +7,7 @@
 struct ca_config;
 struct ca_err;
 struct dir;			/* a connection, bound as <bind dn> */
+struct iss_account;
 
 /* One value, NUL-terminated past len so text values read as strings. */
 struct dir_value {
@@ -91,6 +92,13 @@ const char *dir_entry_lookup(void *ctx, const char *attr);
 /* The values of attr; NULL and *np = 0 when the entry has none. */
 const struct dir_attr *dir_entry_attr(const struct dir_entry *e,
     const char *attr);
+/*
+ * Fills *a for issuing to e's user: id (recorded as the requester), mail
+ * and cn from the entry, every other {dir:ATTR} through dir_entry_lookup.
+ * a borrows from e, which must outlive it.
+ */
+void dir_account(const struct dir_entry *e, const char *id,
+    struct iss_account *a);
 void dir_entry_free(struct dir_entry *e);
 void dir_entry_free_list(struct dir_entry **list, size_t n);
 

@@ -66,6 +66,66 @@ print(d["dn"], a["ou"][0], "userPassword" in a)')" \
 run_ok -m "dir show bob (text)" smimeca -d lab dir show bob@lab.example
 like "$out" '^title: Account Manager' "dir show prints the attributes"
 
+# --- TLS: StartTLS and ldaps://, the server certificate verified ---
+cat >tls.ext <<'EOF'
+basicConstraints = CA:FALSE
+subjectAltName = IP:127.0.0.1
+extendedKeyUsage = serverAuth
+EOF
+openssl req -x509 -newkey rsa:2048 -nodes -keyout tlsca.key -days 2 \
+    -subj "/CN=Test LDAP CA" -out tlsca.pem 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -days 2 \
+    -subj "/CN=Other CA" -out other.pem 2>/dev/null
+openssl req -new -newkey rsa:2048 -nodes -keyout server.key \
+    -subj "/CN=127.0.0.1" -out server.csr 2>/dev/null
+run_ok -m "a TLS certificate for slapd" openssl x509 -req -in server.csr \
+    -CA tlsca.pem -CAkey tlsca.key -CAcreateserial -days 2 \
+    -extfile tls.ext -out server.pem
+slapd_stop lab
+# Global TLS settings go before the database section.
+awk -v t="$T" '/^database mdb/ {
+	print "TLSCACertificateFile " t "/tlsca.pem"
+	print "TLSCertificateFile " t "/server.pem"
+	print "TLSCertificateKeyFile " t "/server.key"
+} { print }' lab/ldap/slapd.conf >slapd.conf.new &&
+    cat slapd.conf.new >lab/ldap/slapd.conf
+like "$(cat lab/ldap/slapd.conf)" '^TLSCertificateFile' "slapd.conf has TLS"
+cp lab/smimeca.conf plain.conf
+sed "s|<server uri=\"[^\"]*\" starttls=\"no\"|<server uri=\"$LDAP_URI/\" starttls=\"yes\" tls-ca-file=\"$T/tlsca.pem\"|" \
+    plain.conf >lab/smimeca.conf
+like "$(cat lab/smimeca.conf)" 'starttls="yes"' "smimeca.conf asks for StartTLS"
+slapd_start lab || bail_out "slapd with TLS did not start"
+run_ok -m "dir check over StartTLS" \
+    smimeca -d lab dir check alice --password-file alice.pw
+run_exit 1 -m "StartTLS and a wrong password" \
+    smimeca -d lab dir check alice --password-file wrong.pw
+like "$err" 'wrong password' "the reason is still the password"
+sed "s|tls-ca-file=\"$T/tlsca.pem\"|tls-ca-file=\"$T/other.pem\"|" \
+    lab/smimeca.conf >conf.new && cat conf.new >lab/smimeca.conf
+run_exit 1 -m "StartTLS with a server certificate of an unknown CA" \
+    smimeca -d lab dir check alice --password-file alice.pw
+like "$err" 'StartTLS' "the failure is StartTLS's"
+slapd_stop lab
+LDAPS_PORT=$(free_port)
+sed "s|<server uri=\"[^\"]*\" starttls=\"no\"|<server uri=\"ldaps://127.0.0.1:$LDAPS_PORT/\" tls-ca-file=\"$T/tlsca.pem\"|" \
+    plain.conf >lab/smimeca.conf
+# ldapsearch in slapd_start trusts the test CA through the environment.
+LDAP_URI_PLAIN=$LDAP_URI
+LDAP_URI=ldaps://127.0.0.1:$LDAPS_PORT
+LDAPTLS_CACERT=$T/tlsca.pem
+export LDAPTLS_CACERT
+slapd_start lab || bail_out "slapd on ldaps:// did not start"
+unset LDAPTLS_CACERT
+run_ok -m "dir check over ldaps://" \
+    smimeca -d lab dir check bob@lab.example --password-file bob.pw
+like "$out" 'uid=bob' "bob over ldaps://"
+mkcsr tlsalice alice@lab.example
+run_ok smimeca -d lab issue --template smime-signature --csr tlsalice.csr \
+    --out tlsalice.crt
+run_ok -m "publish run over ldaps://" smimeca -d lab publish run
+like "$out" 'published 1 job' "the job went out over TLS"
+LDAP_URI=$LDAP_URI_PLAIN
+
 # The directory down: an error, neither success nor a wrong password.
 slapd_stop lab
 run_exit 1 -m "dir check with the directory down" \

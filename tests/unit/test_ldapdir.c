@@ -10,6 +10,7 @@
 
 #include "ca/config.h"
 #include "ca/err.h"
+#include "ca/issue.h"
 #include "ca/ldapdir.h"
 #include "ca/util.h"
 #include "tests/unit/tap.h"
@@ -94,6 +95,7 @@ test_entry(void)
 	};
 	unsigned char bin[] = { 0x30, 0x00, 0x01, 0x00 };
 	struct dir_value cert = { bin, 3 };
+	struct iss_account acct;
 
 	memset(&e, 0, sizeof(e));
 	attrs[0].name = "mail";
@@ -121,6 +123,14 @@ test_entry(void)
 	    "options are ignored when finding an attribute");
 	TAP_OK(dir_entry_lookup(&e, "title") == NULL,
 	    "a missing attribute is NULL");
+	e.cn = "Alice Example";
+	dir_account(&e, "alice", &acct);
+	TAP_OK(acct.id != NULL && strcmp(acct.id, "alice") == 0 &&
+	    acct.mail == e.mail && acct.cn == e.cn,
+	    "dir_account: id, mail and cn from the entry");
+	TAP_OK(acct.lookup != NULL &&
+	    strcmp(acct.lookup(acct.lookup_ctx, "ou"), "Research") == 0,
+	    "dir_account: {dir:ATTR} through the entry");
 }
 
 static void
