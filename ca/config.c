@@ -787,7 +787,8 @@ cfg_write_default(const char *path, const struct cfg_init *ci,
 	    "      <bind dn=\"cn=smimeca,ou=services,dc=lab,dc=example\"\n"
 	    "        password-file=\"ldap/bind.pass\"/>\n"
 	    "      <users base=\"ou=people,dc=lab,dc=example\"\n"
-	    "        filter=\"(mail=%s)\" login-filter=\"(|(mail=%s)(uid=%s))\"\n"
+	    "        filter=\"(mail=%s)\"\n"
+	    "        login-filter=\"(|(mail=%s)(uid=%s))\"\n"
 	    "        accounts=\"yes\"/>\n"
 	    "      <attributes certificate=\"userCertificate;binary\"/>\n"
 	    "      <ca-entry dn=\"cn=Lab Issuing CA,dc=lab,dc=example\"/>\n"
@@ -938,8 +939,8 @@ cfg_read_ldap(const char *path, const char *dir, xmlNodePtr n,
 		goto out;
 	}
 	if (l->uri == NULL || l->user_base == NULL) {
-		r = ca_err_set(err, CA_ERR_CONFIG, "%s:%ld: <ldap> needs <server "
-		    "uri=\"...\"/> and <users base=\"...\"/> (see "
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s:%ld: <ldap> needs "
+		    "<server uri=\"...\"/> and <users base=\"...\"/> (see "
 		    "smimeca.conf(5))", path, xmlGetLineNo(n));
 		goto out;
 	}

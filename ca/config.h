@@ -33,7 +33,7 @@ struct ca_config {
 	int xchg_days;
 	int xchg_margin_hours;
 	char *xchg_key;		/* key spec of new exchange keys */
-	struct cfg_ldap *ldap;	/* <ldap>: NULL when no directory is set */
+	struct cfg_ldap *ldap;	/* <ldap>; NULL: no directory */
 };
 
 /* <ldap>: the directory certificates are published to (smimeca.conf(5)). */
@@ -50,7 +50,7 @@ struct cfg_ldap {
 	int accounts;		/* smimecad authenticates users here */
 	char *cert_attr;	/* "userCertificate;binary" (AD: no option) */
 	char *smime_attr;	/* "userSMIMECertificate", or NULL */
-	char *ca_dn;		/* entry for cACertificate and the CRL, or NULL */
+	char *ca_dn;		/* entry of cACertificate and CRL, or NULL */
 	int retry_min;		/* first retry delay, seconds */
 	int retry_max;		/* longest retry delay, seconds */
 };

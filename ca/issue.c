@@ -644,7 +644,7 @@ iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
 	}
 	if (hook != NULL && (rc = hook(hook_ctx, ca, dc.id, cert, err)) != 0)
 		goto out;
-	/* The directory learns of it through the outbox, in this transaction. */
+	/* The directory learns of it through the outbox, in this one. */
 	if (pub_template_publishes(r->tpl) && (rc = pub_enqueue_cert(ca,
 	    dc.id, pl.email, PUB_ADD, err)) != 0)
 		goto out;

@@ -113,7 +113,8 @@ random_password(char *out, size_t n, struct ca_err *err)
 
 	while (i < n) {
 		if (RAND_bytes(&b, 1) != 1)
-			return ca_err_ssl(err, CA_ERR_CRYPTO, "no random bytes");
+			return ca_err_ssl(err, CA_ERR_CRYPTO,
+			    "no random bytes");
 		/* 224 = 7 * 32: no modulo bias. */
 		if (b < 224)
 			out[i++] = set[b % (sizeof(set) - 1)];

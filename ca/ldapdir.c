@@ -17,10 +17,10 @@
 #include "ca/ldapdir.h"
 #include "ca/util.h"
 
-#define DIR_ATTRS_MAX	256		/* attributes kept per entry */
-#define DIR_VALUES_MAX	1024		/* values kept per attribute */
-#define DIR_ENTRIES_MAX	100000		/* entries one search may return */
-#define DIR_PASS_MAX	1024		/* longest password we bind with */
+#define DIR_ATTRS_MAX	256	/* attributes kept per entry */
+#define DIR_VALUES_MAX	1024	/* values kept per attribute */
+#define DIR_ENTRIES_MAX	100000	/* entries one search may return */
+#define DIR_PASS_MAX	1024	/* longest password we bind with */
 
 struct dir {
 	LDAP *ld;
@@ -127,7 +127,7 @@ dir_connect(const struct cfg_ldap *l, LDAP **ldp, struct ca_err *err)
 		    "options", l->uri);
 		goto out;
 	}
-	/* TLS: the server's certificate is verified, whatever ldap.conf says. */
+	/* TLS: verify the server's certificate, whatever ldap.conf says. */
 	tls = l->starttls || strncasecmp(l->uri, "ldaps:", 6) == 0;
 	if (tls && ((l->tls_ca_file != NULL &&
 	    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE,

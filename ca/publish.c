@@ -523,7 +523,7 @@ smime_sync(struct pub_ctx *px, const struct dir_entry *e, struct want *w,
 	}
 	r = dir_replace_values(px->d, e->dn, px->l->smime_attr, vals, n, err);
  out:
-	/* vals[0 .. nforeign) are borrowed from the entry; the rest made here. */
+	/* vals[0 .. nforeign) are the entry's; the rest were made here. */
 	for (j = nforeign; vals != NULL && j < n; j++)
 		free(vals[j].data);
 	free(vals);
@@ -1225,9 +1225,9 @@ pub_resync(struct ca *ca, const char *email, int dry_run, pub_report_fn fn,
 				    deleted, rc != 0 ? xerr.msg : NULL);
 		}
 		if (sqlite3_prepare_v2(px.h, "SELECT DISTINCT c.email FROM "
-		    "certs c JOIN ca_certs a ON a.id = c.issuer_id AND a.role = "
-		    "'issuing' WHERE c.email IS NOT NULL ORDER BY c.email", -1,
-		    &st, NULL) != SQLITE_OK) {
+		    "certs c JOIN ca_certs a ON a.id = c.issuer_id AND "
+		    "a.role = 'issuing' WHERE c.email IS NOT NULL ORDER BY "
+		    "c.email", -1, &st, NULL) != SQLITE_OK) {
 			r = sql_fail(&px, err, "listing addresses");
 			goto out;
 		}

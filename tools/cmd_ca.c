@@ -136,8 +136,8 @@ cmd_init(struct cli *cli, int argc, char **argv)
 			ldap_port = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || ldap_port < 1 ||
 			    ldap_port > 65535) {
-				cli_warnx("--ldap-port %s: give a TCP port from "
-				    "1 to 65535", optarg);
+				cli_warnx("--ldap-port %s: give a TCP port "
+				    "from 1 to 65535", optarg);
 				return CLI_USAGE;
 			}
 			port_set = 1;
