@@ -110,6 +110,8 @@ static int apply(struct pub_ctx *, const struct job *, char *, size_t,
 static int record(struct pub_ctx *, const struct job *, int, const char *,
     const char *, struct ca_err *);
 static int64_t backoff(const struct cfg_ldap *, int);
+static int step_write(struct db *, sqlite3_stmt *, int64_t *, const char *,
+    struct ca_err *);
 static int next_due(struct pub_ctx *, int64_t *, struct ca_err *);
 static int mark_done(struct pub_ctx *, const char *, int64_t,
     struct ca_err *);
@@ -857,6 +859,30 @@ apply(struct pub_ctx *px, const struct job *j, char *result, size_t rlen,
 	return r;
 }
 
+/*
+ * Runs one prepared write in a transaction of its own, so that it queues
+ * behind the other writers of this process; *changesp: rows changed.
+ */
+static int
+step_write(struct db *db, sqlite3_stmt *st, int64_t *changesp,
+    const char *what, struct ca_err *err)
+{
+	sqlite3 *h = db_handle(db);
+	int r;
+
+	if ((r = db_begin(db, err)) != 0)
+		return r;
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = ca_err_set(err, CA_ERR_DB, "%s: %s", what,
+		    sqlite3_errmsg(h));
+		db_rollback(db);
+		return r;
+	}
+	if (changesp != NULL)
+		*changesp = sqlite3_changes(h);
+	return db_commit(db, err);
+}
+
 /* Delay before attempt number attempts + 1. */
 static int64_t
 backoff(const struct cfg_ldap *l, int attempts)
@@ -900,10 +926,8 @@ record(struct pub_ctx *px, const struct job *j, int permanent,
 		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, j->id);
 	}
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = sql_fail(px, err, "recording a directory job");
-	else
-		r = 0;
+	r = step_write(ca_db(px->ca), st, NULL, "recording a directory job",
+	    err);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -1090,10 +1114,7 @@ pub_retry(struct ca *ca, const char *email, int64_t *np, struct ca_err *err)
 	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
 	if (email != NULL)
 		sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		goto fail;
-	*np = sqlite3_changes(h);
-	r = 0;
+	r = step_write(ca_db(ca), st, np, "retrying directory jobs", err);
 	goto out;
  fail:
 	r = ca_err_set(err, CA_ERR_DB, "%s: retrying directory jobs: %s",
@@ -1125,8 +1146,8 @@ mark_done(struct pub_ctx *px, const char *email, int64_t since,
 	sqlite3_bind_int64(st, 2, since);
 	if (email != NULL)
 		sqlite3_bind_text(st, 3, email, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = sql_fail(px, err, "closing directory jobs");
+	r = step_write(ca_db(px->ca), st, NULL, "closing directory jobs",
+	    err);
 	sqlite3_finalize(st);
 	return r;
 }
