@@ -77,8 +77,8 @@ static int cfg_read(const char *, xmlDocPtr, struct ca_config *,
 static int base_url_ok(const char *);
 static int name_ok(const char *, int);
 static int put_escaped(FILE *, const char *);
-static int attr_str(xmlNodePtr, const char *, const char *, char **);
-static int attr_yes(xmlNodePtr, const char *, int);
+static int attr_copy(xmlNodePtr, const char *, const char *, char **);
+static int attr_flag(xmlNodePtr, const char *, int);
 static int filter_ok(const char *);
 static int cfg_read_ldap(const char *, const char *, xmlNodePtr,
     struct cfg_ldap **, struct ca_err *);
@@ -844,7 +844,7 @@ cfg_free(struct ca_config *cfg)
 
 /* String attribute of n, else def (may be NULL); CA_ERR_NOMEM on failure. */
 static int
-attr_str(xmlNodePtr n, const char *attr, const char *def, char **outp)
+attr_copy(xmlNodePtr n, const char *attr, const char *def, char **outp)
 {
 	xmlChar *v = NULL;
 
@@ -863,7 +863,7 @@ attr_str(xmlNodePtr n, const char *attr, const char *def, char **outp)
 
 /* A yes/no attribute (the schema allows nothing else); def when absent. */
 static int
-attr_yes(xmlNodePtr n, const char *attr, int def)
+attr_flag(xmlNodePtr n, const char *attr, int def)
 {
 	xmlChar *v;
 	int yes;
@@ -923,18 +923,18 @@ cfg_read_ldap(const char *path, const char *dir, xmlNodePtr n,
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (attr_str(server, "uri", NULL, &l->uri) != 0 ||
-	    attr_str(server, "tls-ca-file", NULL, &cafile) != 0 ||
-	    attr_str(bind, "dn", NULL, &l->bind_dn) != 0 ||
-	    attr_str(bind, "password-file", NULL, &pwfile) != 0 ||
-	    attr_str(users, "base", NULL, &l->user_base) != 0 ||
-	    attr_str(users, "filter", "(mail=%s)", &l->user_filter) != 0 ||
-	    attr_str(users, "login-filter", "(|(mail=%s)(uid=%s))",
+	if (attr_copy(server, "uri", NULL, &l->uri) != 0 ||
+	    attr_copy(server, "tls-ca-file", NULL, &cafile) != 0 ||
+	    attr_copy(bind, "dn", NULL, &l->bind_dn) != 0 ||
+	    attr_copy(bind, "password-file", NULL, &pwfile) != 0 ||
+	    attr_copy(users, "base", NULL, &l->user_base) != 0 ||
+	    attr_copy(users, "filter", "(mail=%s)", &l->user_filter) != 0 ||
+	    attr_copy(users, "login-filter", "(|(mail=%s)(uid=%s))",
 	    &l->login_filter) != 0 ||
-	    attr_str(attrs, "certificate", "userCertificate;binary",
+	    attr_copy(attrs, "certificate", "userCertificate;binary",
 	    &l->cert_attr) != 0 ||
-	    attr_str(attrs, "smime", NULL, &l->smime_attr) != 0 ||
-	    attr_str(caent, "dn", NULL, &l->ca_dn) != 0) {
+	    attr_copy(attrs, "smime", NULL, &l->smime_attr) != 0 ||
+	    attr_copy(caent, "dn", NULL, &l->ca_dn) != 0) {
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -944,8 +944,8 @@ cfg_read_ldap(const char *path, const char *dir, xmlNodePtr n,
 		    "smimeca.conf(5))", path, xmlGetLineNo(n));
 		goto out;
 	}
-	l->starttls = attr_yes(server, "starttls", 0);
-	l->accounts = attr_yes(users, "accounts", 1);
+	l->starttls = attr_flag(server, "starttls", 0);
+	l->accounts = attr_flag(users, "accounts", 1);
 	if ((r = attr_int(path, server, "timeout-seconds", 10, &l->timeout,
 	    err)) != 0 ||
 	    (r = attr_int(path, retry, "initial-seconds", 30, &l->retry_min,
