@@ -142,6 +142,13 @@ run_exit 1 -m "publish run without a directory" \
     smimeca -d plain publish run
 like "$err" 'no directory is configured|no <ldap>' \
     "publish run says so too"
+run_ok -m "init --lab --no-ldap" smimeca -d nolab init --lab --no-ldap \
+    --key ec:p256 --officers nolab-officers
+check "--no-ldap: no lab directory" test ! -e nolab/ldap
+run_ok smimeca -d nolab publish status --json
+is "$(printf '%s' "$out" | $PY -c 'import json,sys
+print(json.load(sys.stdin)["configured"])')" False \
+    "--no-ldap: no directory configured"
 mkcsr x x@lab.example
 run_ok -m "issuing without a directory writes no job" \
     smimeca -d plain issue --template smime-signature --csr x.csr \

@@ -55,7 +55,7 @@ const struct cli_cmd cli_ca_cmds[] = {
 	{ "init", NULL, cmd_init, "[--name CN] [--key rsa:2048|rsa:3072|"
 	    "rsa:4096|ec:p256|ec:p384] [--two-tier] [--passphrase-file F] "
 	    "[--base-url URL] [--days N] [--lab [--officers DIR] "
-	    "[--ldap-port PORT]]" },
+	    "[--ldap-port PORT | --no-ldap]]" },
 	{ "revoke", NULL, cmd_revoke, "SERIAL --reason REASON" },
 	{ "crl", NULL, cmd_crl, "[--out FILE] [--der]" },
 	{ "template", "list", cmd_template_list, "[--json]" },
@@ -79,6 +79,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		{ "lab", no_argument, NULL, 'l' },
 		{ "officers", required_argument, NULL, 'O' },
 		{ "ldap-port", required_argument, NULL, 'L' },
+		{ "no-ldap", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ca_init_params p;
@@ -86,7 +87,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	char *end, *dcopy = NULL, *officers = NULL;
 	const char *officers_opt = NULL;
 	long days, ldap_port = LABDIR_PORT;
-	int ch, lab = 0, rc, have_ldap = 0, port_set = 0;
+	int ch, lab = 0, rc, have_ldap = 0, port_set = 0, no_ldap = 0;
 	const char *missing;
 
 	memset(&p, 0, sizeof(p));
@@ -142,6 +143,9 @@ cmd_init(struct cli *cli, int argc, char **argv)
 			}
 			port_set = 1;
 			break;
+		case 'X':
+			no_ldap = 1;
+			break;
 		default:
 			return cli_usage(&cli_ca_cmds[0]);
 		}
@@ -153,9 +157,13 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		return cli_usage(&cli_ca_cmds[0]);
 	}
 	p.lab = lab;
-	if ((officers_opt != NULL || port_set) && !lab) {
+	if ((officers_opt != NULL || port_set || no_ldap) && !lab) {
 		cli_warnx("%s needs --lab", officers_opt != NULL ?
-		    "--officers" : "--ldap-port");
+		    "--officers" : port_set ? "--ldap-port" : "--no-ldap");
+		return CLI_USAGE;
+	}
+	if (port_set && no_ldap) {
+		cli_warnx("--ldap-port and --no-ldap exclude each other");
 		return CLI_USAGE;
 	}
 	/* Officers live beside the CA directory, never inside it. */
@@ -201,7 +209,9 @@ cmd_init(struct cli *cli, int argc, char **argv)
 			return rc;
 		}
 		/* A lab directory when slapd is there; none is no failure. */
-		if (!labdir_available(&missing))
+		if (no_ldap)
+			;
+		else if (!labdir_available(&missing))
 			cli_warnx("no lab directory: %s is not installed (on "
 			    "Debian: apt-get install slapd ldap-utils); the "
 			    "CA works without one", missing);
