@@ -181,6 +181,30 @@ static const char *const migrations[] = {
 	"  codehash TEXT NOT NULL,"
 	"  expires INTEGER NOT NULL,"
 	"  used INTEGER NOT NULL DEFAULT 0);",
+	/*
+	 * 2 -> 3: the publish outbox (ca/publish.c). A job is written in the
+	 * transaction that issues, revokes or signs a CRL; the worker applies
+	 * it to the directory later, with retries. next_attempt doubles as
+	 * the lease a worker takes while it works on the job.
+	 */
+	"CREATE TABLE pub_jobs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL"
+	"    CHECK(kind IN ('add', 'delete', 'expire', 'crl')),"
+	"  cert_id INTEGER REFERENCES certs(id),"
+	"  email TEXT,"
+	"  crl_number INTEGER,"
+	"  state TEXT NOT NULL DEFAULT 'pending'"
+	"    CHECK(state IN ('pending', 'done', 'failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  result TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  done_at INTEGER);"
+	"CREATE INDEX pub_jobs_due ON pub_jobs(state, next_attempt);"
+	"CREATE INDEX pub_jobs_cert ON pub_jobs(cert_id);"
+	"CREATE INDEX pub_jobs_email ON pub_jobs(email);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

@@ -18,6 +18,7 @@
 #include "ca/db.h"
 #include "ca/err.h"
 #include "ca/issue.h"
+#include "ca/publish.h"
 #include "ca/revoke.h"
 #include "ca/template.h"
 #include "ca/util.h"
@@ -761,6 +762,10 @@ iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
 		break;
 	}
 	if (hook != NULL && (rc = hook(hook_ctx, ca, dc.id, cert, err)) != 0)
+		goto out;
+	/* The directory learns of it through the outbox, in this one. */
+	if (pub_template_publishes(r->tpl) && (rc = pub_enqueue_cert(ca,
+	    dc.id, pl.email, PUB_ADD, err)) != 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "template=%s protocol=%s "
 	    "requester=%s email=%s subject=%s", r->tpl->name, req.protocol,
