@@ -19,6 +19,7 @@
 #include "ca/db.h"
 #include "ca/err.h"
 #include "ca/issue.h"
+#include "ca/ldapdir.h"
 #include "ca/template.h"
 #include "enroll/auth.h"
 #include "enroll/body.h"
@@ -185,6 +186,11 @@ static void
 account_of(const struct auth_acct *a, struct iss_account *acct)
 {
 	memset(acct, 0, sizeof(*acct));
+	if (a->entry != NULL) {
+		/* Subject values, {dir:ATTR} included, from the entry. */
+		dir_account(a->entry, a->id, acct);
+		return;
+	}
 	acct->id = a->id;
 	acct->mail = a->mail[0] != '\0' ? a->mail : NULL;
 	acct->cn = a->cn[0] != '\0' ? a->cn : NULL;
@@ -317,6 +323,7 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 	size_t p7len;
 
 	ca_err_clear(&err);
+	memset(&a, 0, sizeof(a));
 	if (media_is(rq, rs, "application/pkcs10", NULL) != 0 ||
 	    (w = worker(rq, rs)) == NULL)
 		goto out;
@@ -362,6 +369,7 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 			goto out;
 		}
 		metrics_issued("serverkeygen");
+		srv_publish_kick();
 		keygen_answer(rq, rs, gkey, cert);
 		goto out;
 	}
@@ -375,6 +383,7 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 		goto out;
 	}
 	metrics_issued("est");
+	srv_publish_kick();
 	if (certs_only(cert, NULL, &p7, &p7len) != 0) {
 		log_err("encoding an issued certificate failed");
 		resp_text(rs, 500, "encoding the certificate failed; it was "
@@ -389,6 +398,7 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 	X509_REQ_free(gcsr);
 	X509_REQ_free(csr);
 	db_cert_free(old);
+	auth_acct_clear(&a);
 }
 
 void
@@ -521,6 +531,7 @@ est_fullcmc(struct req *rq, struct resp *rs)
 	size_t len, outlen;
 
 	ca_err_clear(&err);
+	memset(&a, 0, sizeof(a));
 	if (media_is(rq, rs, "application/pkcs7-mime", "application/cmc-request")
 	    != 0 || (w = worker(rq, rs)) == NULL ||
 	    auth_basic(rq, rs, w, &a) != 0 ||
@@ -543,6 +554,7 @@ est_fullcmc(struct req *rq, struct resp *rs)
 		goto out;
 	}
 	metrics_issued("cmc");
+	srv_publish_kick();
 	if (cmc_response(w->ca, ar->body_part_id, cert,
 	    ar->env != NULL ? ar->key_hash : NULL, ar->key_hash_len, &out,
 	    &outlen, &err) != 0) {
@@ -557,4 +569,5 @@ est_fullcmc(struct req *rq, struct resp *rs)
 	OPENSSL_free(out);
 	X509_free(cert);
 	areq_free(ar);
+	auth_acct_clear(&a);
 }

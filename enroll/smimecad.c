@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -16,6 +17,7 @@
 #include "ca/ca.h"
 #include "ca/config.h"
 #include "ca/err.h"
+#include "ca/publish.h"
 #include "ca/template.h"
 #include "ca/tls.h"
 #include "ca/util.h"
@@ -26,6 +28,16 @@
 
 static struct srv the_srv;
 static pthread_key_t wk_key;
+
+/* The publisher thread: applies the LDAP outbox (ca/publish.c). */
+#define PUB_POLL	5	/* seconds between looks at the outbox */
+#define PUB_BATCH	100
+static pthread_t pub_thread;
+static pthread_mutex_t pub_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pub_cv = PTHREAD_COND_INITIALIZER;
+static int pub_stop, pub_kick;
+
+static void *publisher(void *);
 
 static struct tplset *tplset_get(struct srv *);
 static void tplset_put(struct tplset *);
@@ -142,6 +154,81 @@ srv_worker(struct srv *s, struct ca_err *err)
 			return NULL;
 	}
 	return w;
+}
+
+void
+srv_publish_kick(void)
+{
+	pthread_mutex_lock(&pub_mu);
+	pub_kick = 1;
+	pthread_cond_signal(&pub_cv);
+	pthread_mutex_unlock(&pub_mu);
+}
+
+/*
+ * Runs due publish jobs, then sleeps until the next is due, a kick, or
+ * PUB_POLL seconds (jobs written by the CLI). The directory is written
+ * outside any transaction; an outage only delays the jobs.
+ */
+static void *
+publisher(void *arg)
+{
+	struct srv *s = arg;
+	struct ca *ca = NULL;
+	struct ca_err err;
+	struct pub_result res;
+	struct timespec until;
+	unsigned gen = 0;
+	int64_t now, wait;
+	int r, last_failed = 0;
+
+	for (;;) {
+		ca_err_clear(&err);
+		if (ca == NULL || gen != atomic_load(&s->gen)) {
+			ca_close(ca);
+			ca = NULL;
+			gen = atomic_load(&s->gen);
+			if (ca_open(s->dir, s->passphrase_file, 0, &ca,
+			    &err) != 0) {
+				log_err("publisher: %s", err.msg);
+				ca = NULL;
+			}
+		}
+		wait = PUB_POLL;
+		if (ca != NULL && ca_config(ca)->ldap != NULL) {
+			memset(&res, 0, sizeof(res));
+			r = pub_run(ca, PUB_BATCH, &res, &err);
+			if (r != 0 && !last_failed)
+				log_warn("publishing to the directory: %s "
+				    "(jobs stay queued and are retried)",
+				    err.msg);
+			else if (r == 0 && last_failed)
+				log_info("publishing to the directory works "
+				    "again");
+			last_failed = r != 0;
+			now = (int64_t)time(NULL);
+			if (res.tried >= PUB_BATCH && r == 0)
+				wait = 0;
+			else if (res.next_due > 0 && res.next_due - now <
+			    wait)
+				wait = res.next_due > now ?
+				    res.next_due - now : 1;
+		}
+		pthread_mutex_lock(&pub_mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)wait;
+		while (!pub_stop && !pub_kick && wait > 0 &&
+		    pthread_cond_timedwait(&pub_cv, &pub_mu, &until) == 0)
+			;
+		pub_kick = 0;
+		if (pub_stop) {
+			pthread_mutex_unlock(&pub_mu);
+			break;
+		}
+		pthread_mutex_unlock(&pub_mu);
+	}
+	ca_close(ca);
+	return NULL;
 }
 
 const struct tpl *
@@ -382,6 +469,13 @@ main(int argc, char **argv)
 	if (http_start(s, https_addr, https_port, http_addr, http_port, cert,
 	    key, trust, (unsigned)nthreads, &err) != 0)
 		goto fail;
+	if (pthread_create(&pub_thread, NULL, publisher, s) != 0) {
+		ca_err_set(&err, CA_ERR_NOMEM, "starting the publisher");
+		http_stop();
+		goto fail;
+	}
+	if (s->cfg->ldap != NULL)
+		log_info("publishing to %s", s->cfg->ldap->uri);
 	OPENSSL_clear_free(key, keylen);
 	key = NULL;
 	log_info("serving CA \"%s\" from %s on https://%s:%d/ (%ld "
@@ -405,6 +499,11 @@ main(int argc, char **argv)
 	}
 	http_quiesce();
 	http_stop();
+	pthread_mutex_lock(&pub_mu);
+	pub_stop = 1;
+	pthread_cond_signal(&pub_cv);
+	pthread_mutex_unlock(&pub_mu);
+	pthread_join(pub_thread, NULL);
 	rc = 0;
 	goto out;
  fail:

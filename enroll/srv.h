@@ -45,6 +45,8 @@ struct wk {
 
 /* This thread's worker, (re)opened when the configuration changed. */
 struct wk *srv_worker(struct srv *s, struct ca_err *err);
+/* Wakes the publisher: a certificate was issued (a job may be waiting). */
+void srv_publish_kick(void);
 /* A template by name, or NULL. */
 const struct tpl *wk_template(const struct wk *w, const char *name);
 

@@ -62,7 +62,7 @@ cert_modulus()
 }
 
 # --- a lab CA, accounts, the daemon ----------------------------------------
-run_ok smimeca -d "$T/lab" init --lab --key rsa:2048 ||
+run_ok smimeca -d "$T/lab" init --lab --no-ldap --key rsa:2048 ||
     bail_out "smimeca init --lab failed"
 printf 'alice-secret-1\n' >alice.pw
 printf 'bob-secret-22\n' >bob.pw
