@@ -627,7 +627,8 @@ start_one(struct listener *l, const char *addr, int port,
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	    MHD_USE_ITC;
 	struct MHD_Daemon *d;
 
 	if (sockaddr_of(addr, port, &ss, &sl) != 0) {
