@@ -205,6 +205,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX pub_jobs_due ON pub_jobs(state, next_attempt);"
 	"CREATE INDEX pub_jobs_cert ON pub_jobs(cert_id);"
 	"CREATE INDEX pub_jobs_email ON pub_jobs(email);",
+	/* 4: the active-limit check reads only unrevoked certificates. */
+	"CREATE INDEX certs_active ON certs(template, email) "
+	"WHERE revoked = 0;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
