@@ -346,7 +346,16 @@ tls_open(const struct estc *c, int fd, SSL **sslp, struct ca_err *err)
 		    c->host);
 	}
 	if (SSL_connect(ssl) != 1) {
-		if ((vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		vr = SSL_get_verify_result(ssl);
+		if (vr == X509_V_ERR_HOSTNAME_MISMATCH ||
+		    vr == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+			ERR_clear_error();
+			ca_err_set(err, CA_ERR_AUTH, "TLS handshake with %s "
+			    "failed: the server's certificate does not name "
+			    "%s (%s); use a host name or address it names",
+			    c->hostport, c->host,
+			    X509_verify_cert_error_string(vr));
+		} else if (vr != X509_V_OK) {
 			ERR_clear_error();
 			ca_err_set(err, CA_ERR_AUTH, "TLS handshake with %s "
 			    "failed: the server's certificate does not verify "
