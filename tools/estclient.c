@@ -580,7 +580,11 @@ estc_expect_ok(const struct estc_resp *resp, const char *what,
 void
 estc_media_type(const char *ctype, char *buf, size_t len)
 {
-	size_t n = strcspn(ctype, ";");
+	size_t n;
+
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	n = strcspn(ctype, ";");
 
 	while (n > 0 && (ctype[n - 1] == ' ' || ctype[n - 1] == '\t'))
 		n--;
