@@ -1060,7 +1060,8 @@ estc_label_ok(const char *s)
 	for (i = 0; s[i] != '\0'; i++)
 		if (!(s[i] >= 'a' && s[i] <= 'z') &&
 		    !(s[i] >= 'A' && s[i] <= 'Z') &&
-		    !(s[i] >= '0' && s[i] <= '9') && strchr("-_.", s[i]) == NULL)
+		    !(s[i] >= '0' && s[i] <= '9') &&
+		    strchr("-_.", s[i]) == NULL)
 			return 0;
 	return i > 0 && i <= 63 && s[0] != '.';
 }

@@ -402,7 +402,8 @@ write_cert(const char *dir, X509 *cert, struct ca_err *err)
 	long len;
 	int r;
 
-	if ((b = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(b, cert)) {
+	if ((b = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_X509(b, cert)) {
 		BIO_free(b);
 		return ca_err_ssl(err, CA_ERR_CRYPTO, "encoding the "
 		    "certificate");
