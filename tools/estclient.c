@@ -39,6 +39,10 @@
 #define ESTC_TIMEOUT	60	/* seconds, per connect, read and write */
 #define REASON_MAX	300	/* bytes of a server's reason we print */
 #define MAX_PARTS	8
+/* After a failure with a TLS client certificate in play. */
+#define CERT_HINT	"did the server refuse the TLS client certificate? " \
+	"Renewing over TLS needs a certificate whose key may sign (keyUsage " \
+	"digitalSignature)"
 
 struct estc {
 	SSL_CTX *ctx;
@@ -378,18 +382,23 @@ io_error(const struct estc *c, SSL *ssl, int ret, const char *what,
     struct ca_err *err)
 {
 	int e = errno, se = SSL_get_error(ssl, ret);
+	const char *hint = c->client_cert ? " (" CERT_HINT ")" : "";
 
 	if (se == SSL_ERROR_SYSCALL && (e == EAGAIN || e == EWOULDBLOCK))
 		return ca_err_set(err, CA_ERR_IO, "%s with %s: timed out "
 		    "after %d s", what, c->hostport, ESTC_TIMEOUT);
 	if (se == SSL_ERROR_SYSCALL && e != 0)
-		return ca_err_set(err, CA_ERR_IO, "%s with %s: %s", what,
-		    c->hostport, strerror(e));
-	if (ERR_peek_error() != 0)
-		return ca_err_ssl(err, CA_ERR_IO, "%s with %s failed", what,
+		return ca_err_set(err, CA_ERR_IO, "%s with %s: %s%s", what,
+		    c->hostport, strerror(e), hint);
+	if (ERR_peek_error() != 0) {
+		ca_err_ssl(err, CA_ERR_IO, "%s with %s failed", what,
 		    c->hostport);
+		if (c->client_cert)
+			ca_err_set(err, CA_ERR_IO, "%s", CERT_HINT);
+		return CA_ERR_IO;
+	}
 	return ca_err_set(err, CA_ERR_IO, "%s with %s failed: the server "
-	    "closed the connection", what, c->hostport);
+	    "closed the connection%s", what, c->hostport, hint);
 }
 
 static int
@@ -454,10 +463,7 @@ recv_resp(const struct estc *c, SSL *ssl, struct estc_resp **respp,
 		if (eof && len == 0) {
 			r = ca_err_set(err, CA_ERR_IO, "%s closed the "
 			    "connection without an answer%s", c->hostport,
-			    c->client_cert ? " (did it refuse the TLS client "
-			    "certificate? renewing over TLS needs a "
-			    "certificate whose key may sign: keyUsage "
-			    "digitalSignature)" : "");
+			    c->client_cert ? " (" CERT_HINT ")" : "");
 			goto out;
 		}
 		if ((r = estc_http_parse(buf, len, eof, respp, err)) !=
