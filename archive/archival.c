@@ -27,6 +27,14 @@ arc_issue(struct ca *ca, const struct tpl *tpl,
     const struct iss_account *account, unsigned protocol,
     const struct areq *a, X509 **certp, struct ca_err *err)
 {
+	return arc_issue_raw(ca, tpl, account, protocol, a, 0, certp, err);
+}
+
+int
+arc_issue_raw(struct ca *ca, const struct tpl *tpl,
+    const struct iss_account *account, unsigned protocol,
+    const struct areq *a, int raw_cert, X509 **certp, struct ca_err *err)
+{
 	struct iss_request req;
 	EVP_PKEY *key = NULL;
 	int64_t now = (int64_t)time(NULL);
@@ -44,6 +52,7 @@ arc_issue(struct ca *ca, const struct tpl *tpl,
 	if ((r = iss_check(ca, &req, err)) != 0)
 		goto out;
 	if (a->env == NULL) {
+		req.raw_cert = raw_cert;
 		r = iss_issue(ca, &req, NULL, NULL, certp, err);
 		goto out;
 	}

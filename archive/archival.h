@@ -22,6 +22,13 @@ int arc_issue(struct ca *ca, const struct tpl *tpl,
     const struct areq *a, X509 **certp, struct ca_err *err);
 
 /*
+ * The same; with raw_cert the certificate returned is good for encoding
+ * only, and cheaper to make (see iss_request.raw_cert).
+ */
+int arc_issue_raw(struct ca *ca, const struct tpl *tpl,
+    const struct iss_account *account, unsigned protocol,
+    const struct areq *a, int raw_cert, X509 **certp, struct ca_err *err);
+/*
  * Server-side key generation: the CA made key and csr (signed by it); the
  * key is escrowed exactly like an archived one, in the same transaction.
  */

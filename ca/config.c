@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -80,6 +81,12 @@ static int cfg_read(const char *, xmlDocPtr, struct ca_config *,
 static int base_url_ok(const char *);
 static int name_ok(const char *, int);
 static int put_escaped(FILE *, const char *);
+static int attr_copy(xmlNodePtr, const char *, const char *, char **);
+static int attr_flag(xmlNodePtr, const char *, int);
+static int filter_ok(const char *);
+static int cfg_read_ldap(const char *, const char *, xmlNodePtr,
+    struct cfg_ldap **, struct ca_err *);
+static void put_ldap(FILE *, const struct cfg_ldap *);
 
 static const struct xml_kind xml_kinds[] = {
 	{ "template.rng", "template", "smimeca-template(5)" },
@@ -504,6 +511,9 @@ cfg_read(const char *path, xmlDocPtr doc, struct ca_config *cfg,
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	if ((r = cfg_read_ldap(path, cfg->dir, child(root, "ldap"),
+	    &cfg->ldap, err)) != 0)
+		goto out;
 	if ((r = daemon_read(path, child(root, "daemon"), &cfg->daemon,
 	    err)) != 0)
 		goto out;
@@ -856,6 +866,29 @@ cfg_write_default(const char *path, const struct cfg_init *ci,
 	    "  <!-- <exchange validity-days=\"7\" renew-margin-hours=\"24\" "
 	    "key=\"rsa:2048\"/> -->\n"
 	    "  <!--\n"
+	    "    An LDAP directory: certificates are published to the\n"
+	    "    userCertificate of the entry whose mail is the\n"
+	    "    certificate's (through an outbox: smimeca publish), the\n"
+	    "    CA certificate and CRL to the CA entry, and with\n"
+	    "    accounts=\"yes\" smimecad authenticates enrollees by a\n"
+	    "    bind as their entry. Without it nothing is published and\n"
+	    "    only local accounts exist. The lab option of smimeca init\n"
+	    "    sets up a private slapd and this section for it.\n"
+	    "    <ldap>\n"
+	    "      <server uri=\"ldap://ldap.lab.example\" starttls=\"yes\"\n"
+	    "        timeout-seconds=\"10\"/>\n"
+	    "      <bind dn=\"cn=smimeca,ou=services,dc=lab,dc=example\"\n"
+	    "        password-file=\"ldap/bind.pass\"/>\n"
+	    "      <users base=\"ou=people,dc=lab,dc=example\"\n"
+	    "        filter=\"(mail=%s)\"\n"
+	    "        login-filter=\"(|(mail=%s)(uid=%s))\"\n"
+	    "        accounts=\"yes\"/>\n"
+	    "      <attributes certificate=\"userCertificate;binary\"/>\n"
+	    "      <ca-entry dn=\"cn=Lab Issuing CA,dc=lab,dc=example\"/>\n"
+	    "      <retry initial-seconds=\"30\" max-seconds=\"3600\"/>\n"
+	    "    </ldap>\n"
+	    "  -->\n"
+	    "  <!--\n"
 	    "    smimecad(8): the HTTPS listener (EST, CMC), the plain-HTTP\n"
 	    "    listener for what is signed anyway (CA certificates, CRL),\n"
 	    "    the names and addresses in the daemon's TLS certificate\n"
@@ -930,5 +963,304 @@ cfg_free(struct ca_config *cfg)
 		free(cfg->aia_ocsp_urls[i]);
 	free(cfg->aia_ocsp_urls);
 	free(cfg->xchg_key);
+	cfg_ldap_free(cfg->ldap);
 	free(cfg);
+}
+
+/* String attribute of n, else def (may be NULL); CA_ERR_NOMEM on failure. */
+static int
+attr_copy(xmlNodePtr n, const char *attr, const char *def, char **outp)
+{
+	xmlChar *v = NULL;
+
+	*outp = NULL;
+	if (n != NULL)
+		v = xmlGetProp(n, (const xmlChar *)attr);
+	if (v != NULL) {
+		*outp = strdup((const char *)v);
+		xmlFree(v);
+	} else if (def != NULL)
+		*outp = strdup(def);
+	else
+		return 0;
+	return *outp == NULL ? CA_ERR_NOMEM : 0;
+}
+
+/* A yes/no attribute (the schema allows nothing else); def when absent. */
+static int
+attr_flag(xmlNodePtr n, const char *attr, int def)
+{
+	xmlChar *v;
+	int yes;
+
+	if (n == NULL || (v = xmlGetProp(n, (const xmlChar *)attr)) == NULL)
+		return def;
+	yes = xmlStrcmp(v, (const xmlChar *)"yes") == 0;
+	xmlFree(v);
+	return yes;
+}
+
+/* An RFC 4515 filter in parentheses whose only % are %s (one at least). */
+static int
+filter_ok(const char *f)
+{
+	size_t len = strlen(f);
+	int depth = 0, subst = 0;
+	const char *p;
+
+	if (len < 3 || f[0] != '(' || f[len - 1] != ')')
+		return 0;
+	for (p = f; *p != '\0'; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth < 0)
+			return 0;
+		else if (*p == '%') {
+			if (p[1] != 's')
+				return 0;
+			subst++;
+			p++;
+		}
+	}
+	return depth == 0 && subst > 0;
+}
+
+/* <ldap>: absent leaves *lp NULL (no directory). */
+static int
+cfg_read_ldap(const char *path, const char *dir, xmlNodePtr n,
+    struct cfg_ldap **lp, struct ca_err *err)
+{
+	struct cfg_ldap *l = NULL;
+	xmlNodePtr server, bind, users, attrs, caent, retry;
+	char *pwfile = NULL, *cafile = NULL;
+	int r;
+
+	*lp = NULL;
+	if (n == NULL)
+		return 0;
+	server = child(n, "server");
+	bind = child(n, "bind");
+	users = child(n, "users");
+	attrs = child(n, "attributes");
+	caent = child(n, "ca-entry");
+	retry = child(n, "retry");
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (attr_copy(server, "uri", NULL, &l->uri) != 0 ||
+	    attr_copy(server, "tls-ca-file", NULL, &cafile) != 0 ||
+	    attr_copy(bind, "dn", NULL, &l->bind_dn) != 0 ||
+	    attr_copy(bind, "password-file", NULL, &pwfile) != 0 ||
+	    attr_copy(users, "base", NULL, &l->user_base) != 0 ||
+	    attr_copy(users, "filter", "(mail=%s)", &l->user_filter) != 0 ||
+	    attr_copy(users, "login-filter", "(|(mail=%s)(uid=%s))",
+	    &l->login_filter) != 0 ||
+	    attr_copy(attrs, "certificate", "userCertificate;binary",
+	    &l->cert_attr) != 0 ||
+	    attr_copy(attrs, "smime", NULL, &l->smime_attr) != 0 ||
+	    attr_copy(caent, "dn", NULL, &l->ca_dn) != 0) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (l->uri == NULL || l->user_base == NULL) {
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s:%ld: <ldap> needs "
+		    "<server uri=\"...\"/> and <users base=\"...\"/> (see "
+		    "smimeca.conf(5))", path, xmlGetLineNo(n));
+		goto out;
+	}
+	l->starttls = attr_flag(server, "starttls", 0);
+	l->accounts = attr_flag(users, "accounts", 1);
+	if ((r = attr_int(path, server, "timeout-seconds", 10, &l->timeout,
+	    err)) != 0 ||
+	    (r = attr_int(path, retry, "initial-seconds", 30, &l->retry_min,
+	    err)) != 0 ||
+	    (r = attr_int(path, retry, "max-seconds", 3600, &l->retry_max,
+	    err)) != 0)
+		goto out;
+	if (l->retry_max < l->retry_min) {
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s:%ld: <retry>: "
+		    "max-seconds %d is less than initial-seconds %d", path,
+		    xmlGetLineNo(retry), l->retry_max, l->retry_min);
+		goto out;
+	}
+	if (l->starttls && strncasecmp(l->uri, "ldaps:", 6) == 0) {
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s:%ld: <server>: "
+		    "starttls=\"yes\" goes with an ldap:// URI, not %s "
+		    "(ldaps:// is TLS from the start)", path,
+		    xmlGetLineNo(server), l->uri);
+		goto out;
+	}
+	if (!filter_ok(l->user_filter) || !filter_ok(l->login_filter)) {
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s:%ld: <users>: filters "
+		    "are written in parentheses with %%s where the address "
+		    "or user name goes, e.g. filter=\"(mail=%%s)\" (have "
+		    "\"%s\" and \"%s\")", path, xmlGetLineNo(users),
+		    l->user_filter, l->login_filter);
+		goto out;
+	}
+	if ((l->bind_dn == NULL) != (pwfile == NULL)) {
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s:%ld: <bind> needs both "
+		    "dn and password-file", path, xmlGetLineNo(bind));
+		goto out;
+	}
+	if ((pwfile != NULL &&
+	    (l->bind_password_file = util_path(dir, pwfile)) == NULL) ||
+	    (cafile != NULL &&
+	    (l->tls_ca_file = util_path(dir, cafile)) == NULL)) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	*lp = l;
+	l = NULL;
+	r = 0;
+ out:
+	free(pwfile);
+	free(cafile);
+	cfg_ldap_free(l);
+	return r;
+}
+
+void
+cfg_ldap_free(struct cfg_ldap *l)
+{
+	if (l == NULL)
+		return;
+	free(l->uri);
+	free(l->tls_ca_file);
+	free(l->bind_dn);
+	free(l->bind_password_file);
+	free(l->user_base);
+	free(l->user_filter);
+	free(l->login_filter);
+	free(l->cert_attr);
+	free(l->smime_attr);
+	free(l->ca_dn);
+	free(l);
+}
+
+static void
+put_ldap(FILE *f, const struct cfg_ldap *l)
+{
+	fputs("  <!--\n"
+	    "    The directory certificates are published to and enrollees\n"
+	    "    authenticate against; see smimeca.conf(5).\n"
+	    "  -->\n"
+	    "  <ldap>\n"
+	    "    <server uri=\"", f);
+	put_escaped(f, l->uri);
+	fprintf(f, "\" starttls=\"%s\"", l->starttls ? "yes" : "no");
+	if (l->timeout > 0)
+		fprintf(f, " timeout-seconds=\"%d\"", l->timeout);
+	if (l->tls_ca_file != NULL) {
+		fputs(" tls-ca-file=\"", f);
+		put_escaped(f, l->tls_ca_file);
+		fputs("\"", f);
+	}
+	fputs("/>\n", f);
+	if (l->bind_dn != NULL && l->bind_password_file != NULL) {
+		fputs("    <bind dn=\"", f);
+		put_escaped(f, l->bind_dn);
+		fputs("\" password-file=\"", f);
+		put_escaped(f, l->bind_password_file);
+		fputs("\"/>\n", f);
+	}
+	fputs("    <users base=\"", f);
+	put_escaped(f, l->user_base);
+	fputs("\" filter=\"", f);
+	put_escaped(f, l->user_filter != NULL ? l->user_filter :
+	    "(mail=%s)");
+	fputs("\"\n      login-filter=\"", f);
+	put_escaped(f, l->login_filter != NULL ? l->login_filter :
+	    "(|(mail=%s)(uid=%s))");
+	fprintf(f, "\" accounts=\"%s\"/>\n", l->accounts ? "yes" : "no");
+	fputs("    <attributes certificate=\"", f);
+	put_escaped(f, l->cert_attr != NULL ? l->cert_attr :
+	    "userCertificate;binary");
+	fputs("\"", f);
+	if (l->smime_attr != NULL) {
+		fputs(" smime=\"", f);
+		put_escaped(f, l->smime_attr);
+		fputs("\"", f);
+	}
+	fputs("/>\n", f);
+	if (l->ca_dn != NULL) {
+		fputs("    <ca-entry dn=\"", f);
+		put_escaped(f, l->ca_dn);
+		fputs("\"/>\n", f);
+	}
+	if (l->retry_min > 0 && l->retry_max >= l->retry_min)
+		fprintf(f, "    <retry initial-seconds=\"%d\" "
+		    "max-seconds=\"%d\"/>\n", l->retry_min, l->retry_max);
+	fputs("  </ldap>\n", f);
+}
+
+int
+cfg_add_ldap(const char *path, const struct cfg_ldap *l, struct ca_err *err)
+{
+	static const char end_tag[] = "</smimeca-config>";
+	struct ca_config *cfg = NULL;
+	unsigned char *old = NULL;
+	char *buf = NULL, *dir = NULL, *slash, *end, *p;
+	size_t oldlen = 0, len = 0;
+	FILE *f = NULL;
+	int r;
+
+	if ((dir = strdup(path)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	if ((r = cfg_load(dir, &cfg, err)) != 0)
+		goto out;
+	if (cfg->ldap != NULL) {
+		r = ca_err_set(err, CA_ERR_EXISTS, "%s has an <ldap> section "
+		    "already; edit it by hand", path);
+		goto out;
+	}
+	if ((r = util_read_file(path, CFG_XML_MAX, &old, &oldlen, err)) != 0)
+		goto out;
+	/* The last closing tag: comments above it may quote one. */
+	for (end = NULL, p = (char *)old;
+	    (p = strstr(p, end_tag)) != NULL; p++)
+		end = p;
+	if (end == NULL) {
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s: no %s", path, end_tag);
+		goto out;
+	}
+	if ((f = open_memstream(&buf, &len)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	fwrite(old, 1, (size_t)(end - (char *)old), f);
+	put_ldap(f, l);
+	fputs(end, f);
+	if (ferror(f) || fclose(f) != 0) {
+		f = NULL;
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	f = NULL;
+	if ((r = util_write_file(path, buf, len, 0644, err)) != 0)
+		goto out;
+	cfg_free(cfg);
+	cfg = NULL;
+	if ((r = cfg_load(dir, &cfg, err)) != 0) {
+		ca_err_set(err, r, "%s: the <ldap> section does not validate; "
+		    "the file is left as it was", path);
+		util_write_file(path, old, oldlen, 0644, NULL);
+		goto out;
+	}
+	r = 0;
+ out:
+	if (f != NULL)
+		fclose(f);
+	free(buf);
+	free(old);
+	free(dir);
+	cfg_free(cfg);
+	return r;
 }

@@ -33,6 +33,7 @@ struct ca_config {
 	int xchg_days;
 	int xchg_margin_hours;
 	char *xchg_key;		/* key spec of new exchange keys */
+	struct cfg_ldap *ldap;	/* <ldap>; NULL: no directory */
 	/* <daemon>: smimecad(8) */
 	struct cfg_daemon {
 		int threads;		/* 0 = one per core */
@@ -52,6 +53,25 @@ struct ca_config {
 		int per_client;		/* concurrent connections per address */
 		int max_conns;		/* concurrent connections in all */
 	} daemon;
+};
+
+/* <ldap>: the directory certificates are published to (smimeca.conf(5)). */
+struct cfg_ldap {
+	char *uri;		/* ldap://HOST:PORT or ldaps://HOST:PORT */
+	int starttls;		/* StartTLS on an ldap:// URI */
+	int timeout;		/* seconds for connect and each operation */
+	char *tls_ca_file;	/* absolute; NULL: the system's trust store */
+	char *bind_dn;		/* NULL: anonymous (lookups only) */
+	char *bind_password_file;	/* absolute; its first line */
+	char *user_base;	/* where user entries are searched */
+	char *user_filter;	/* by mail, each %s the escaped address */
+	char *login_filter;	/* by mail or uid, for dir_authenticate */
+	int accounts;		/* smimecad authenticates users here */
+	char *cert_attr;	/* "userCertificate;binary" (AD: no option) */
+	char *smime_attr;	/* "userSMIMECertificate", or NULL */
+	char *ca_dn;		/* entry of cACertificate and CRL, or NULL */
+	int retry_min;		/* first retry delay, seconds */
+	int retry_max;		/* longest retry delay, seconds */
 };
 
 /* What `init` writes into a fresh configuration. */
@@ -81,5 +101,15 @@ int cfg_write_default(const char *path, const struct cfg_init *ci,
 int cfg_validate_xml(const char *path, const char *schema_path,
     struct ca_err *err);
 void cfg_free(struct ca_config *cfg);
+
+/*
+ * Adds an <ldap> section (what `init --lab` sets up) to the configuration
+ * at path, which must not have one yet; paths in l may be relative to the
+ * CA directory. The file is validated afterwards and left as it was when
+ * the result does not load.
+ */
+int cfg_add_ldap(const char *path, const struct cfg_ldap *l,
+    struct ca_err *err);
+void cfg_ldap_free(struct cfg_ldap *l);
 
 #endif

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +21,24 @@
 struct db {
 	sqlite3 *h;
 	char *path;
+	int write_locked;	/* holds db_write_lock */
 };
+
+/*
+ * Writers of one process queue here instead of in SQLite's busy handler,
+ * which sleeps in steps of milliseconds; other processes (the CLI next to
+ * the daemon) still meet the busy timeout.
+ */
+static pthread_mutex_t db_write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+db_unlock(struct db *db)
+{
+	if (db->write_locked) {
+		db->write_locked = 0;
+		pthread_mutex_unlock(&db_write_lock);
+	}
+}
 
 /* Longest SQL that db_cert_list assembles from its fixed fragments. */
 #define DB_LIST_SQLMAX	1024
@@ -163,6 +181,30 @@ static const char *const migrations[] = {
 	"  codehash TEXT NOT NULL,"
 	"  expires INTEGER NOT NULL,"
 	"  used INTEGER NOT NULL DEFAULT 0);",
+	/*
+	 * 2 -> 3: the publish outbox (ca/publish.c). A job is written in the
+	 * transaction that issues, revokes or signs a CRL; the worker applies
+	 * it to the directory later, with retries. next_attempt doubles as
+	 * the lease a worker takes while it works on the job.
+	 */
+	"CREATE TABLE pub_jobs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL"
+	"    CHECK(kind IN ('add', 'delete', 'expire', 'crl')),"
+	"  cert_id INTEGER REFERENCES certs(id),"
+	"  email TEXT,"
+	"  crl_number INTEGER,"
+	"  state TEXT NOT NULL DEFAULT 'pending'"
+	"    CHECK(state IN ('pending', 'done', 'failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  result TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  done_at INTEGER);"
+	"CREATE INDEX pub_jobs_due ON pub_jobs(state, next_attempt);"
+	"CREATE INDEX pub_jobs_cert ON pub_jobs(cert_id);"
+	"CREATE INDEX pub_jobs_email ON pub_jobs(email);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -382,6 +424,7 @@ db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	db_rollback(db);
 	if (db->h != NULL)
 		sqlite3_close_v2(db->h);
 	free(db->path);
@@ -391,13 +434,27 @@ db_close(struct db *db)
 int
 db_begin(struct db *db, struct ca_err *err)
 {
-	return db_exec(db, "BEGIN IMMEDIATE", "starting a transaction", err);
+	int r;
+
+	pthread_mutex_lock(&db_write_lock);
+	db->write_locked = 1;
+	if ((r = db_exec(db, "BEGIN IMMEDIATE", "starting a transaction",
+	    err)) != 0)
+		db_unlock(db);
+	return r;
 }
 
 int
 db_commit(struct db *db, struct ca_err *err)
 {
-	return db_exec(db, "COMMIT", "committing the transaction", err);
+	int r;
+
+	/* A failed commit is rolled back here: the lock is never kept. */
+	if ((r = db_exec(db, "COMMIT", "committing the transaction",
+	    err)) != 0 && !sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	db_unlock(db);
+	return r;
 }
 
 void
@@ -405,6 +462,8 @@ db_rollback(struct db *db)
 {
 	if (db != NULL && db->h != NULL && !sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	if (db != NULL)
+		db_unlock(db);
 }
 
 int

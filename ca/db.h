@@ -8,7 +8,7 @@
 struct ca_err;
 struct db;
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 /* A row of the certs table. Strings and der are owned by the struct. */
 struct db_cert {

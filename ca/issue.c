@@ -18,6 +18,7 @@
 #include "ca/db.h"
 #include "ca/err.h"
 #include "ca/issue.h"
+#include "ca/publish.h"
 #include "ca/revoke.h"
 #include "ca/template.h"
 #include "ca/util.h"
@@ -44,6 +45,7 @@ static int plan(const struct iss_request *, struct iss_plan *,
 static void plan_free(struct iss_plan *);
 static int check_claimed_mail(const struct iss_request *, const char *,
     struct ca_err *);
+static int copy_spki(X509 *, X509_REQ *);
 static int valid_mail(const char *);
 static int build_cert(struct ca *, const struct iss_request *,
     const struct iss_plan *, int64_t, X509 **, struct ca_err *);
@@ -336,6 +338,55 @@ plan(const struct iss_request *r, struct iss_plan *pl, struct ca_err *err)
 }
 
 /*
+ * The request's SubjectPublicKeyInfo, copied as it is: X509_set_pubkey
+ * would encode the key again through OpenSSL 3.0's encoders, which costs
+ * more than the certificate's signature.
+ */
+static int
+copy_spki(X509 *cert, X509_REQ *csr)
+{
+	X509_PUBKEY *src = X509_REQ_get_X509_PUBKEY(csr);
+	X509_PUBKEY *dst = X509_get_X509_PUBKEY(cert);
+	ASN1_OBJECT *alg = NULL, *obj = NULL;
+	const ASN1_OBJECT *palg;
+	const void *pval;
+	const unsigned char *pk;
+	unsigned char *penc = NULL;
+	X509_ALGOR *a;
+	ASN1_STRING *param = NULL;
+	int pklen, ptype;
+
+	if (src == NULL || dst == NULL ||
+	    !X509_PUBKEY_get0_param(&alg, &pk, &pklen, &a, src))
+		return -1;
+	X509_ALGOR_get0(&palg, &ptype, &pval, a);
+	if ((obj = OBJ_dup(palg)) == NULL ||
+	    (pklen > 0 && (penc = OPENSSL_memdup(pk, (size_t)pklen)) == NULL))
+		goto fail;
+	if (ptype == V_ASN1_SEQUENCE || ptype == V_ASN1_OBJECT) {
+		if (ptype == V_ASN1_OBJECT) {
+			if ((pval = OBJ_dup(pval)) == NULL)
+				goto fail;
+		} else if ((param = ASN1_STRING_dup(pval)) == NULL)
+			goto fail;
+		else
+			pval = param;
+	} else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		goto fail;
+	else
+		pval = NULL;
+	if (!X509_PUBKEY_set0_param(dst, obj, ptype, (void *)pval, penc,
+	    pklen))
+		goto fail;
+	return 0;
+ fail:
+	ASN1_OBJECT_free(obj);
+	ASN1_STRING_free(param);
+	OPENSSL_free(penc);
+	return -1;
+}
+
+/*
  * The certificate's address comes from the account; a request that
  * claims another one (subject emailAddress or SAN rfc822Name) is refused
  * rather than silently corrected, so alice learns she cannot ask for bob.
@@ -501,7 +552,9 @@ build_cert(struct ca *ca, const struct iss_request *r,
 	    !X509_set_subject_name(cert, pl->subject) ||
 	    X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &nb) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(cert), 0, 0, &na) == NULL ||
-	    !X509_set_pubkey(cert, X509_REQ_get0_pubkey(r->csr))) {
+	    (r->raw_cert ? copy_spki(cert, r->csr) :
+	    !X509_set_pubkey(cert, X509_REQ_get0_pubkey(r->csr)) ? -1 : 0) !=
+	    0) {
 		rc = ca_err_ssl(err, CA_ERR_CRYPTO, "building certificate");
 		goto out;
 	}
@@ -640,6 +693,13 @@ iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
 		rc = ca_err_ssl(err, CA_ERR_INVALID, "encoding the request");
 		goto out;
 	}
+	/*
+	 * Signed before the transaction: the write lock is not held while
+	 * the CA key works, so threads sign in parallel. A serial taken in
+	 * the meantime (2^-120) makes a new certificate inside.
+	 */
+	if ((rc = build_cert(ca, r, &pl, now, &cert, err)) != 0)
+		goto out;
 	if ((rc = db_begin(db, err)) != 0)
 		goto out;
 	in_tx = 1;
@@ -657,12 +717,15 @@ iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
 	    (rc = enforce_limit(ca, r, &pl, now, err)) != 0)
 		goto out;
 	for (tries = 0; ; tries++) {
-		X509_free(cert);
-		cert = NULL;
 		OPENSSL_free(der);
 		der = NULL;
-		if ((rc = build_cert(ca, r, &pl, now, &cert, err)) != 0)
-			goto out;
+		if (tries > 0) {
+			X509_free(cert);
+			cert = NULL;
+			if ((rc = build_cert(ca, r, &pl, now, &cert,
+			    err)) != 0)
+				goto out;
+		}
 		if ((len = i2d_X509(cert, &der)) <= 0) {
 			rc = ca_err_ssl(err, CA_ERR_CRYPTO, "encoding");
 			goto out;
@@ -699,6 +762,10 @@ iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
 		break;
 	}
 	if (hook != NULL && (rc = hook(hook_ctx, ca, dc.id, cert, err)) != 0)
+		goto out;
+	/* The directory learns of it through the outbox, in this one. */
+	if (pub_template_publishes(r->tpl) && (rc = pub_enqueue_cert(ca,
+	    dc.id, pl.email, PUB_ADD, err)) != 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "template=%s protocol=%s "
 	    "requester=%s email=%s subject=%s", r->tpl->name, req.protocol,

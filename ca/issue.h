@@ -29,6 +29,12 @@ struct iss_request {
 	const struct iss_account *account;
 	unsigned protocol;	/* TPL_PROTO_* it came through */
 	int has_archived_key;	/* request carries a private key for escrow */
+	/*
+	 * The caller only encodes the certificate it gets: its key is copied
+	 * from the request without being decoded (OpenSSL 3.0 decodes and
+	 * encodes keys slowly), so X509_get0_pubkey() on it returns NULL.
+	 */
+	int raw_cert;
 	int64_t now;		/* 0 = time(NULL) */
 };
 

@@ -16,6 +16,7 @@
 #include "ca/config.h"
 #include "ca/db.h"
 #include "ca/err.h"
+#include "ca/publish.h"
 #include "ca/revoke.h"
 #include "ca/util.h"
 
@@ -123,6 +124,8 @@ rev_revoke_in_tx(struct ca *ca, const char *serial, int reason,
 	if ((r = db_cert_revoke(db, canon, reason, (int64_t)time(NULL),
 	    err)) != 0 ||
 	    (r = audit_append(db, ca_actor(ca), "revoke", canon, detail,
+	    err)) != 0 ||
+	    (r = pub_enqueue_cert(ca, c->id, c->email, PUB_DELETE,
 	    err)) != 0)
 		goto out;
 	r = 0;
@@ -304,6 +307,7 @@ rev_crl_generate(struct ca *ca, X509_CRL **crlp, struct ca_err *err)
 	    when);
 	if ((r = db_crl_add(db, issuer_id, number, now, next, der,
 	    (size_t)len, err)) != 0 ||
+	    (r = pub_enqueue_crl(ca, number, err)) != 0 ||
 	    (r = audit_append(db, ca_actor(ca), "crl", object, detail,
 	    err)) != 0 ||
 	    (r = db_commit(db, err)) != 0)

@@ -15,8 +15,10 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/config.h"
 #include "ca/db.h"
 #include "ca/err.h"
+#include "ca/ldapdir.h"
 #include "ca/user.h"
 #include "ca/util.h"
 #include "enroll/auth.h"
@@ -150,10 +152,55 @@ fill_acct(struct auth_acct *a, const char *kind, const char *mail,
 	snprintf(a->id, sizeof(a->id), "%s:%s", kind, a->mail);
 }
 
+void
+auth_acct_clear(struct auth_acct *a)
+{
+	dir_entry_free(a->entry);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * The directory's answer for user: its entry, a 401, or a 503 when the
+ * directory cannot be reached. local_err says why the local check failed.
+ */
+static int
+dir_basic(struct req *rq, struct resp *rs, struct wk *w, const char *user,
+    const char *pass, struct auth_acct *a)
+{
+	const struct ca_config *cfg = ca_config(w->ca);
+	struct ca_err err;
+	struct dir_entry *e = NULL;
+	int r;
+
+	ca_err_clear(&err);
+	if ((r = dir_authenticate(cfg, user, pass, &e, &err)) != 0) {
+		log_info("directory login of %s refused: %s", user, err.msg);
+		if (r == CA_ERR_IO) {
+			resp_text(rs, 503, "the directory cannot be reached to "
+			    "check %s's password; try again later", user);
+			return -1;
+		}
+		if (r == CA_ERR_NOTFOUND)
+			return challenge(rs, "%s is neither a local account "
+			    "nor a user of the directory", user);
+		return challenge(rs, "wrong account or password for %s",
+		    user);
+	}
+	if (e->mail == NULL) {
+		dir_entry_free(e);
+		return challenge(rs, "the directory entry of %s has no mail "
+		    "address to issue for", user);
+	}
+	fill_acct(a, "dir", e->mail, e->cn);
+	a->entry = e;
+	return 0;
+}
+
 int
 auth_basic(struct req *rq, struct resp *rs, struct wk *w,
     struct auth_acct *a)
 {
+	const struct ca_config *cfg = ca_config(w->ca);
 	struct ca_err err;
 	struct user *u = NULL;
 	char *user = NULL, *pass = NULL;
@@ -163,6 +210,7 @@ auth_basic(struct req *rq, struct resp *rs, struct wk *w,
 	memset(a, 0, sizeof(*a));
 	ca_err_clear(&err);
 	user = MHD_basic_auth_get_username_password(rq->conn, &pass);
+	(void)cfg;
 	if (user == NULL) {
 		r = challenge(rs, "%s needs HTTP Basic credentials: an "
 		    "account's mail address and its password or "
@@ -189,6 +237,11 @@ auth_basic(struct req *rq, struct resp *rs, struct wk *w,
 	if (r != 0) {
 		if (err.code != CA_ERR_AUTH)
 			log_err("authenticating %s: %s", user, err.msg);
+		/* Not a local account (or not its password): the directory. */
+		if (cfg->ldap != NULL && cfg->ldap->accounts) {
+			r = dir_basic(rq, rs, w, user, pass, a);
+			goto out;
+		}
 		log_info("authentication failed for %s", user);
 		r = challenge(rs, "wrong account or password for %s", user);
 		goto out;
@@ -290,17 +343,16 @@ auth_client_cert(struct req *rq, struct resp *rs, struct wk *w,
 		    "certificate cannot be renewed (enroll anew)", serial);
 		goto out;
 	}
-	if (cert_mail(cert, mail, sizeof(mail)) != 0) {
-		resp_text(rs, 403, "certificate %s names no mail address to "
-		    "renew it for", serial);
-		goto out;
-	}
+	/* A device certificate may name no mail address. */
+	if (cert_mail(cert, mail, sizeof(mail)) != 0)
+		mail[0] = '\0';
 	if ((i = X509_NAME_get_index_by_NID(X509_get_subject_name(cert),
 	    NID_commonName, -1)) >= 0)
 		ASN1_STRING_to_UTF8(&cn, X509_NAME_ENTRY_get_data(
 	    X509_NAME_get_entry(X509_get_subject_name(cert), i)));
 	fill_acct(a, "renew", mail, (const char *)cn);
-	rq->user = strdup(a->mail);
+	snprintf(a->id, sizeof(a->id), "renew:%s", serial);
+	rq->user = strdup(*mail ? mail : serial);
 	*dcp = dc;
 	dc = NULL;
 	r = 0;

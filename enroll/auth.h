@@ -3,6 +3,7 @@
 #define ENROLL_AUTH_H
 
 struct db_cert;
+struct dir_entry;
 struct req;
 struct resp;
 struct wk;
@@ -11,15 +12,21 @@ struct auth_acct {
 	char id[320];		/* recorded as the requester */
 	char mail[256];		/* lower-case */
 	char cn[256];
+	struct dir_entry *entry;	/* directory account: {dir:ATTR} */
 };
+
+/* Frees what an account holds (its directory entry). */
+void auth_acct_clear(struct auth_acct *a);
 
 /* Seeds the credential cache's key; call once before serving. */
 int auth_init(void);
 /* Forgets cached credentials (after a reload). */
 void auth_flush(void);
 /*
- * HTTP Basic against local accounts and single-use enrollment codes.
- * 0, or -1 with rs set (401 and a challenge).
+ * HTTP Basic against local accounts and single-use enrollment codes, then,
+ * when <ldap accounts="yes">, by a simple bind as the user's directory
+ * entry. 0, or -1 with rs set (401 and a challenge, 503 when the directory
+ * cannot be reached).
  */
 int auth_basic(struct req *rq, struct resp *rs, struct wk *w,
     struct auth_acct *a);

@@ -19,8 +19,10 @@
 #include "ca/db.h"
 #include "ca/err.h"
 #include "ca/issue.h"
+#include "ca/ldapdir.h"
 #include "ca/template.h"
 #include "enroll/auth.h"
+#include "enroll/body.h"
 #include "enroll/handlers.h"
 #include "enroll/http.h"
 #include "enroll/log.h"
@@ -135,7 +137,7 @@ body_csr(struct req *rq, struct resp *rs)
 		    "PKCS#10 request, base64-encoded DER");
 		return NULL;
 	}
-	if (req_body_decode(rq, &der, &len) != 0) {
+	if (body_decode(rq->body, rq->bodylen, &der, &len) != 0) {
 		resp_text(rs, 400, "the request body is not base64, PEM or "
 		    "DER; send a PKCS#10 request, base64-encoded DER");
 		return NULL;
@@ -184,9 +186,14 @@ static void
 account_of(const struct auth_acct *a, struct iss_account *acct)
 {
 	memset(acct, 0, sizeof(*acct));
+	if (a->entry != NULL) {
+		/* Subject values, {dir:ATTR} included, from the entry. */
+		dir_account(a->entry, a->id, acct);
+		return;
+	}
 	acct->id = a->id;
-	acct->mail = a->mail;
-	acct->cn = a->cn;
+	acct->mail = a->mail[0] != '\0' ? a->mail : NULL;
+	acct->cn = a->cn[0] != '\0' ? a->cn : NULL;
 }
 
 void
@@ -308,7 +315,7 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 	struct wk *w;
 	struct db_cert *old = NULL;
 	const struct tpl *t;
-	struct areq *ar = NULL;
+	struct areq plain;
 	X509_REQ *csr = NULL, *gcsr = NULL;
 	EVP_PKEY *gkey = NULL;
 	X509 *cert = NULL;
@@ -316,6 +323,7 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 	size_t p7len;
 
 	ca_err_clear(&err);
+	memset(&a, 0, sizeof(a));
 	if (media_is(rq, rs, "application/pkcs10", NULL) != 0 ||
 	    (w = worker(rq, rs)) == NULL)
 		goto out;
@@ -361,15 +369,21 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 			goto out;
 		}
 		metrics_issued("serverkeygen");
+		srv_publish_kick();
 		keygen_answer(rq, rs, gkey, cert);
 		goto out;
 	}
-	if (areq_parse_simple(csr, NULL, 0, &ar, &err) != 0 ||
-	    arc_issue(w->ca, t, &acct, TPL_PROTO_EST, ar, &cert, &err) != 0) {
+	/* No key to archive: the CSR as it is, without areq's copy. */
+	memset(&plain, 0, sizeof(plain));
+	plain.form = AREQ_FORM_SIMPLE;
+	plain.csr = csr;
+	if (arc_issue_raw(w->ca, t, &acct, TPL_PROTO_EST, &plain, 1, &cert,
+	    &err) != 0) {
 		resp_err(rq, rs, &err);
 		goto out;
 	}
 	metrics_issued("est");
+	srv_publish_kick();
 	if (certs_only(cert, NULL, &p7, &p7len) != 0) {
 		log_err("encoding an issued certificate failed");
 		resp_text(rs, 500, "encoding the certificate failed; it was "
@@ -382,9 +396,9 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 	X509_free(cert);
 	EVP_PKEY_free(gkey);
 	X509_REQ_free(gcsr);
-	areq_free(ar);
 	X509_REQ_free(csr);
 	db_cert_free(old);
+	auth_acct_clear(&a);
 }
 
 void
@@ -517,12 +531,13 @@ est_fullcmc(struct req *rq, struct resp *rs)
 	size_t len, outlen;
 
 	ca_err_clear(&err);
+	memset(&a, 0, sizeof(a));
 	if (media_is(rq, rs, "application/pkcs7-mime", "application/cmc-request")
 	    != 0 || (w = worker(rq, rs)) == NULL ||
 	    auth_basic(rq, rs, w, &a) != 0 ||
 	    (t = pick_template(rq, rs, w, NULL)) == NULL)
 		goto out;
-	if (rq->bodylen == 0 || req_body_decode(rq, &der, &len) != 0) {
+	if (rq->bodylen == 0 || body_decode(rq->body, rq->bodylen, &der, &len) != 0) {
 		resp_text(rs, 400, "the request body is not a base64 CMC "
 		    "request (CMS SignedData of a PKIData)");
 		goto out;
@@ -539,6 +554,7 @@ est_fullcmc(struct req *rq, struct resp *rs)
 		goto out;
 	}
 	metrics_issued("cmc");
+	srv_publish_kick();
 	if (cmc_response(w->ca, ar->body_part_id, cert,
 	    ar->env != NULL ? ar->key_hash : NULL, ar->key_hash_len, &out,
 	    &outlen, &err) != 0) {
@@ -553,4 +569,5 @@ est_fullcmc(struct req *rq, struct resp *rs)
 	OPENSSL_free(out);
 	X509_free(cert);
 	areq_free(ar);
+	auth_acct_clear(&a);
 }

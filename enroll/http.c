@@ -26,6 +26,8 @@
 
 #define EST_PREFIX	"/.well-known/est/"
 #define PATH_MAX_LEN	512
+/* Past the body limit, bytes read and dropped before the answer. */
+#define HTTP_DISCARD_MAX	(4 * 1024 * 1024)
 
 /* Per connection-request state, from the first call to completion. */
 struct cstate {
@@ -33,6 +35,7 @@ struct cstate {
 	size_t len, cap, max;
 	int too_large;
 	int answered;
+	size_t seen;			/* body bytes received */
 	struct timespec start;
 };
 
@@ -234,73 +237,6 @@ req_media_type(const struct req *rq, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
-int
-req_body_decode(const struct req *rq, unsigned char **outp, size_t *lenp)
-{
-	const unsigned char *b = rq->body;
-	size_t n = rq->bodylen, i;
-	unsigned char *out = NULL;
-	EVP_ENCODE_CTX *ctx = NULL;
-	int a, c, r = -1;
-
-	*outp = NULL;
-	*lenp = 0;
-	while (n > 0 && isspace(*b)) {
-		b++;
-		n--;
-	}
-	if (n == 0)
-		return -1;
-	if (b[0] == 0x30) {
-		/* DER */
-		if ((out = malloc(n)) == NULL)
-			return -1;
-		memcpy(out, b, n);
-		*outp = out;
-		*lenp = n;
-		return 0;
-	}
-	if (n > 10 && memcmp(b, "-----BEGIN", 10) == 0) {
-		BIO *bio = BIO_new_mem_buf(b, (int)n);
-		char *name = NULL, *hdr = NULL;
-		unsigned char *data = NULL;
-		long dlen = 0;
-
-		if (bio != NULL && PEM_read_bio(bio, &name, &hdr, &data,
-		    &dlen) && dlen > 0 && (out = malloc((size_t)dlen)) != NULL) {
-			memcpy(out, data, (size_t)dlen);
-			*outp = out;
-			*lenp = (size_t)dlen;
-			r = 0;
-		}
-		OPENSSL_free(name);
-		OPENSSL_free(hdr);
-		OPENSSL_free(data);
-		BIO_free(bio);
-		return r;
-	}
-	/* base64; only its alphabet and white space. */
-	for (i = 0; i < n; i++)
-		if (!isalnum(b[i]) && b[i] != '+' && b[i] != '/' &&
-		    b[i] != '=' && !isspace(b[i]))
-			return -1;
-	if ((ctx = EVP_ENCODE_CTX_new()) == NULL ||
-	    (out = malloc(n)) == NULL)
-		goto out;
-	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, out, &a, b, (int)n) < 0 ||
-	    EVP_DecodeFinal(ctx, out + a, &c) < 0 || a + c == 0)
-		goto out;
-	*outp = out;
-	*lenp = (size_t)(a + c);
-	out = NULL;
-	r = 0;
- out:
-	EVP_ENCODE_CTX_free(ctx);
-	free(out);
-	return r;
-}
-
 static double
 elapsed(const struct timespec *t0)
 {
@@ -356,7 +292,7 @@ dispatch(struct listener *l, struct req *rq, struct resp *rs, int *routep)
 {
 	const struct route *rt;
 	char path[PATH_MAX_LEN + 32], allow[64] = "";
-	const char *p = rq->path;
+	const char *p = rq->path, *q;
 	int i, est = 0, found = -1;
 
 	*routep = -1;
@@ -365,8 +301,21 @@ dispatch(struct listener *l, struct req *rq, struct resp *rs, int *routep)
 		    "than %d bytes)", PATH_MAX_LEN);
 		return;
 	}
-	/* /.well-known/est/LABEL/op names a template. */
-	if (strncmp(p, EST_PREFIX, strlen(EST_PREFIX)) == 0) {
+	/*
+	 * /TEMPLATE/.well-known/est/op, for clients that take a base URL and
+	 * append the well-known path (strongSwan pki --est).
+	 */
+	if (p[0] == '/' && (q = strchr(p + 1, '/')) != NULL &&
+	    strncmp(q, EST_PREFIX, strlen(EST_PREFIX)) == 0 &&
+	    label_ok(p + 1, (size_t)(q - p - 1)) &&
+	    strchr(q + strlen(EST_PREFIX), '/') == NULL) {
+		memcpy(rq->label, p + 1, (size_t)(q - p - 1));
+		rq->label[q - p - 1] = '\0';
+		snprintf(path, sizeof(path), "%s", q);
+		p = path;
+		est = 1;
+	} else if (strncmp(p, EST_PREFIX, strlen(EST_PREFIX)) == 0) {
+		/* /.well-known/est/LABEL/op names a template. */
 		const char *rest = p + strlen(EST_PREFIX), *slash;
 
 		est = 1;
@@ -515,7 +464,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && ((clen = strtoull(cl, &end, 10)),
 		    *end != '\0' || clen > cs->max)) {
-			/* Refused before a byte of the body is read. */
+			/*
+			 * A body a little too large is read and dropped, so
+			 * that the client, still sending, reads the answer
+			 * rather than a reset; a huge one is refused at once.
+			 */
+			if (*end == '\0' && clen <= HTTP_DISCARD_MAX) {
+				cs->too_large = 1;
+				return MHD_YES;
+			}
 			resp_text(&rs, 413, "request body too large: %s bytes "
 			    "(the limit is %zu; see <limits body-bytes> in "
 			    "smimeca.conf)", cl, cs->max);
@@ -525,6 +482,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (*data_size > 0) {
+		cs->seen += *data_size;
+		/* A chunked body past any reason: the connection is cut. */
+		if (cs->too_large && cs->seen > HTTP_DISCARD_MAX) {
+			metrics_request(-1, 413, METRIC_R_TOO_LARGE,
+			    elapsed(&cs->start));
+			log_access("%s %s: body over %d bytes, connection "
+			    "closed", method, url, HTTP_DISCARD_MAX);
+			return MHD_NO;
+		}
 		if (!cs->too_large && cs->len + *data_size > cs->max) {
 			cs->too_large = 1;
 			OPENSSL_cleanse(cs->buf, cs->len);
@@ -586,12 +552,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			    sizeof(struct sockaddr_in6) :
 			    sizeof(struct sockaddr_in), addr, sizeof(addr),
 			    NULL, 0, NI_NUMERICHOST);
-		log_access("%s %s %s %u %.1fms%s%s%s%s", addr, method, url,
+		int why = rs.status >= 400 && rs.content_type != NULL &&
+		    strncmp(rs.content_type, "text/", 5) == 0;
+
+		/* The reason without its newline. */
+		log_access("%s %s %s %u %.1fms%s%s%s%.*s", addr, method, url,
 		    rs.status, secs * 1000, rq.user ? " user=" : "",
-		    rq.user ? rq.user : "", rs.status >= 400 ? " " : "",
-		    rs.status >= 400 && rs.content_type != NULL &&
-		    strncmp(rs.content_type, "text/", 5) == 0 ?
-		    (const char *)rs.body : "");
+		    rq.user ? rq.user : "", why ? " " : "",
+		    why ? (int)strcspn((const char *)rs.body, "\n") : 0,
+		    why ? (const char *)rs.body : "");
 	}
 	ret = send_resp(conn, &rs);
 	resp_clear(&rs);
@@ -682,7 +651,7 @@ start_one(struct listener *l, const char *addr, int port,
 		    (unsigned)dm->per_client,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)dm->max_conns,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		    (size_t)dm->header_max + 16384,
+		    (size_t)dm->header_max * 2,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 		    MHD_OPTION_HTTPS_MEM_KEY, key,
@@ -702,7 +671,7 @@ start_one(struct listener *l, const char *addr, int port,
 		    (unsigned)dm->per_client,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)dm->max_conns,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		    (size_t)dm->header_max + 16384,
+		    (size_t)dm->header_max * 2,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 		    MHD_OPTION_END);

@@ -76,12 +76,6 @@ const char *req_arg(const struct req *rq, const char *name);
 /* The TLS client certificate (verified by the caller), or NULL. */
 X509 *req_client_cert(const struct req *rq);
 
-/*
- * Decodes an EST body: base64 (line breaks allowed), PEM or DER.
- * *outp is malloc'ed.
- */
-int req_body_decode(const struct req *rq, unsigned char **outp,
-    size_t *lenp);
 /* The media type of the request without parameters, lower case; "" if none. */
 void req_media_type(const struct req *rq, char *buf, size_t len);
 

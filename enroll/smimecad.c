@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -16,6 +17,7 @@
 #include "ca/ca.h"
 #include "ca/config.h"
 #include "ca/err.h"
+#include "ca/publish.h"
 #include "ca/template.h"
 #include "ca/tls.h"
 #include "ca/util.h"
@@ -27,12 +29,65 @@
 static struct srv the_srv;
 static pthread_key_t wk_key;
 
+/* The publisher thread: applies the LDAP outbox (ca/publish.c). */
+#define PUB_POLL	5	/* seconds between looks at the outbox */
+#define PUB_BATCH	100
+static pthread_t pub_thread;
+static pthread_mutex_t pub_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pub_cv = PTHREAD_COND_INITIALIZER;
+static int pub_stop, pub_kick;
+
+static void *publisher(void *);
+
+static struct tplset *tplset_get(struct srv *);
+static void tplset_put(struct tplset *);
+static struct tplset *tplset_load(struct ca *, struct ca_err *);
 static void wk_free(void *);
 static int wk_open(struct srv *, struct wk *, struct ca_err *);
 static int reload(struct srv *);
 static int parse_listen(const char *, char **, int *);
 static X509_STORE *trust_store(struct ca *, char **, struct ca_err *);
 static void usage(void) __attribute__((noreturn));
+
+static struct tplset *
+tplset_get(struct srv *s)
+{
+	struct tplset *ts;
+
+	pthread_mutex_lock(&s->reload_lock);
+	ts = s->tplset;
+	atomic_fetch_add(&ts->refs, 1);
+	pthread_mutex_unlock(&s->reload_lock);
+	return ts;
+}
+
+static void
+tplset_put(struct tplset *ts)
+{
+	if (ts != NULL && atomic_fetch_sub(&ts->refs, 1) == 1) {
+		tpl_free_all(ts->tpls, ts->n);
+		free(ts);
+	}
+}
+
+/* Loads and validates every template of the CA. */
+static struct tplset *
+tplset_load(struct ca *ca, struct ca_err *err)
+{
+	struct tplset *ts;
+
+	if ((ts = calloc(1, sizeof(*ts))) == NULL) {
+		ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	if (tpl_load_all(ca_config(ca)->template_dir, &ts->tpls, &ts->n,
+	    err) != 0) {
+		free(ts);
+		return NULL;
+	}
+	atomic_store(&ts->refs, 1);
+	return ts;
+}
 
 static void
 wk_free(void *p)
@@ -41,31 +96,39 @@ wk_free(void *p)
 
 	if (w == NULL)
 		return;
-	tpl_free_all(w->tpls, w->ntpls);
+	tplset_put(w->ts);
 	ca_close(w->ca);
 	OPENSSL_free(w->cacerts);
 	free(w);
 }
 
+/*
+ * Opens the CA anew and takes the current templates. When the CA cannot
+ * be opened (a configuration broken after the reload checked it), the
+ * thread keeps its previous handle rather than failing requests.
+ */
 static int
 wk_open(struct srv *s, struct wk *w, struct ca_err *err)
 {
+	struct ca *ca = NULL;
 	int r;
 
-	tpl_free_all(w->tpls, w->ntpls);
-	ca_close(w->ca);
-	OPENSSL_free(w->cacerts);
-	w->tpls = NULL;
-	w->ntpls = 0;
-	w->ca = NULL;
-	w->cacerts = NULL;
 	w->gen = atomic_load(&s->gen);
-	if ((r = ca_open(s->dir, s->passphrase_file, CA_OPEN_KEY, &w->ca,
-	    err)) != 0 ||
-	    (r = tpl_load_all(ca_config(w->ca)->template_dir, &w->tpls,
-	    &w->ntpls, err)) != 0)
-		return r;
-	ca_set_actor(w->ca, "smimecad");
+	if ((r = ca_open(s->dir, s->passphrase_file, CA_OPEN_KEY, &ca,
+	    err)) != 0) {
+		if (w->ca == NULL)
+			return r;
+		log_err("keeping the previous CA handle: %s", err->msg);
+		ca_err_clear(err);
+	} else {
+		ca_close(w->ca);
+		w->ca = ca;
+		ca_set_actor(w->ca, "smimecad");
+		OPENSSL_free(w->cacerts);
+		w->cacerts = NULL;
+	}
+	tplset_put(w->ts);
+	w->ts = tplset_get(s);
 	return 0;
 }
 
@@ -84,17 +147,88 @@ srv_worker(struct srv *s, struct ca_err *err)
 			ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 			return NULL;
 		}
-		w->gen = atomic_load(&s->gen) - 1;
 	}
 	/* Between two requests of this thread: nothing is in flight here. */
 	if (w->ca == NULL || w->gen != atomic_load(&s->gen)) {
-		if (wk_open(s, w, err) != 0) {
-			ca_close(w->ca);
-			w->ca = NULL;
+		if (wk_open(s, w, err) != 0)
 			return NULL;
-		}
 	}
 	return w;
+}
+
+void
+srv_publish_kick(void)
+{
+	pthread_mutex_lock(&pub_mu);
+	pub_kick = 1;
+	pthread_cond_signal(&pub_cv);
+	pthread_mutex_unlock(&pub_mu);
+}
+
+/*
+ * Runs due publish jobs, then sleeps until the next is due, a kick, or
+ * PUB_POLL seconds (jobs written by the CLI). The directory is written
+ * outside any transaction; an outage only delays the jobs.
+ */
+static void *
+publisher(void *arg)
+{
+	struct srv *s = arg;
+	struct ca *ca = NULL;
+	struct ca_err err;
+	struct pub_result res;
+	struct timespec until;
+	unsigned gen = 0;
+	int64_t now, wait;
+	int r, last_failed = 0;
+
+	for (;;) {
+		ca_err_clear(&err);
+		if (ca == NULL || gen != atomic_load(&s->gen)) {
+			ca_close(ca);
+			ca = NULL;
+			gen = atomic_load(&s->gen);
+			if (ca_open(s->dir, s->passphrase_file, 0, &ca,
+			    &err) != 0) {
+				log_err("publisher: %s", err.msg);
+				ca = NULL;
+			}
+		}
+		wait = PUB_POLL;
+		if (ca != NULL && ca_config(ca)->ldap != NULL) {
+			memset(&res, 0, sizeof(res));
+			r = pub_run(ca, PUB_BATCH, &res, &err);
+			if (r != 0 && !last_failed)
+				log_warn("publishing to the directory: %s "
+				    "(jobs stay queued and are retried)",
+				    err.msg);
+			else if (r == 0 && last_failed)
+				log_info("publishing to the directory works "
+				    "again");
+			last_failed = r != 0;
+			now = (int64_t)time(NULL);
+			if (res.tried >= PUB_BATCH && r == 0)
+				wait = 0;
+			else if (res.next_due > 0 && res.next_due - now <
+			    wait)
+				wait = res.next_due > now ?
+				    res.next_due - now : 1;
+		}
+		pthread_mutex_lock(&pub_mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)wait;
+		while (!pub_stop && !pub_kick && wait > 0 &&
+		    pthread_cond_timedwait(&pub_cv, &pub_mu, &until) == 0)
+			;
+		pub_kick = 0;
+		if (pub_stop) {
+			pthread_mutex_unlock(&pub_mu);
+			break;
+		}
+		pthread_mutex_unlock(&pub_mu);
+	}
+	ca_close(ca);
+	return NULL;
 }
 
 const struct tpl *
@@ -102,9 +236,9 @@ wk_template(const struct wk *w, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < w->ntpls; i++)
-		if (strcmp(w->tpls[i]->name, name) == 0)
-			return w->tpls[i];
+	for (i = 0; i < w->ts->n; i++)
+		if (strcmp(w->ts->tpls[i]->name, name) == 0)
+			return w->ts->tpls[i];
 	return NULL;
 }
 
@@ -114,26 +248,26 @@ reload(struct srv *s)
 {
 	struct ca_err err;
 	struct ca *ca = NULL;
-	struct tpl **tpls = NULL;
-	size_t n = 0;
-	int r;
+	struct tplset *ts = NULL, *old;
 
 	ca_err_clear(&err);
-	if ((r = ca_open(s->dir, s->passphrase_file, CA_OPEN_KEY, &ca,
-	    &err)) != 0 ||
-	    (r = tpl_load_all(ca_config(ca)->template_dir, &tpls, &n,
-	    &err)) != 0) {
+	if (ca_open(s->dir, s->passphrase_file, CA_OPEN_KEY, &ca, &err) != 0 ||
+	    (ts = tplset_load(ca, &err)) == NULL) {
 		log_err("reload refused, still serving the previous "
 		    "configuration: %s", err.msg);
 		ca_close(ca);
-		return r;
+		return -1;
 	}
-	tpl_free_all(tpls, n);
 	ca_close(ca);
+	pthread_mutex_lock(&s->reload_lock);
+	old = s->tplset;
+	s->tplset = ts;
+	pthread_mutex_unlock(&s->reload_lock);
+	tplset_put(old);
 	auth_flush();
 	atomic_fetch_add(&s->gen, 1);
 	log_info("reloaded the configuration and %zu templates (listener "
-	    "changes take a restart)", n);
+	    "changes take a restart)", ts->n);
 	return 0;
 }
 
@@ -305,16 +439,11 @@ main(int argc, char **argv)
 	if (tls_load_pem(ca, &cert, &key, &keylen, &err) != 0 ||
 	    (s->trust = trust_store(ca, &trust, &err)) == NULL)
 		goto fail;
-	{
-		struct tpl **tpls = NULL;
-		size_t n = 0;
-
-		if (tpl_load_all(s->cfg->template_dir, &tpls, &n, &err) != 0)
-			goto fail;
-		tpl_free_all(tpls, n);
-	}
+	if ((s->tplset = tplset_load(ca, &err)) == NULL)
+		goto fail;
 	if (auth_init() != 0 ||
 	    pthread_key_create(&wk_key, wk_free) != 0 ||
+	    pthread_mutex_init(&s->reload_lock, NULL) != 0 ||
 	    pthread_mutex_init(&s->slow_lock, NULL) != 0) {
 		ca_err_set(&err, CA_ERR_NOMEM, "initialising");
 		goto fail;
@@ -340,6 +469,13 @@ main(int argc, char **argv)
 	if (http_start(s, https_addr, https_port, http_addr, http_port, cert,
 	    key, trust, (unsigned)nthreads, &err) != 0)
 		goto fail;
+	if (pthread_create(&pub_thread, NULL, publisher, s) != 0) {
+		ca_err_set(&err, CA_ERR_NOMEM, "starting the publisher");
+		http_stop();
+		goto fail;
+	}
+	if (s->cfg->ldap != NULL)
+		log_info("publishing to %s", s->cfg->ldap->uri);
 	OPENSSL_clear_free(key, keylen);
 	key = NULL;
 	log_info("serving CA \"%s\" from %s on https://%s:%d/ (%ld "
@@ -363,6 +499,11 @@ main(int argc, char **argv)
 	}
 	http_quiesce();
 	http_stop();
+	pthread_mutex_lock(&pub_mu);
+	pub_stop = 1;
+	pthread_cond_signal(&pub_cv);
+	pthread_mutex_unlock(&pub_mu);
+	pthread_join(pub_thread, NULL);
 	rc = 0;
 	goto out;
  fail:
@@ -376,6 +517,7 @@ main(int argc, char **argv)
 	free(https_addr);
 	free(http_addr);
 	X509_STORE_free(s->trust);
+	tplset_put(s->tplset);
 	free(s->est_template);
 	free(s->dir);
 	ca_close(ca);

@@ -13,6 +13,13 @@ struct ca_config;
 struct ca_err;
 struct tpl;
 
+/* Templates as validated at start or at the last reload, shared read-only. */
+struct tplset {
+	struct tpl **tpls;
+	size_t n;
+	atomic_int refs;
+};
+
 struct srv {
 	char *dir;			/* CA directory */
 	const char *passphrase_file;	/* CA key passphrase, or NULL */
@@ -21,8 +28,8 @@ struct srv {
 	int est_over_http;
 	int https_port;
 	atomic_uint gen;		/* bumped by each reload */
-	pthread_mutex_t reload_lock;
-	struct ca_config *live_cfg;	/* the latest good configuration */
+	pthread_mutex_t reload_lock;	/* guards tplset */
+	struct tplset *tplset;		/* the latest good templates */
 	X509_STORE *trust;		/* CA chain, for client certificates */
 	pthread_mutex_t slow_lock;	/* one scrypt at a time (memory) */
 };
@@ -30,8 +37,7 @@ struct srv {
 /* One per thread: its own database connection and CA key. */
 struct wk {
 	struct ca *ca;
-	struct tpl **tpls;
-	size_t ntpls;
+	struct tplset *ts;
 	unsigned gen;
 	unsigned char *cacerts;		/* certs-only PKCS#7 of the chain */
 	size_t cacerts_len;
@@ -39,6 +45,8 @@ struct wk {
 
 /* This thread's worker, (re)opened when the configuration changed. */
 struct wk *srv_worker(struct srv *s, struct ca_err *err);
+/* Wakes the publisher: a certificate was issued (a job may be waiting). */
+void srv_publish_kick(void);
 /* A template by name, or NULL. */
 const struct tpl *wk_template(const struct wk *w, const char *name);
 

@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # Starting and stopping a private smimecad on loopback; sourced by tests
-# after lib.sh.
+# after lib.sh as . "$top_srcdir/tests/smimecad.sh" (lib.sh changes to $T).
 #
 #   free_port                  prints a TCP port nobody listens on
 #   smimecad_start DIR [ARGS]  starts smimecad -f on 127.0.0.1 with two free

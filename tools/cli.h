@@ -27,6 +27,7 @@ struct cli_cmd {
 extern const struct cli_cmd cli_ca_cmds[];	/* cmd_ca.c */
 extern const struct cli_cmd cli_cert_cmds[];	/* cmd_cert.c */
 extern const struct cli_cmd cli_archive_cmds[];	/* cmd_archive.c */
+extern const struct cli_cmd cli_publish_cmds[];	/* cmd_publish.c */
 extern const struct cli_cmd cli_user_cmds[];	/* cmd_user.c */
 
 /* Prints each line of err as "smimeca: LINE" on stderr. */

@@ -24,6 +24,7 @@
 #include "ca/db.h"
 #include "ca/err.h"
 #include "ca/issue.h"
+#include "ca/labdir.h"
 #include "ca/revoke.h"
 #include "ca/template.h"
 #include "ca/tls.h"
@@ -47,13 +48,15 @@ static int lab_officer(struct ca *, const struct tpl *, const char *, int,
     FILE *, struct ca_err *);
 static int lab_officers(struct cli *, const char *, struct ca_err *);
 static int init_exchange(struct cli *, struct ca_err *);
+static int lab_directory(struct cli *, int, struct ca_err *);
 
 #define LAB_OFFICERS	3
 
 const struct cli_cmd cli_ca_cmds[] = {
 	{ "init", NULL, cmd_init, "[--name CN] [--key rsa:2048|rsa:3072|"
 	    "rsa:4096|ec:p256|ec:p384] [--two-tier] [--passphrase-file F] "
-	    "[--base-url URL] [--days N] [--lab [--officers DIR]]" },
+	    "[--base-url URL] [--days N] [--lab [--officers DIR] "
+	    "[--ldap-port PORT | --no-ldap]]" },
 	{ "revoke", NULL, cmd_revoke, "SERIAL --reason REASON" },
 	{ "crl", NULL, cmd_crl, "[--out FILE] [--der]" },
 	{ "template", "list", cmd_template_list, "[--json]" },
@@ -76,14 +79,17 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		{ "days", required_argument, NULL, 'D' },
 		{ "lab", no_argument, NULL, 'l' },
 		{ "officers", required_argument, NULL, 'O' },
+		{ "ldap-port", required_argument, NULL, 'L' },
+		{ "no-ldap", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ca_init_params p;
 	struct ca_err err;
 	char *end, *dcopy = NULL, *officers = NULL;
 	const char *officers_opt = NULL;
-	long days;
-	int ch, lab = 0, rc;
+	long days, ldap_port = LABDIR_PORT;
+	int ch, lab = 0, rc, have_ldap = 0, port_set = 0, no_ldap = 0;
+	const char *missing;
 
 	memset(&p, 0, sizeof(p));
 	ca_err_clear(&err);
@@ -128,6 +134,19 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		case 'O':
 			officers_opt = optarg;
 			break;
+		case 'L':
+			ldap_port = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || ldap_port < 1 ||
+			    ldap_port > 65535) {
+				cli_warnx("--ldap-port %s: give a TCP port "
+				    "from 1 to 65535", optarg);
+				return CLI_USAGE;
+			}
+			port_set = 1;
+			break;
+		case 'X':
+			no_ldap = 1;
+			break;
 		default:
 			return cli_usage(&cli_ca_cmds[0]);
 		}
@@ -139,8 +158,13 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		return cli_usage(&cli_ca_cmds[0]);
 	}
 	p.lab = lab;
-	if (officers_opt != NULL && !lab) {
-		cli_warnx("--officers needs --lab");
+	if ((officers_opt != NULL || port_set || no_ldap) && !lab) {
+		cli_warnx("%s needs --lab", officers_opt != NULL ?
+		    "--officers" : port_set ? "--ldap-port" : "--no-ldap");
+		return CLI_USAGE;
+	}
+	if (port_set && no_ldap) {
+		cli_warnx("--ldap-port and --no-ldap exclude each other");
 		return CLI_USAGE;
 	}
 	/* Officers live beside the CA directory, never inside it. */
@@ -185,6 +209,21 @@ cmd_init(struct cli *cli, int argc, char **argv)
 			free(officers);
 			return rc;
 		}
+		/* A lab directory when slapd is there; none is no failure. */
+		if (no_ldap)
+			;
+		else if (!labdir_available(&missing))
+			cli_warnx("no lab directory: %s is not installed (on "
+			    "Debian: apt-get install slapd ldap-utils); the "
+			    "CA works without one", missing);
+		else if (lab_directory(cli, (int)ldap_port, &err) != CLI_OK) {
+			cli_print_err(&err);
+			cli_warnx("the CA in %s was created, but its lab "
+			    "directory was not", p.dir);
+			free(officers);
+			return CLI_FAIL;
+		} else
+			have_ldap = 1;
 	}
 	printf("Created CA \"%s\" in %s:\n"
 	    "  %s/ca.crt          the issuing CA certificate\n"
@@ -212,8 +251,37 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		    "any one of them can recover):\n  %s/officer1.p12 .. "
 		    "officer%d.p12, passwords in %s/passwords.txt\n",
 		    officers, LAB_OFFICERS, officers);
+	if (have_ldap)
+		printf("\nLab directory (slapd, suffix " LABDIR_SUFFIX ") "
+		    "in %s/" LABDIR_DIR ", on ldap://127.0.0.1:%ld/:\n"
+		    "  users alice, bob and carol (@lab.example), passwords "
+		    "in %s/" LABDIR_DIR "/users.txt\n"
+		    "  start it with: smimeca -d %s lab slapd start\n",
+		    p.dir, ldap_port, p.dir, p.dir);
 	free(officers);
 	return CLI_OK;
+}
+
+/* The lab slapd's files and data, and the <ldap> section for it. */
+static int
+lab_directory(struct cli *cli, int port, struct ca_err *err)
+{
+	struct ca *ca = NULL;
+	unsigned char *der = NULL;
+	int len, rc = CLI_FAIL;
+
+	if (ca_open(cli->dir, cli->passphrase_file, 0, &ca, err) != 0)
+		goto out;
+	if ((len = i2d_X509(ca_cert(ca), &der)) <= 0) {
+		ca_err_ssl(err, CA_ERR_CRYPTO, "encoding the CA certificate");
+		goto out;
+	}
+	if (labdir_create(ca_config(ca), port, der, (size_t)len, err) == 0)
+		rc = CLI_OK;
+ out:
+	OPENSSL_free(der);
+	ca_close(ca);
+	return rc;
 }
 
 /* The first CA exchange certificate, so clients can archive at once. */

@@ -17,6 +17,7 @@
 #include "ca/db.h"
 #include "ca/err.h"
 #include "ca/issue.h"
+#include "ca/ldapdir.h"
 #include "ca/revoke.h"
 #include "ca/template.h"
 #include "ca/util.h"
@@ -33,7 +34,7 @@ static json_t *cert_json(const struct db_cert *, int64_t);
 const struct cli_cmd cli_cert_cmds[] = {
 	{ "issue", NULL, cmd_issue, "--template NAME (--csr FILE "
 	    "[--encrypted-key FILE] | --archival-request FILE) [--out FILE] "
-	    "[--email MAIL] [--cn NAME]" },
+	    "[--email MAIL] [--cn NAME] [--no-directory]" },
 	{ "cert", "list", cmd_cert_list, "[--email MAIL] [--template NAME] "
 	    "[--status valid|revoked|expired] [--json]" },
 	{ "cert", "show", cmd_cert_show, "SERIAL [--pem] [--json]" },
@@ -95,6 +96,7 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 		{ "cn", required_argument, NULL, 'n' },
 		{ "encrypted-key", required_argument, NULL, 'k' },
 		{ "archival-request", required_argument, NULL, 'a' },
+		{ "no-directory", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *tname = NULL, *csrfile = NULL, *out = NULL;
@@ -105,11 +107,12 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	char *mail = NULL, *cn = NULL, serial[65];
 	struct ca *ca = NULL;
 	struct tpl *t = NULL;
-	struct ca_err err;
+	struct ca_err err, derr;
 	struct iss_account acct;
+	struct dir_entry *ent = NULL;
 	X509_REQ *csr = NULL;
 	X509 *cert = NULL;
-	int ch, rc = CLI_FAIL;
+	int ch, rc = CLI_FAIL, nodir = 0;
 
 	ca_err_clear(&err);
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -136,6 +139,9 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 			break;
 		case 'a':
 			arcfile = optarg;
+			break;
+		case 'N':
+			nodir = 1;
 			break;
 		default:
 			rc = cli_usage(&cli_cert_cmds[0]);
@@ -179,12 +185,39 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	if (mail == NULL &&
 	    (mail = csr_subject_value(csr, NID_pkcs9_emailAddress)) == NULL)
 		mail = csr_san_email(csr);
+	/*
+	 * With a directory, {dir:ATTR} come from the address's entry (the
+	 * administrator still vouches that the request is that user's).
+	 */
+	if (!nodir && mail != NULL && ca_config(ca)->ldap != NULL) {
+		ca_err_clear(&derr);
+		if (dir_lookup(ca_config(ca), mail, &ent, &derr) ==
+		    CA_ERR_NOTFOUND)
+			cli_warnx("note: %s has no directory entry; the "
+			    "subject comes from --email, --cn and the "
+			    "request", mail);
+		else if (ent == NULL) {
+			cli_print_err(&derr);
+			cli_warnx("note: the directory cannot be read; the "
+			    "subject comes from --email, --cn and the request "
+			    "(--no-directory skips the lookup)");
+		}
+	}
+	if (cn == NULL && ent != NULL && ent->cn != NULL &&
+	    (cn = strdup(ent->cn)) == NULL) {
+		ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	if (cn == NULL)
 		cn = csr_subject_value(csr, NID_commonName);
 	memset(&acct, 0, sizeof(acct));
 	acct.id = "admin";
 	acct.mail = mail;
 	acct.cn = cn;
+	if (ent != NULL) {
+		acct.lookup = dir_entry_lookup;
+		acct.lookup_ctx = ent;
+	}
 	if (arc_issue(ca, t, &acct, TPL_PROTO_CLI, areq, &cert, &err) != 0) {
 		ca_err_set(&err, err.code, "%s: no certificate issued", input);
 		goto out;
@@ -206,6 +239,7 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	areq_free(areq);
 	free(buf);
 	tpl_free(t);
+	dir_entry_free(ent);
 	ca_close(ca);
 	free(mail);
 	free(cn);

@@ -19,6 +19,7 @@ static const struct cli_cmd *const cmd_tables[] = {
 	cli_ca_cmds,
 	cli_cert_cmds,
 	cli_archive_cmds,
+	cli_publish_cmds,
 	cli_user_cmds,
 };
 

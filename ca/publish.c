@@ -1,0 +1,1320 @@
+/* Publishing certificates and CRLs to the directory through an outbox. */
+#include "ac-config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/config.h"
+#include "ca/db.h"
+#include "ca/err.h"
+#include "ca/ldapdir.h"
+#include "ca/publish.h"
+#include "ca/template.h"
+#include "ca/util.h"
+
+#define PUB_LEASE	120	/* seconds a worker owns the jobs it took */
+#define PUB_CERT_MAX	(64 * 1024)
+
+static const char *const kind_names[] = {
+	[PUB_ADD] = "add",
+	[PUB_DELETE] = "delete",
+	[PUB_EXPIRE] = "expire",
+	[PUB_CRL] = "crl",
+};
+
+/* A certificate of this CA that should be in an entry. */
+struct want {
+	char serial[65];
+	unsigned char *der;
+	size_t derlen;
+	int present;
+};
+
+struct tpl_seen {
+	char *name;
+	int publishes;
+};
+
+/* An email reconciled during this run, and how that went. */
+struct seen {
+	char *email;
+	int code;
+	char msg[1024];
+	char result[512];
+};
+
+struct pub_ctx {
+	struct ca *ca;
+	const struct ca_config *cfg;
+	const struct cfg_ldap *l;
+	sqlite3 *h;
+	struct dir *d;
+	STACK_OF(X509) *issuers;
+	struct tpl_seen *tpls;
+	size_t ntpls;
+	struct seen *seen;
+	size_t nseen;
+	int64_t now;
+	int dry_run;
+	char ca_attr[64];	/* cACertificate[;binary] */
+	char crl_attr[64];	/* certificateRevocationList[;binary] */
+};
+
+struct job {
+	int64_t id;
+	enum pub_kind kind;
+	int64_t cert_id;
+	char *email;
+	int64_t crl_number;
+	int attempts;
+};
+
+static int sql_fail(struct pub_ctx *, struct ca_err *, const char *);
+static int ctx_init(struct pub_ctx *, struct ca *, struct ca_err *);
+static void ctx_free(struct pub_ctx *);
+static int ctx_dir(struct pub_ctx *, struct ca_err *);
+static int template_publishes(struct pub_ctx *, const char *);
+static int ours(struct pub_ctx *, X509 *);
+static int wants_load(struct pub_ctx *, const char *, struct want **,
+    size_t *, struct ca_err *);
+static void wants_free(struct want *, size_t);
+static int smime_encode(const unsigned char *, size_t, unsigned char **,
+    size_t *);
+static int smime_value_ours(struct pub_ctx *, const unsigned char *, size_t,
+    char **, int *);
+static int strset_add(char ***, size_t *, const char *);
+static int enqueue(struct ca *, enum pub_kind, int64_t, const char *,
+    int64_t, struct ca_err *);
+static int smime_sync(struct pub_ctx *, const struct dir_entry *,
+    struct want *, size_t, int *, int *, struct ca_err *);
+static int reconcile_entry(struct pub_ctx *, const struct dir_entry *,
+    const char *, int *, int *, struct ca_err *);
+static int reconcile_mail(struct pub_ctx *, const char *, char **, int *,
+    int *, struct ca_err *);
+static int publish_ca(struct pub_ctx *, int *, struct ca_err *);
+static int claim(struct pub_ctx *, int, struct job **, size_t *,
+    struct ca_err *);
+static void jobs_free(struct job *, size_t);
+static int apply(struct pub_ctx *, const struct job *, char *, size_t,
+    struct ca_err *);
+static int record(struct pub_ctx *, const struct job *, int, const char *,
+    const char *, struct ca_err *);
+static int64_t backoff(const struct cfg_ldap *, int);
+static int step_write(struct db *, sqlite3_stmt *, int64_t *, const char *,
+    struct ca_err *);
+static int next_due(struct pub_ctx *, int64_t *, struct ca_err *);
+static int mark_done(struct pub_ctx *, const char *, int64_t,
+    struct ca_err *);
+static const char **entry_attrs(const struct cfg_ldap *, const char **);
+
+int
+pub_template_publishes(const struct tpl *t)
+{
+	return t->purpose == TPL_PURPOSE_SMIME_ENCRYPTION ||
+	    t->purpose == TPL_PURPOSE_SMIME_SIGNATURE ||
+	    t->purpose == TPL_PURPOSE_SMIME_DUAL;
+}
+
+static int
+sql_fail(struct pub_ctx *px, struct ca_err *err, const char *what)
+{
+	return ca_err_set(err, CA_ERR_DB, "%s: %s: %s", px->cfg->db_file,
+	    what, sqlite3_errmsg(px->h));
+}
+
+static int
+enqueue(struct ca *ca, enum pub_kind kind, int64_t cert_id,
+    const char *email, int64_t crl_number, struct ca_err *err)
+{
+	sqlite3 *h = db_handle(ca_db(ca));
+	sqlite3_stmt *st = NULL;
+	char *lower = NULL;
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	if (email != NULL) {
+		if ((lower = strdup(email)) == NULL)
+			return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		util_lower(lower);
+	}
+	if (sqlite3_prepare_v2(h, "INSERT INTO pub_jobs(kind, cert_id, email, "
+	    "crl_number, state, next_attempt, created) VALUES(?, ?, ?, ?, "
+	    "'pending', ?, ?)", -1, &st, NULL) != SQLITE_OK) {
+		r = ca_err_set(err, CA_ERR_DB, "queueing a directory job: %s",
+		    sqlite3_errmsg(h));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, kind_names[kind], -1, SQLITE_STATIC);
+	if (cert_id != 0)
+		sqlite3_bind_int64(st, 2, cert_id);
+	if (lower != NULL)
+		sqlite3_bind_text(st, 3, lower, -1, SQLITE_STATIC);
+	if (kind == PUB_CRL)
+		sqlite3_bind_int64(st, 4, crl_number);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = ca_err_set(err, CA_ERR_DB, "queueing a directory job: %s",
+		    sqlite3_errmsg(h));
+		goto out;
+	}
+	r = 0;
+ out:
+	sqlite3_finalize(st);
+	free(lower);
+	return r;
+}
+
+int
+pub_enqueue_cert(struct ca *ca, int64_t cert_id, const char *email,
+    enum pub_kind kind, struct ca_err *err)
+{
+	if (ca_config(ca)->ldap == NULL || email == NULL || *email == '\0' ||
+	    kind == PUB_CRL)
+		return 0;
+	return enqueue(ca, kind, cert_id, email, 0, err);
+}
+
+int
+pub_enqueue_crl(struct ca *ca, int64_t crl_number, struct ca_err *err)
+{
+	const struct cfg_ldap *l = ca_config(ca)->ldap;
+
+	if (l == NULL || l->ca_dn == NULL)
+		return 0;
+	return enqueue(ca, PUB_CRL, 0, NULL, crl_number, err);
+}
+
+/* Everything a run needs but the directory connection (made on demand). */
+static int
+ctx_init(struct pub_ctx *px, struct ca *ca, struct ca_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *p;
+	X509 *x;
+	int r, rc, bin;
+
+	memset(px, 0, sizeof(*px));
+	px->ca = ca;
+	px->cfg = ca_config(ca);
+	px->l = px->cfg->ldap;
+	px->h = db_handle(ca_db(ca));
+	px->now = (int64_t)time(NULL);
+	bin = px->l != NULL && strcasestr(px->l->cert_attr, ";binary") !=
+	    NULL;
+	snprintf(px->ca_attr, sizeof(px->ca_attr), "cACertificate%s",
+	    bin ? ";binary" : "");
+	snprintf(px->crl_attr, sizeof(px->crl_attr),
+	    "certificateRevocationList%s", bin ? ";binary" : "");
+	/* Every issuing CA certificate: values they signed are ours. */
+	if ((px->issuers = sk_X509_new_null()) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	if (sqlite3_prepare_v2(px->h, "SELECT der FROM ca_certs WHERE role = "
+	    "'issuing' ORDER BY not_after DESC", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(px, err, "reading the CA certificates");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		p = sqlite3_column_blob(st, 0);
+		if ((x = d2i_X509(NULL, &p, sqlite3_column_bytes(st,
+		    0))) == NULL)
+			continue;
+		if (!sk_X509_push(px->issuers, x)) {
+			X509_free(x);
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = sql_fail(px, err, "reading the CA certificates");
+		goto out;
+	}
+	r = 0;
+ out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static void
+ctx_free(struct pub_ctx *px)
+{
+	size_t i;
+
+	dir_close(px->d);
+	px->d = NULL;
+	sk_X509_pop_free(px->issuers, X509_free);
+	for (i = 0; i < px->ntpls; i++)
+		free(px->tpls[i].name);
+	free(px->tpls);
+	for (i = 0; i < px->nseen; i++)
+		free(px->seen[i].email);
+	free(px->seen);
+	memset(px, 0, sizeof(*px));
+}
+
+static int
+ctx_dir(struct pub_ctx *px, struct ca_err *err)
+{
+	if (px->d != NULL)
+		return 0;
+	return dir_open(px->cfg, &px->d, err);
+}
+
+/*
+ * Whether a certificate of this template belongs in the directory. A
+ * template that is gone or broken: yes (S/MIME is what this CA is for).
+ */
+static int
+template_publishes(struct pub_ctx *px, const char *name)
+{
+	struct tpl_seen *nt;
+	struct tpl *t = NULL;
+	int yes;
+	size_t i;
+
+	for (i = 0; i < px->ntpls; i++)
+		if (strcmp(px->tpls[i].name, name) == 0)
+			return px->tpls[i].publishes;
+	yes = tpl_load(px->cfg->template_dir, name, &t, NULL) != 0 ||
+	    pub_template_publishes(t);
+	tpl_free(t);
+	if ((nt = reallocarray(px->tpls, px->ntpls + 1,
+	    sizeof(*nt))) != NULL) {
+		px->tpls = nt;
+		if ((nt[px->ntpls].name = strdup(name)) != NULL)
+			nt[px->ntpls++].publishes = yes;
+	}
+	return yes;
+}
+
+/* Issued (and signed) by one of this CA's issuing certificates. */
+static int
+ours(struct pub_ctx *px, X509 *x)
+{
+	X509 *ca;
+	int i;
+
+	for (i = 0; i < sk_X509_num(px->issuers); i++) {
+		ca = sk_X509_value(px->issuers, i);
+		if (X509_check_issued(ca, x) == X509_V_OK &&
+		    X509_verify(x, X509_get0_pubkey(ca)) == 1)
+			return 1;
+	}
+	return 0;
+}
+
+/* The valid, published certificates of this CA for email. */
+static int
+wants_load(struct pub_ctx *px, const char *email, struct want **wp,
+    size_t *np, struct ca_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct want *w = NULL, *nw;
+	const unsigned char *s;
+	size_t n = 0;
+	int r, rc, len;
+
+	*wp = NULL;
+	*np = 0;
+	if (email == NULL)
+		return 0;
+	if (sqlite3_prepare_v2(px->h, "SELECT c.serial, c.template, c.der "
+	    "FROM certs c JOIN ca_certs a ON a.id = c.issuer_id AND "
+	    "a.role = 'issuing' WHERE c.email = lower(?) AND c.revoked = 0 "
+	    "AND c.not_after >= ? ORDER BY c.id", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return sql_fail(px, err, "listing certificates to publish");
+	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, px->now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		s = sqlite3_column_text(st, 1);
+		if (s == NULL || !template_publishes(px, (const char *)s))
+			continue;
+		if ((nw = reallocarray(w, n + 1, sizeof(*w))) == NULL) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		w = nw;
+		memset(&w[n], 0, sizeof(w[n]));
+		s = sqlite3_column_text(st, 0);
+		snprintf(w[n].serial, sizeof(w[n].serial), "%s",
+		    s != NULL ? (const char *)s : "");
+		len = sqlite3_column_bytes(st, 2);
+		if ((w[n].der = malloc(len > 0 ? (size_t)len : 1)) == NULL) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if (len > 0)
+			memcpy(w[n].der, sqlite3_column_blob(st, 2),
+			    (size_t)len);
+		w[n++].derlen = (size_t)len;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sql_fail(px, err, "listing certificates to publish");
+		goto out;
+	}
+	*wp = w;
+	*np = n;
+	w = NULL;
+	n = 0;
+	r = 0;
+ out:
+	sqlite3_finalize(st);
+	wants_free(w, n);
+	return r;
+}
+
+static void
+wants_free(struct want *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(w[i].der);
+	free(w);
+}
+
+/*
+ * userSMIMECertificate: a degenerate PKCS#7 SignedData (certs only) with
+ * the one certificate, DER, from the certificate's DER.
+ */
+static int
+smime_encode(const unsigned char *der, size_t len, unsigned char **outp,
+    size_t *outlenp)
+{
+	const unsigned char *p = der;
+	PKCS7 *p7 = NULL;
+	X509 *x = NULL;
+	unsigned char *out = NULL;
+	int n, r = -1;
+
+	*outp = NULL;
+	*outlenp = 0;
+	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL ||
+	    (p7 = PKCS7_new()) == NULL ||
+	    !PKCS7_set_type(p7, NID_pkcs7_signed) ||
+	    !PKCS7_content_new(p7, NID_pkcs7_data) ||
+	    !PKCS7_set_detached(p7, 1) ||
+	    !PKCS7_add_certificate(p7, x) ||
+	    (n = i2d_PKCS7(p7, &out)) <= 0)
+		goto out;
+	if ((*outp = malloc((size_t)n)) == NULL)
+		goto out;
+	memcpy(*outp, out, (size_t)n);
+	*outlenp = (size_t)n;
+	r = 0;
+ out:
+	OPENSSL_free(out);
+	PKCS7_free(p7);
+	X509_free(x);
+	return r;
+}
+
+/*
+ * Looks into one userSMIMECertificate value: *ourp set when it holds a
+ * certificate of this CA, whose serial goes to *serialp (malloc'd).
+ */
+static int
+smime_value_ours(struct pub_ctx *px, const unsigned char *v, size_t len,
+    char **serialp, int *ourp)
+{
+	const unsigned char *p = v;
+	STACK_OF(X509) *certs = NULL;
+	PKCS7 *p7;
+	char serial[65];
+	int i;
+
+	*serialp = NULL;
+	*ourp = 0;
+	if ((p7 = d2i_PKCS7(NULL, &p, (long)len)) == NULL)
+		return 0;
+	if (PKCS7_type_is_signed(p7) && p7->d.sign != NULL)
+		certs = p7->d.sign->cert;
+	for (i = 0; certs != NULL && i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+
+		if (!ours(px, x))
+			continue;
+		*ourp = 1;
+		if (util_serial_hex(X509_get0_serialNumber(x), serial) == 0 &&
+		    *serialp == NULL)
+			*serialp = strdup(serial);
+	}
+	PKCS7_free(p7);
+	return 0;
+}
+
+/*
+ * userSMIMECertificate has no equality rule, so values cannot be added or
+ * deleted one by one: the attribute is read, and rewritten as the other
+ * issuers' values plus one PKCS#7 per certificate of w, when it differs.
+ */
+static int
+smime_sync(struct pub_ctx *px, const struct dir_entry *e, struct want *w,
+    size_t nw, int *addedp, int *deletedp, struct ca_err *err)
+{
+	const struct dir_attr *a = dir_entry_attr(e, px->l->smime_attr);
+	struct dir_value *vals = NULL;
+	unsigned char *enc;
+	char *serial = NULL;
+	int *matched = NULL, mine;
+	size_t i, j, n = 0, nforeign = 0, stale = 0, nmatch = 0, enclen;
+	int r;
+
+	if ((matched = calloc(nw + 1, sizeof(*matched))) == NULL ||
+	    (vals = calloc((a != NULL ? a->nvalues : 0) + nw + 1,
+	    sizeof(*vals))) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; a != NULL && i < a->nvalues; i++) {
+		free(serial);
+		serial = NULL;
+		smime_value_ours(px, a->values[i].data, a->values[i].len,
+		    &serial, &mine);
+		if (!mine) {
+			vals[n].data = a->values[i].data;	/* borrowed */
+			vals[n++].len = a->values[i].len;
+			continue;
+		}
+		for (j = 0; j < nw; j++)
+			if (!matched[j] && serial != NULL &&
+			    strcmp(serial, w[j].serial) == 0)
+				break;
+		if (j < nw && smime_encode(w[j].der, w[j].derlen, &enc,
+		    &enclen) == 0) {
+			if (enclen == a->values[i].len &&
+			    memcmp(enc, a->values[i].data, enclen) == 0) {
+				matched[j] = 1;
+				nmatch++;
+				free(enc);
+				continue;
+			}
+			free(enc);
+		}
+		stale++;
+	}
+	nforeign = n;
+	if (stale == 0 && nmatch == nw) {
+		r = 0;
+		goto out;
+	}
+	*addedp += (int)(nw - nmatch);
+	*deletedp += (int)stale;
+	if (px->dry_run) {
+		r = 0;
+		goto out;
+	}
+	for (j = 0; j < nw; j++) {
+		if (smime_encode(w[j].der, w[j].derlen, &vals[n].data,
+		    &vals[n].len) != 0) {
+			r = ca_err_ssl(err, CA_ERR_CRYPTO, "certificate %s: "
+			    "making its %s value", w[j].serial,
+			    px->l->smime_attr);
+			goto out;
+		}
+		n++;
+	}
+	r = dir_replace_values(px->d, e->dn, px->l->smime_attr, vals, n, err);
+ out:
+	/* vals[0 .. nforeign) are the entry's; the rest were made here. */
+	for (j = nforeign; vals != NULL && j < n; j++)
+		free(vals[j].data);
+	free(vals);
+	free(matched);
+	free(serial);
+	return r;
+}
+
+/*
+ * Makes entry e hold exactly this CA's valid certificates of email (NULL:
+ * none) in the certificate attribute (and the S/MIME one), leaving other
+ * issuers' values alone.
+ */
+static int
+reconcile_entry(struct pub_ctx *px, const struct dir_entry *e,
+    const char *email, int *addedp, int *deletedp, struct ca_err *err)
+{
+	const struct dir_attr *a = dir_entry_attr(e, px->l->cert_attr);
+	struct want *w = NULL;
+	const unsigned char *p;
+	char serial[65];
+	X509 *x = NULL;
+	size_t i, j, nw = 0;
+	int r, changed;
+
+	*addedp = *deletedp = 0;
+	if ((r = wants_load(px, email, &w, &nw, err)) != 0)
+		goto out;
+	for (i = 0; a != NULL && i < a->nvalues; i++) {
+		X509_free(x);
+		p = a->values[i].data;
+		if ((x = d2i_X509(NULL, &p, (long)a->values[i].len)) == NULL ||
+		    !ours(px, x))
+			continue;	/* someone else's: leave it */
+		if (util_serial_hex(X509_get0_serialNumber(x), serial) != 0)
+			serial[0] = '\0';
+		for (j = 0; j < nw; j++)
+			if (!w[j].present && strcmp(serial, w[j].serial) == 0)
+				break;
+		if (j < nw) {
+			w[j].present = 1;
+			continue;
+		}
+		/* Revoked, expired, superseded, another user's or unknown. */
+		if (!px->dry_run && (r = dir_delete_value(px->d, e->dn,
+		    a->name, a->values[i].data, a->values[i].len, &changed,
+		    err)) != 0)
+			goto out;
+		(*deletedp)++;
+	}
+	for (j = 0; j < nw; j++) {
+		if (w[j].present)
+			continue;
+		if (!px->dry_run && (r = dir_add_value(px->d, e->dn,
+		    px->l->cert_attr, w[j].der, w[j].derlen, &changed,
+		    err)) != 0)
+			goto out;
+		(*addedp)++;
+	}
+	if (px->l->smime_attr != NULL &&
+	    (r = smime_sync(px, e, w, nw, addedp, deletedp, err)) != 0)
+		goto out;
+	r = 0;
+ out:
+	X509_free(x);
+	wants_free(w, nw);
+	return r;
+}
+
+/* The attributes a reconciliation reads: mail and the certificates. */
+static const char **
+entry_attrs(const struct cfg_ldap *l, const char **buf)
+{
+	size_t n = 0;
+
+	buf[n++] = "mail";
+	buf[n++] = l->cert_attr;
+	if (l->smime_attr != NULL)
+		buf[n++] = l->smime_attr;
+	buf[n] = NULL;
+	return buf;
+}
+
+/* Finds the entry of email and reconciles it; *dnp gets its DN. */
+static int
+reconcile_mail(struct pub_ctx *px, const char *email, char **dnp,
+    int *addedp, int *deletedp, struct ca_err *err)
+{
+	struct dir_entry *e = NULL;
+	const char *attrs[4];
+	int r;
+
+	*dnp = NULL;
+	*addedp = *deletedp = 0;
+	if ((r = ctx_dir(px, err)) != 0 ||
+	    (r = dir_find(px->d, px->l->user_filter, email,
+	    entry_attrs(px->l, attrs), &e, err)) != 0)
+		goto out;
+	if ((*dnp = strdup(e->dn)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	r = reconcile_entry(px, e, email, addedp, deletedp, err);
+ out:
+	dir_entry_free(e);
+	return r;
+}
+
+/* The CA entry: the issuing CA certificate added, the CRL replaced. */
+static int
+publish_ca(struct pub_ctx *px, int *changedp, struct ca_err *err)
+{
+	struct dir_value v;
+	unsigned char *der = NULL, *crl = NULL;
+	size_t crllen = 0;
+	int len, r, changed = 0;
+
+	*changedp = 0;
+	if (px->l->ca_dn == NULL)
+		return 0;
+	if ((len = i2d_X509(ca_cert(px->ca), &der)) <= 0) {
+		r = ca_err_ssl(err, CA_ERR_CRYPTO, "encoding the CA "
+		    "certificate");
+		goto out;
+	}
+	if ((r = db_crl_latest(ca_db(px->ca), ca_cert_id(px->ca), &crl,
+	    &crllen, err)) != 0 && r != CA_ERR_NOTFOUND)
+		goto out;
+	if (r == CA_ERR_NOTFOUND)
+		ca_err_clear(err);
+	if (px->dry_run) {
+		*changedp = 1;
+		r = 0;
+		goto out;
+	}
+	if ((r = ctx_dir(px, err)) != 0 ||
+	    (r = dir_add_value(px->d, px->l->ca_dn, px->ca_attr, der,
+	    (size_t)len, &changed, err)) != 0)
+		goto out;
+	*changedp = changed;
+	if (crl != NULL) {
+		v.data = crl;
+		v.len = crllen;
+		if ((r = dir_replace_values(px->d, px->l->ca_dn,
+		    px->crl_attr, &v, 1, err)) != 0)
+			goto out;
+		*changedp = 1;
+	}
+	r = 0;
+ out:
+	OPENSSL_free(der);
+	free(crl);
+	return r;
+}
+
+/*
+ * In one transaction: queues expiry jobs for published certificates that
+ * expired, then takes the due jobs (oldest first) with a lease.
+ */
+static int
+claim(struct pub_ctx *px, int max_jobs, struct job **jp, size_t *np,
+    struct ca_err *err)
+{
+	struct db *db = ca_db(px->ca);
+	sqlite3_stmt *st = NULL;
+	struct job *jobs = NULL, *nj;
+	const unsigned char *s;
+	size_t n = 0, i;
+	int r, rc, in_tx = 0, k;
+
+	*jp = NULL;
+	*np = 0;
+	if ((r = db_begin(db, err)) != 0)
+		goto out;
+	in_tx = 1;
+	if (sqlite3_prepare_v2(px->h, "INSERT INTO pub_jobs(kind, cert_id, "
+	    "email, state, next_attempt, created) SELECT 'expire', c.id, "
+	    "c.email, 'pending', ?1, ?1 FROM certs c WHERE c.revoked = 0 AND "
+	    "c.not_after < ?1 AND c.email IS NOT NULL AND EXISTS (SELECT 1 "
+	    "FROM pub_jobs j WHERE j.cert_id = c.id AND j.kind = 'add') AND "
+	    "NOT EXISTS (SELECT 1 FROM pub_jobs j WHERE j.cert_id = c.id AND "
+	    "j.kind IN ('delete', 'expire'))", -1, &st, NULL) != SQLITE_OK) {
+		r = sql_fail(px, err, "queueing expired certificates");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, px->now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = sql_fail(px, err, "queueing expired certificates");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(px->h, "SELECT id, kind, cert_id, email, "
+	    "crl_number, attempts FROM pub_jobs WHERE state = 'pending' AND "
+	    "next_attempt <= ? ORDER BY id LIMIT ?", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		r = sql_fail(px, err, "taking directory jobs");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, px->now);
+	sqlite3_bind_int(st, 2, max_jobs > 0 ? max_jobs : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((nj = reallocarray(jobs, n + 1, sizeof(*jobs))) == NULL) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		jobs = nj;
+		memset(&jobs[n], 0, sizeof(jobs[n]));
+		jobs[n].id = sqlite3_column_int64(st, 0);
+		s = sqlite3_column_text(st, 1);
+		jobs[n].kind = PUB_ADD;
+		for (k = 0; k <= PUB_CRL; k++)
+			if (s != NULL && strcmp((const char *)s,
+			    kind_names[k]) == 0)
+				jobs[n].kind = (enum pub_kind)k;
+		jobs[n].cert_id = sqlite3_column_int64(st, 2);
+		if ((s = sqlite3_column_text(st, 3)) != NULL &&
+		    (jobs[n].email = strdup((const char *)s)) == NULL) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		jobs[n].crl_number = sqlite3_column_int64(st, 4);
+		jobs[n].attempts = sqlite3_column_int(st, 5);
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sql_fail(px, err, "taking directory jobs");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(px->h, "UPDATE pub_jobs SET next_attempt = ? "
+	    "WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+		r = sql_fail(px, err, "leasing directory jobs");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, px->now + PUB_LEASE);
+		sqlite3_bind_int64(st, 2, jobs[i].id);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			r = sql_fail(px, err, "leasing directory jobs");
+			goto out;
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((r = db_commit(db, err)) != 0)
+		goto out;
+	in_tx = 0;
+	*jp = jobs;
+	*np = n;
+	jobs = NULL;
+	n = 0;
+	r = 0;
+ out:
+	sqlite3_finalize(st);
+	if (in_tx)
+		db_rollback(db);
+	jobs_free(jobs, n);
+	return r;
+}
+
+static void
+jobs_free(struct job *jobs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(jobs[i].email);
+	free(jobs);
+}
+
+/* Works one job; result gets what it did. */
+static int
+apply(struct pub_ctx *px, const struct job *j, char *result, size_t rlen,
+    struct ca_err *err)
+{
+	struct seen *s, *ns;
+	char *dn = NULL;
+	size_t i;
+	int r, added = 0, deleted = 0, changed;
+
+	result[0] = '\0';
+	if (j->kind == PUB_CRL) {
+		if ((r = publish_ca(px, &changed, err)) != 0)
+			return r;
+		snprintf(result, rlen, "%s: CA certificate and latest CRL",
+		    px->l->ca_dn != NULL ? px->l->ca_dn : "no <ca-entry>");
+		return 0;
+	}
+	if (j->email == NULL) {
+		snprintf(result, rlen, "no mail address: nothing to publish");
+		return 0;
+	}
+	/* One reconciliation per address and run does for all its jobs. */
+	for (i = 0; i < px->nseen; i++) {
+		s = &px->seen[i];
+		if (strcmp(s->email, j->email) != 0)
+			continue;
+		if (s->code != 0)
+			return ca_err_set(err, s->code, "%s", s->msg);
+		snprintf(result, rlen, "%s", s->result);
+		return 0;
+	}
+	r = reconcile_mail(px, j->email, &dn, &added, &deleted, err);
+	/* No entry: nothing to take out of it; nothing to add, for now. */
+	if (r == CA_ERR_NOTFOUND && j->kind != PUB_ADD) {
+		ca_err_clear(err);
+		snprintf(result, rlen, "%s has no directory entry: nothing "
+		    "to remove", j->email);
+		r = 0;
+	} else if (r == 0)
+		snprintf(result, rlen, "%s: %d added, %d removed", dn, added,
+		    deleted);
+	if ((ns = reallocarray(px->seen, px->nseen + 1,
+	    sizeof(*ns))) != NULL) {
+		px->seen = ns;
+		s = &ns[px->nseen];
+		memset(s, 0, sizeof(*s));
+		if ((s->email = strdup(j->email)) != NULL) {
+			s->code = r;
+			snprintf(s->msg, sizeof(s->msg), "%.1000s", r != 0 &&
+			    err != NULL ? err->msg : "");
+			snprintf(s->result, sizeof(s->result), "%.500s",
+			    result);
+			px->nseen++;
+		}
+	}
+	free(dn);
+	return r;
+}
+
+/*
+ * Runs one prepared write in a transaction of its own, so that it queues
+ * behind the other writers of this process; *changesp: rows changed.
+ */
+static int
+step_write(struct db *db, sqlite3_stmt *st, int64_t *changesp,
+    const char *what, struct ca_err *err)
+{
+	sqlite3 *h = db_handle(db);
+	int r;
+
+	if ((r = db_begin(db, err)) != 0)
+		return r;
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = ca_err_set(err, CA_ERR_DB, "%s: %s", what,
+		    sqlite3_errmsg(h));
+		db_rollback(db);
+		return r;
+	}
+	if (changesp != NULL)
+		*changesp = sqlite3_changes(h);
+	return db_commit(db, err);
+}
+
+/* Delay before attempt number attempts + 1. */
+static int64_t
+backoff(const struct cfg_ldap *l, int attempts)
+{
+	int64_t d = l->retry_min > 0 ? l->retry_min : 30;
+	int64_t max = l->retry_max >= d ? l->retry_max : d;
+	int i;
+
+	for (i = 1; i < attempts && d < max; i++)
+		d *= 2;
+	return d < max ? d : max;
+}
+
+/* Stores a job's outcome: code 0 done, else retried or failed. */
+static int
+record(struct pub_ctx *px, const struct job *j, int permanent,
+    const char *result, const char *error, struct ca_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	if (error == NULL) {
+		if (sqlite3_prepare_v2(px->h, "UPDATE pub_jobs SET state = "
+		    "'done', attempts = attempts + 1, done_at = ?, result = ?, "
+		    "last_error = NULL WHERE id = ?", -1, &st, NULL) !=
+		    SQLITE_OK)
+			return sql_fail(px, err, "recording a directory job");
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_text(st, 2, result, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, j->id);
+	} else {
+		if (sqlite3_prepare_v2(px->h, "UPDATE pub_jobs SET state = ?, "
+		    "attempts = attempts + 1, next_attempt = ?, last_error = ? "
+		    "WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+			return sql_fail(px, err, "recording a directory job");
+		sqlite3_bind_text(st, 1, permanent ? "failed" : "pending", -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, now + backoff(px->l,
+		    j->attempts + 1));
+		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, j->id);
+	}
+	r = step_write(ca_db(px->ca), st, NULL, "recording a directory job",
+	    err);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+next_due(struct pub_ctx *px, int64_t *whenp, struct ca_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	*whenp = 0;
+	if (sqlite3_prepare_v2(px->h, "SELECT MIN(next_attempt) FROM pub_jobs "
+	    "WHERE state = 'pending'", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(px, err, "reading the outbox");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*whenp = sqlite3_column_int64(st, 0);
+	else
+		r = sql_fail(px, err, "reading the outbox");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
+    struct ca_err *err)
+{
+	struct pub_ctx px;
+	struct job *jobs = NULL;
+	struct ca_err jerr, first;
+	char result[512], down[600];
+	size_t i, n = 0;
+	int r, permanent;
+
+	memset(res, 0, sizeof(*res));
+	ca_err_clear(&first);
+	down[0] = '\0';
+	if ((r = ctx_init(&px, ca, err)) != 0)
+		goto out;
+	if (px.l == NULL) {
+		r = 0;
+		goto out;
+	}
+	if ((r = claim(&px, max_jobs, &jobs, &n, err)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		ca_err_clear(&jerr);
+		res->tried++;
+		/* Once the directory is unreachable, spare the others. */
+		if (down[0] != '\0') {
+			r = ca_err_set(&jerr, CA_ERR_IO, "%s", down);
+		} else if ((r = ctx_dir(&px, &jerr)) == 0)
+			r = apply(&px, &jobs[i], result, sizeof(result),
+			    &jerr);
+		if (r == 0) {
+			if ((r = record(&px, &jobs[i], 0, result, NULL,
+			    err)) != 0)
+				goto out;
+			res->done++;
+			continue;
+		}
+		permanent = r == CA_ERR_NOTFOUND || r == CA_ERR_INVALID;
+		if (permanent)
+			res->failed++;
+		else
+			res->retrying++;
+		if (first.count == 0)
+			ca_err_set(&first, r, "job %lld (%s %s): %s",
+			    (long long)jobs[i].id, kind_names[jobs[i].kind],
+			    jobs[i].email != NULL ? jobs[i].email : "CA entry",
+			    jerr.msg);
+		if (!permanent && down[0] == '\0') {
+			snprintf(down, sizeof(down), "%.590s", jerr.msg);
+			dir_close(px.d);
+			px.d = NULL;
+		}
+		if ((r = record(&px, &jobs[i], permanent, NULL, jerr.msg,
+		    err)) != 0)
+			goto out;
+	}
+	r = 0;
+	if (res->retrying > 0 || res->failed > 0)
+		r = ca_err_set(err, CA_ERR_IO, "%d of %d directory jobs not "
+		    "applied (%d to be retried, %d failed until `smimeca "
+		    "publish retry`); first: %s", res->retrying + res->failed,
+		    res->tried, res->retrying, res->failed, first.msg);
+ out:
+	if (px.h != NULL && r != CA_ERR_DB) {
+		struct ca_err nerr;
+
+		ca_err_clear(&nerr);
+		next_due(&px, &res->next_due, &nerr);
+	}
+	jobs_free(jobs, n);
+	ctx_free(&px);
+	return r;
+}
+
+int
+pub_status(struct ca *ca, struct pub_status *st, struct ca_err *err)
+{
+	sqlite3 *h = db_handle(ca_db(ca));
+	sqlite3_stmt *q = NULL;
+	const unsigned char *s;
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if (sqlite3_prepare_v2(h, "SELECT "
+	    "(SELECT count(*) FROM pub_jobs WHERE state = 'pending' AND "
+	    "  next_attempt <= ?1), "
+	    "(SELECT count(*) FROM pub_jobs WHERE state = 'pending' AND "
+	    "  next_attempt > ?1), "
+	    "(SELECT count(*) FROM pub_jobs WHERE state = 'failed'), "
+	    "(SELECT count(*) FROM pub_jobs WHERE state = 'done'), "
+	    "(SELECT MIN(next_attempt) FROM pub_jobs WHERE state = "
+	    "  'pending')", -1, &q, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(q, 1, now);
+	if (sqlite3_step(q) != SQLITE_ROW)
+		goto fail;
+	st->due = sqlite3_column_int64(q, 0);
+	st->waiting = sqlite3_column_int64(q, 1);
+	st->failed = sqlite3_column_int64(q, 2);
+	st->done = sqlite3_column_int64(q, 3);
+	st->next_due = sqlite3_column_int64(q, 4);
+	sqlite3_finalize(q);
+	q = NULL;
+	if (sqlite3_prepare_v2(h, "SELECT id, kind, email, crl_number, state, "
+	    "created, attempts, last_error FROM pub_jobs WHERE state <> 'done' "
+	    "ORDER BY id LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+		goto fail;
+	switch (sqlite3_step(q)) {
+	case SQLITE_ROW:
+		st->oldest_id = sqlite3_column_int64(q, 0);
+		s = sqlite3_column_text(q, 1);
+		snprintf(st->oldest_kind, sizeof(st->oldest_kind), "%s",
+		    s != NULL ? (const char *)s : "");
+		if ((s = sqlite3_column_text(q, 2)) != NULL)
+			snprintf(st->oldest_object, sizeof(st->oldest_object),
+			    "%s", (const char *)s);
+		else
+			snprintf(st->oldest_object, sizeof(st->oldest_object),
+			    "CRL %lld", (long long)sqlite3_column_int64(q, 3));
+		s = sqlite3_column_text(q, 4);
+		snprintf(st->oldest_state, sizeof(st->oldest_state), "%s",
+		    s != NULL ? (const char *)s : "");
+		st->oldest_created = sqlite3_column_int64(q, 5);
+		st->oldest_attempts = sqlite3_column_int(q, 6);
+		s = sqlite3_column_text(q, 7);
+		snprintf(st->oldest_error, sizeof(st->oldest_error), "%s",
+		    s != NULL ? (const char *)s : "");
+		break;
+	case SQLITE_DONE:
+		break;
+	default:
+		goto fail;
+	}
+	r = 0;
+	goto out;
+ fail:
+	r = ca_err_set(err, CA_ERR_DB, "%s: reading the outbox: %s",
+	    ca_config(ca)->db_file, sqlite3_errmsg(h));
+ out:
+	sqlite3_finalize(q);
+	return r;
+}
+
+int
+pub_retry(struct ca *ca, const char *email, int64_t *np, struct ca_err *err)
+{
+	sqlite3 *h = db_handle(ca_db(ca));
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	*np = 0;
+	if (sqlite3_prepare_v2(h, email != NULL ?
+	    "UPDATE pub_jobs SET state = 'pending', next_attempt = ?, "
+	    "attempts = 0 WHERE state IN ('pending', 'failed') AND "
+	    "email = lower(?)" :
+	    "UPDATE pub_jobs SET state = 'pending', next_attempt = ?, "
+	    "attempts = 0 WHERE state IN ('pending', 'failed')", -1, &st,
+	    NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	if (email != NULL)
+		sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
+	r = step_write(ca_db(ca), st, np, "retrying directory jobs", err);
+	goto out;
+ fail:
+	r = ca_err_set(err, CA_ERR_DB, "%s: retrying directory jobs: %s",
+	    ca_config(ca)->db_file, sqlite3_errmsg(h));
+ out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Jobs of email (NULL: the CA entry's) written before since are done. */
+static int
+mark_done(struct pub_ctx *px, const char *email, int64_t since,
+    struct ca_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (px->dry_run)
+		return 0;
+	if (sqlite3_prepare_v2(px->h, email != NULL ?
+	    "UPDATE pub_jobs SET state = 'done', done_at = ?1, result = "
+	    "'by resync', last_error = NULL WHERE state <> 'done' AND "
+	    "created <= ?2 AND email = ?3" :
+	    "UPDATE pub_jobs SET state = 'done', done_at = ?1, result = "
+	    "'by resync', last_error = NULL WHERE state <> 'done' AND "
+	    "created <= ?2 AND kind = 'crl'", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(px, err, "closing directory jobs");
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 2, since);
+	if (email != NULL)
+		sqlite3_bind_text(st, 3, email, -1, SQLITE_STATIC);
+	r = step_write(ca_db(px->ca), st, NULL, "closing directory jobs",
+	    err);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Appends s to a list of strings unless it is there. */
+static int
+strset_add(char ***vp, size_t *np, const char *s)
+{
+	char **nv, *c;
+	size_t i;
+
+	for (i = 0; i < *np; i++)
+		if (strcmp((*vp)[i], s) == 0)
+			return 0;
+	if ((c = strdup(s)) == NULL)
+		return CA_ERR_NOMEM;
+	if ((nv = reallocarray(*vp, *np + 1, sizeof(*nv))) == NULL) {
+		free(c);
+		return CA_ERR_NOMEM;
+	}
+	nv[(*np)++] = c;
+	*vp = nv;
+	return 0;
+}
+
+int
+pub_resync(struct ca *ca, const char *email, int dry_run, pub_report_fn fn,
+    void *ctx, struct ca_err *err)
+{
+	struct pub_ctx px;
+	struct dir_entry **ents = NULL;
+	struct ca_err xerr;
+	sqlite3_stmt *st = NULL;
+	const unsigned char *s;
+	const char *attrs[4];
+	char **mails = NULL, *filter = NULL, *dn = NULL, *lower = NULL;
+	size_t nmails = 0, nents = 0, i;
+	int64_t since = (int64_t)time(NULL);
+	int r, rc, added, deleted, changed, bad = 0;
+
+	if ((r = ctx_init(&px, ca, err)) != 0)
+		goto out;
+	px.dry_run = dry_run;
+	if (px.l == NULL) {
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s: no directory is "
+		    "configured (no <ldap> section; see smimeca.conf(5))",
+		    px.cfg->path);
+		goto out;
+	}
+	if ((r = ctx_dir(&px, err)) != 0)
+		goto out;
+	if (email != NULL) {
+		if ((lower = strdup(email)) == NULL) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		util_lower(lower);
+		if ((r = strset_add(&mails, &nmails, lower)) != 0) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	} else {
+		/* Entries holding a value: unknown ones of ours go too. */
+		if (asprintf(&filter, "(|(%.*s=*)%s%.*s%s)",
+		    (int)strcspn(px.l->cert_attr, ";"), px.l->cert_attr,
+		    px.l->smime_attr != NULL ? "(" : "",
+		    px.l->smime_attr != NULL ?
+		    (int)strcspn(px.l->smime_attr, ";") : 0,
+		    px.l->smime_attr != NULL ? px.l->smime_attr : "",
+		    px.l->smime_attr != NULL ? "=*)" : "") == -1) {
+			filter = NULL;
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if ((r = dir_search(px.d, filter, entry_attrs(px.l, attrs),
+		    &ents, &nents, err)) != 0)
+			goto out;
+		for (i = 0; i < nents; i++) {
+			if (ents[i]->mail != NULL) {
+				if (strset_add(&mails, &nmails,
+				    ents[i]->mail) != 0) {
+					r = ca_err_set(err, CA_ERR_NOMEM,
+					    "out of memory");
+					goto out;
+				}
+				continue;
+			}
+			/* No mail: no certificate of ours belongs there. */
+			ca_err_clear(&xerr);
+			rc = reconcile_entry(&px, ents[i], NULL, &added,
+			    &deleted, &xerr);
+			if (rc != 0)
+				bad++;
+			if (fn != NULL)
+				fn(ctx, ents[i]->dn, ents[i]->dn, added,
+				    deleted, rc != 0 ? xerr.msg : NULL);
+		}
+		if (sqlite3_prepare_v2(px.h, "SELECT DISTINCT c.email FROM "
+		    "certs c JOIN ca_certs a ON a.id = c.issuer_id AND "
+		    "a.role = 'issuing' WHERE c.email IS NOT NULL ORDER BY "
+		    "c.email", -1, &st, NULL) != SQLITE_OK) {
+			r = sql_fail(&px, err, "listing addresses");
+			goto out;
+		}
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			s = sqlite3_column_text(st, 0);
+			if (s != NULL && strset_add(&mails, &nmails,
+			    (const char *)s) != 0) {
+				r = ca_err_set(err, CA_ERR_NOMEM,
+				    "out of memory");
+				goto out;
+			}
+		}
+		if (rc != SQLITE_DONE) {
+			r = sql_fail(&px, err, "listing addresses");
+			goto out;
+		}
+	}
+	for (i = 0; i < nmails; i++) {
+		struct want *w = NULL;
+		size_t nw = 0;
+
+		ca_err_clear(&xerr);
+		free(dn);
+		dn = NULL;
+		rc = reconcile_mail(&px, mails[i], &dn, &added, &deleted,
+		    &xerr);
+		if (rc == CA_ERR_NOTFOUND) {
+			/* Only news when something should be there. */
+			if (wants_load(&px, mails[i], &w, &nw, &xerr) == 0 &&
+			    nw == 0) {
+				if (mark_done(&px, mails[i], since, err) != 0)
+					goto out;
+				continue;
+			}
+			wants_free(w, nw);
+		}
+		if (rc != 0)
+			bad++;
+		else if ((r = mark_done(&px, mails[i], since, err)) != 0)
+			goto out;
+		if (fn != NULL)
+			fn(ctx, mails[i], dn, added, deleted,
+			    rc != 0 ? xerr.msg : NULL);
+	}
+	if (email == NULL && px.l->ca_dn != NULL) {
+		ca_err_clear(&xerr);
+		rc = publish_ca(&px, &changed, &xerr);
+		if (rc != 0)
+			bad++;
+		else if ((r = mark_done(&px, NULL, since, err)) != 0)
+			goto out;
+		if (fn != NULL)
+			fn(ctx, "CA entry", px.l->ca_dn, changed, 0,
+			    rc != 0 ? xerr.msg : NULL);
+	}
+	r = bad == 0 ? 0 : ca_err_set(err, CA_ERR_IO, "%d entr%s could not "
+	    "be synced (see above)", bad, bad == 1 ? "y" : "ies");
+ out:
+	sqlite3_finalize(st);
+	for (i = 0; i < nmails; i++)
+		free(mails[i]);
+	free(mails);
+	dir_entry_free_list(ents, nents);
+	free(filter);
+	free(dn);
+	free(lower);
+	ctx_free(&px);
+	return r;
+}

@@ -1,0 +1,441 @@
+#!/bin/sh
+# smimecad's EST (RFC 7030) routes with curl and openssl: each operation,
+# each class of bad input, key archival over fullcmc (recovered with an
+# officer key), server-side key generation, renewal with a TLS client
+# certificate, distribution routes, metrics, reload and shutdown.
+
+. "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/smimecad.sh"
+
+EST=/.well-known/est
+PKCS10='Content-Type: application/pkcs10'
+CMCREQ='Content-Type: application/pkcs7-mime; smime-type=CMC-request'
+
+ncerts()
+{
+	sqlite3 "$T/lab/smimeca.db" 'SELECT count(*) FROM certs;'
+}
+
+# req URL [curl args]: sets code, body (file $T/body) and hdrs ($T/hdrs).
+req()
+{
+	_u=$1
+	shift
+	code=$(est_curl -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" \
+	    "$_u")
+	body=$(cat "$T/body")
+}
+
+# refused DESC STATUS PATTERN URL [curl args]: a 4xx with a one-line reason,
+# and no certificate added.
+refused()
+{
+	_d=$1
+	_s=$2
+	_p=$3
+	shift 3
+	_before=$(ncerts)
+	req "$@"
+	is "$code" "$_s" "$_d: HTTP $_s"
+	ilike "$body" "$_p" "$_d: the reason says /$_p/"
+	is "$(wc -l <"$T/body" | tr -d ' ')" 1 "$_d: the reason is one line"
+	ilike "$(cat "$T/hdrs")" 'content-type: text/plain' \
+	    "$_d: the reason is text/plain"
+	is "$(ncerts)" "$_before" "$_d: no certificate was added"
+}
+
+# officer_pw N: officer N's PKCS#12 password.
+officer_pw()
+{
+	awk -v f="officer$1.p12" '$1 == f { sub(/^[^ ]+ /, ""); print; exit }' \
+	    "$T/officers/passwords.txt"
+}
+
+modulus()
+{
+	openssl rsa -in "$1" -noout -modulus 2>/dev/null
+}
+
+cert_modulus()
+{
+	openssl x509 -in "$1" -noout -modulus 2>/dev/null
+}
+
+# --- a lab CA, accounts, the daemon ----------------------------------------
+run_ok smimeca -d "$T/lab" init --lab --no-ldap --key rsa:2048 ||
+    bail_out "smimeca init --lab failed"
+printf 'alice-secret-1\n' >alice.pw
+printf 'bob-secret-22\n' >bob.pw
+run_ok smimeca -d lab user add Alice@Lab.Example --cn "Alice Example" \
+    --password-file alice.pw
+run_ok smimeca -d lab user add bob@lab.example --password-file bob.pw
+check "init issued the TLS certificate for 127.0.0.1" \
+    sh -c "openssl x509 -in lab/tls.crt -noout -ext subjectAltName |
+    grep -q 'IP Address:127.0.0.1'"
+check "the TLS certificate chains to the CA" \
+    openssl verify -CAfile lab/chain.pem lab/tls.crt
+smimecad_start "$T/lab" || bail_out "smimecad did not start"
+ALICE="alice@lab.example:alice-secret-1"
+
+# --- health, distribution ---------------------------------------------------
+req "$HTTPS_URL/healthz"
+is "$code:$body" "200:ok" "GET /healthz over HTTPS"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$HTTP_URL/healthz")
+is "$code" 200 "GET /healthz over plain HTTP"
+
+req "$HTTP_URL/ca/ca.crt"
+is "$code" 200 "GET /ca/ca.crt"
+check "/ca/ca.crt is the CA certificate (DER)" \
+    sh -c "openssl x509 -inform DER -in '$T/body' -outform PEM |
+    cmp -s - '$T/lab/ca.crt'"
+req "$HTTP_URL/ca/chain.p7c"
+check "/ca/chain.p7c is a PKCS#7 with the chain" \
+    sh -c "openssl pkcs7 -inform DER -in '$T/body' -print_certs -noout |
+    grep -q 'subject='"
+req "$HTTP_URL/ca/exchange?format=pem"
+is "$code" 200 "GET /ca/exchange?format=pem"
+cp body xchg.pem
+check "the exchange certificate carries EKU 1.3.6.1.4.1.311.21.5" \
+    sh -c "openssl x509 -in xchg.pem -noout -ext extendedKeyUsage |
+    grep -q 1.3.6.1.4.1.311.21.5"
+req "$HTTP_URL/ca/exchange"
+check "GET /ca/exchange is DER" openssl x509 -inform DER -in body -noout
+refused "/ca/exchange?format=xml" 400 "format=pem" \
+    "$HTTP_URL/ca/exchange?format=xml"
+req "$HTTP_URL/crl/ca.crl"
+is "$code" 200 "GET /crl/ca.crl"
+check "the CRL verifies with the CA (openssl crl)" \
+    openssl crl -inform DER -in body -CAfile lab/chain.pem -noout
+
+# --- cacerts, csrattrs ------------------------------------------------------
+req "$HTTPS_URL$EST/cacerts"
+is "$code" 200 "EST cacerts"
+ilike "$(cat hdrs)" 'content-type: application/pkcs7-mime' \
+    "cacerts is application/pkcs7-mime"
+ilike "$(cat hdrs)" 'content-length: [0-9]' "cacerts has a Content-Length"
+ilike "$(cat hdrs)" 'content-transfer-encoding: base64' \
+    "cacerts says Content-Transfer-Encoding: base64"
+is "$(tr -d '\n' <body | wc -c)" "$(wc -c <body)" \
+    "cacerts: base64 on one line, no line breaks"
+check "cacerts decodes to the CA chain (openssl pkcs7)" \
+    sh -c "base64 -d body | openssl pkcs7 -inform DER -print_certs |
+    openssl x509 | cmp -s - '$T/lab/ca.crt'"
+
+req "$HTTPS_URL$EST/csrattrs"
+is "$code" 200 "EST csrattrs (default template)"
+base64 -d body >csrattrs.der 2>/dev/null
+run_ok -m "csrattrs is DER (openssl asn1parse)" \
+    openssl asn1parse -inform DER -in csrattrs.der
+like "$out" "sha256WithRSAEncryption" "csrattrs asks for sha256WithRSAEncryption"
+like "$out" "rsaEncryption" "csrattrs names the RSA key"
+req "$HTTPS_URL$EST/smime-encryption/csrattrs"
+is "$code" 200 "csrattrs of a template named in the URL"
+refused "csrattrs of an unknown template" 404 "no template named" \
+    "$HTTPS_URL$EST/no-such-template/csrattrs"
+
+# --- simpleenroll -----------------------------------------------------------
+openssl req -new -newkey rsa:2048 -nodes -keyout alice.key \
+    -subj "/CN=Alice/emailAddress=alice@lab.example" -outform DER \
+    -out alice.der 2>/dev/null
+base64 -w0 alice.der >alice.b64
+before=$(ncerts)
+req "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary @alice.b64
+is "$code" 200 "simpleenroll (default template smime-signature)"
+ilike "$(cat hdrs)" 'smime-type=certs-only' "the answer is certs-only"
+is "$(tr -d '\n' <body | wc -c)" "$(wc -c <body)" \
+    "simpleenroll: base64 without line breaks"
+base64 -d body | openssl pkcs7 -inform DER -print_certs >alice.crt 2>/dev/null
+check "the certificate verifies against the chain (openssl verify)" \
+    openssl verify -CAfile lab/chain.pem -purpose smimesign alice.crt
+run_ok openssl x509 -in alice.crt -noout -subject -ext subjectAltName
+like "$out" "emailAddress = alice@lab.example" \
+    "the subject mail comes from the account, lower-cased"
+like "$out" "email:alice@lab.example" "rfc822Name is the account's"
+like "$out" "CN = Alice Example" "CN comes from the account"
+is "$(cert_modulus alice.crt)" "$(modulus alice.key)" \
+    "the certificate carries the request's key"
+is "$(ncerts)" "$((before + 1))" "one certificate in the database"
+
+req "$HTTPS_URL$EST/smime-signature/simpleenroll" -u "$ALICE" \
+    -H "$PKCS10" --data-binary "@alice.der"
+is "$code" 200 "simpleenroll with a template label and a DER body"
+req "$HTTPS_URL/smime-signature$EST/simpleenroll" -u "$ALICE" \
+    -H "$PKCS10" --data-binary @alice.b64
+is "$code" 200 "simpleenroll at /TEMPLATE/.well-known/est/ (base-URL clients)"
+refused "an unknown template before the well-known path" 404 \
+    "no template named" "$HTTPS_URL/nope$EST/csrattrs"
+
+# --- refusals -----------------------------------------------------------------
+refused "no credentials" 401 "needs HTTP Basic" \
+    "$HTTPS_URL$EST/simpleenroll" -H "$PKCS10" --data-binary @alice.b64
+ilike "$(cat hdrs)" 'www-authenticate: basic' "401 carries WWW-Authenticate"
+refused "wrong password" 401 "wrong account or password" \
+    "$HTTPS_URL$EST/simpleenroll" -u "alice@lab.example:nope" \
+    -H "$PKCS10" --data-binary @alice.b64
+refused "unknown account" 401 "wrong account or password" \
+    "$HTTPS_URL$EST/simpleenroll" -u "mallory@lab.example:x1234567" \
+    -H "$PKCS10" --data-binary @alice.b64
+
+openssl req -new -newkey rsa:2048 -nodes -keyout bobby.key \
+    -subj "/CN=Bob/emailAddress=bob@lab.example" -outform DER \
+    -out bobby.der 2>/dev/null
+refused "alice asks for bob's address" 403 "bob@lab.example.*only be for alice" \
+    "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary "$(base64 -w0 bobby.der)"
+openssl req -new -newkey rsa:2048 -nodes -keyout san.key \
+    -subj "/CN=Alice" -addext "subjectAltName=email:bob@lab.example" \
+    -outform DER -out san.der 2>/dev/null
+refused "alice asks for bob's address in the SAN" 403 "bob@lab.example" \
+    "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary "$(base64 -w0 san.der)"
+refused "encryption template without an archived key" 403 "archival" \
+    "$HTTPS_URL$EST/smime-encryption/simpleenroll" -u "$ALICE" \
+    -H "$PKCS10" --data-binary @alice.b64
+refused "unknown template" 404 "no template named" \
+    "$HTTPS_URL$EST/nope/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary @alice.b64
+refused "GET on simpleenroll" 405 "does not take GET" \
+    "$HTTPS_URL$EST/simpleenroll" -u "$ALICE"
+ilike "$(cat hdrs)" 'allow: POST' "405 names the allowed method"
+refused "unknown EST operation" 404 "no such resource" \
+    "$HTTPS_URL$EST/enrollplease" -u "$ALICE" -H "$PKCS10" \
+    --data-binary @alice.b64
+refused "unknown path" 404 "no such resource" "$HTTPS_URL/nothing/here"
+refused "wrong media type" 415 "application/pkcs10" \
+    "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" \
+    -H 'Content-Type: application/json' --data-binary '{"csr":1}'
+refused "empty body" 400 "empty" \
+    "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" --data-binary ''
+refused "garbage body" 400 "not base64" \
+    "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary 'this is not a certificate request!'
+head -c 300 alice.der >trunc.der
+refused "truncated CSR" 400 "not one PKCS#10 request" \
+    "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary "$(base64 -w0 trunc.der)"
+head -c 400000 /dev/zero | tr '\0' 'A' >big.b64
+refused "body over the limit (Content-Length)" 413 "too large" \
+    "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary @big.b64
+refused "body over the limit (chunked)" 413 "too large" \
+    "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    -H 'Transfer-Encoding: chunked' --data-binary @big.b64
+refused "EST over plain HTTP" 403 "HTTPS only" \
+    "$HTTP_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary @alice.b64
+refused "serverkeygen for a template that forbids escrow" 403 \
+    "forbids key escrow" "$HTTPS_URL$EST/smime-signature/serverkeygen" \
+    -u "$ALICE" -H "$PKCS10" --data-binary @alice.b64
+refused "simplereenroll without a client certificate" 403 \
+    "TLS handshake" "$HTTPS_URL$EST/simplereenroll" -u "$ALICE" \
+    -H "$PKCS10" --data-binary @alice.b64
+refused "fullcmc with garbage" 400 "CMC" \
+    "$HTTPS_URL$EST/smime-encryption/fullcmc" -u "$ALICE" -H "$CMCREQ" \
+    --data-binary 'bm90IGEgQ01DIHJlcXVlc3Q='
+
+# A closed connection in the middle of a body.
+$PY - "$HTTPS_PORT" "$T/lab/chain.pem" <<'EOF' >/dev/null 2>&1
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
+                    server_hostname="127.0.0.1")
+s.sendall(b"POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: x\r\n"
+          b"Content-Type: application/pkcs10\r\nContent-Length: 5000\r\n\r\n"
+          b"MIIB")
+s.close()
+EOF
+before=$(ncerts)
+req "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary @alice.b64
+is "$code" 200 "after all of that, a good request is still served"
+is "$(ncerts)" "$((before + 1))" "and issued exactly one certificate"
+is "$(sqlite3 lab/smimeca.db 'SELECT count(*) FROM certs c LEFT JOIN
+    requests r ON r.id = c.request_id WHERE c.request_id IS NOT NULL AND
+    r.id IS NULL;')" 0 "no certificate row without its request"
+check "the audit chain verifies after the refusals" \
+    smimeca -d lab audit verify
+
+# --- enrollment codes, disabled accounts --------------------------------------
+run_ok -m "smimeca user code" smimeca -d lab user code bob@lab.example --ttl 1h
+code1=$out
+openssl req -new -newkey rsa:2048 -nodes -keyout bob.key -subj "/CN=Bob" \
+    -outform DER -out bob.der 2>/dev/null
+req "$HTTPS_URL$EST/simpleenroll" -u "bob@lab.example:$code1" \
+    -H "$PKCS10" --data-binary "$(base64 -w0 bob.der)"
+is "$code" 200 "an enrollment code authenticates once"
+refused "the same code a second time" 401 "wrong account or password" \
+    "$HTTPS_URL$EST/simpleenroll" -u "bob@lab.example:$code1" \
+    -H "$PKCS10" --data-binary "$(base64 -w0 bob.der)"
+printf 'carol-secret-3\n' >carol.pw
+run_ok smimeca -d lab user add carol@lab.example --password-file carol.pw
+run_ok smimeca -d lab user disable carol@lab.example
+refused "a disabled account" 401 "wrong account or password" \
+    "$HTTPS_URL$EST/simpleenroll" -u "carol@lab.example:carol-secret-3" \
+    -H "$PKCS10" --data-binary "$(base64 -w0 bob.der)"
+run_ok -m "user list --json" smimeca -d lab user list --json
+like "$out" '"disabled": true' "user list shows carol disabled"
+unlike "$out" 'secret' "user list shows no secrets"
+
+# --- simplereenroll with the TLS client certificate -------------------------------
+openssl req -new -newkey rsa:2048 -nodes -keyout dev.key -subj "/CN=dev-1" \
+    -outform DER -out dev.der 2>/dev/null
+req "$HTTPS_URL$EST/device-auth/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary "$(base64 -w0 dev.der)"
+is "$code" 200 "simpleenroll a signing certificate to renew later"
+base64 -d body | openssl pkcs7 -inform DER -print_certs >dev.crt 2>/dev/null
+openssl req -new -key dev.key -subj "/CN=dev-1" -outform DER \
+    -out dev2.der 2>/dev/null
+req "$HTTPS_URL$EST/simplereenroll" --cert dev.crt --key dev.key \
+    -H "$PKCS10" --data-binary "$(base64 -w0 dev2.der)"
+is "$code" 200 "simplereenroll with the certificate as TLS client cert"
+base64 -d body | openssl pkcs7 -inform DER -print_certs >dev-new.crt \
+    2>/dev/null
+check "the renewed certificate verifies" \
+    openssl verify -CAfile lab/chain.pem dev-new.crt
+isnt "$(openssl x509 -in dev-new.crt -noout -serial)" \
+    "$(openssl x509 -in dev.crt -noout -serial)" "with a new serial"
+is "$(openssl x509 -in dev-new.crt -noout -subject)" \
+    "$(openssl x509 -in dev.crt -noout -subject)" "for the same subject"
+run_ok smimeca -d lab revoke "$(openssl x509 -in dev.crt -noout -serial |
+    cut -d= -f2)" --reason superseded
+refused "simplereenroll with a revoked certificate" 403 "revoked" \
+    "$HTTPS_URL$EST/simplereenroll" --cert dev.crt --key dev.key \
+    -H "$PKCS10" --data-binary "$(base64 -w0 dev2.der)"
+
+# --- serverkeygen: the CA makes the key and escrows it ----------------------------
+req "$HTTPS_URL$EST/smime-encryption/serverkeygen" -u "$ALICE" \
+    -H "$PKCS10" --data-binary @alice.b64
+is "$code" 200 "serverkeygen under smime-encryption"
+ilike "$(cat hdrs)" 'content-type: multipart/mixed; boundary=' \
+    "the answer is multipart/mixed"
+$PY - "$T/hdrs" "$T/body" <<'EOF' >skg.out 2>&1
+import base64, email, sys
+hdrs = open(sys.argv[1]).read()
+ct = [l.split(":", 1)[1].strip() for l in hdrs.splitlines()
+      if l.lower().startswith("content-type:")][-1]
+msg = email.message_from_bytes(b"Content-Type: " + ct.encode() + b"\r\n\r\n" +
+                               open(sys.argv[2], "rb").read())
+parts = msg.get_payload()
+assert len(parts) == 2, len(parts)
+assert parts[0].get_content_type() == "application/pkcs8"
+assert parts[1].get_content_type() == "application/pkcs7-mime"
+open("skg.p8", "wb").write(base64.b64decode(parts[0].get_payload()))
+open("skg.p7", "wb").write(base64.b64decode(parts[1].get_payload()))
+print("parts ok")
+EOF
+like "$(cat skg.out)" "parts ok" "two parts: application/pkcs8, then pkcs7-mime"
+openssl pkcs8 -nocrypt -inform DER -in skg.p8 -out skg.key 2>/dev/null
+openssl pkcs7 -inform DER -in skg.p7 -print_certs -out skg.crt 2>/dev/null
+check "the generated key is PKCS#8 (openssl pkcs8)" test -s skg.key
+is "$(cert_modulus skg.crt)" "$(modulus skg.key)" \
+    "the generated key and the certificate pair up"
+skg_serial=$(openssl x509 -in skg.crt -noout -serial | cut -d= -f2 |
+    tr 'A-F' 'a-f')
+officer_pw 1 >kp1
+printf 'export-pass-1\n' >p12pw
+run_ok -m "recover blob for the server-generated key" \
+    smimeca -d lab recover blob --serial "$skg_serial" --out skg.blob
+run_ok -m "an officer opens it" smimeca recover open --blob skg.blob \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --out skg.p12 \
+    --password-file p12pw
+openssl pkcs12 -in skg.p12 -passin pass:export-pass-1 -nocerts -nodes \
+    -out skg-rec.key 2>/dev/null
+is "$(modulus skg-rec.key)" "$(modulus skg.key)" \
+    "the escrowed key is the one serverkeygen returned"
+
+# --- fullcmc: the Windows archival layout --------------------------------------
+run_ok -m "smimeca-enroll makes a Windows-layout archival request" \
+    smimeca-enroll --out-dir win --email alice@lab.example --cn Alice \
+    --archive --xchg xchg.pem --format cmc
+before=$(ncerts)
+req "$HTTPS_URL$EST/smime-encryption/fullcmc" -u "$ALICE" -H "$CMCREQ" \
+    --data-binary @win/request.cmc
+is "$code" 200 "fullcmc with an archived key"
+ilike "$(cat hdrs)" 'smime-type=CMC-response' "the answer is a CMC response"
+is "$(ncerts)" "$((before + 1))" "one certificate issued"
+base64 -d body >cmc.der
+run_ok -m "the PKIResponse is signed by the CA (openssl cms -verify)" \
+    openssl cms -verify -inform DER -in cmc.der -CAfile lab/chain.pem \
+    -purpose any -binary -out pkiresp.der
+openssl cms -cmsout -inform DER -in cmc.der -print 2>/dev/null |
+    grep -q 'id-cct-PKIResponse' && ok "eContentType is id-cct-PKIResponse" ||
+    not_ok "eContentType is id-cct-PKIResponse"
+openssl pkcs7 -inform DER -in cmc.der -print_certs 2>/dev/null |
+    awk '/BEGIN CERT/{n++} n==1' | sed -n '/BEGIN/,/END/p' >win.crt
+$PY - cmc.der pkiresp.der win/request.cmc <<'EOF' >cmc.out 2>&1
+import hashlib, sys
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7, Encoding
+certs = pkcs7.load_der_pkcs7_certificates(open(sys.argv[1], "rb").read())
+resp = open(sys.argv[2], "rb").read()
+# the issued certificate is the one whose SHA-1 the response carries
+hashes = [hashlib.sha1(c.public_bytes(Encoding.DER)).digest() for c in certs]
+found = [h for h in hashes if h in resp]
+assert len(found) == 1, "issued-cert hash not in the response"
+assert bytes.fromhex("06092b0601040182371511") in resp, "no 1.3.6.1.4.1.311.21.17"
+assert bytes.fromhex("06092b0601040182371515") in resp, "no 1.3.6.1.4.1.311.21.21"
+assert bytes.fromhex("06082b06010505070701") in resp, "no id-cmc-statusInfo"
+print("response ok")
+EOF
+like "$(cat cmc.out)" "response ok" \
+    "python: status info, issued-cert hash and encrypted-key hash"
+win_serial=$(sqlite3 lab/smimeca.db "SELECT serial FROM certs WHERE
+    template = 'smime-encryption' AND revoked_at IS NULL ORDER BY id DESC
+    LIMIT 1;" 2>/dev/null)
+[ -n "$win_serial" ] || win_serial=$(smimeca -d lab cert list --json |
+    $PY -c 'import json,sys; print([c["serial"] for c in json.load(sys.stdin)
+    if c["template"] == "smime-encryption" and c["status"] == "valid"][-1])')
+run_ok -m "recover blob for the fullcmc-archived key" \
+    smimeca -d lab recover blob --serial "$win_serial" --out win.blob
+run_ok -m "an officer recovers it" smimeca recover open --blob win.blob \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --out win.p12 \
+    --password-file p12pw
+openssl pkcs12 -in win.p12 -passin pass:export-pass-1 -nocerts -nodes \
+    -out win-rec.key 2>/dev/null
+is "$(modulus win-rec.key)" "$(modulus win/key.pem)" \
+    "the recovered key is the one the client archived"
+run_ok smimeca-enroll --out-dir win2 --email bob@lab.example --cn Bob \
+    --archive --xchg xchg.pem --format cmc
+refused "fullcmc: alice sends a request for bob" 403 "bob@lab.example" \
+    "$HTTPS_URL$EST/smime-encryption/fullcmc" -u "$ALICE" -H "$CMCREQ" \
+    --data-binary @win2/request.cmc
+
+# --- metrics ------------------------------------------------------------------
+req "$HTTP_URL/metrics"
+is "$code" 200 "GET /metrics"
+like "$body" 'smimecad_issued_total\{via="est"\} [1-9]' "metrics: issued via EST"
+like "$body" 'smimecad_issued_total\{via="cmc"\} 1' "metrics: issued via CMC"
+like "$body" 'smimecad_rejected_total\{reason="auth"\} [1-9]' \
+    "metrics: refused for authentication"
+like "$body" 'smimecad_rejected_total\{reason="too_large"\} 2' \
+    "metrics: refused as too large"
+like "$body" 'smimecad_request_duration_seconds_bucket\{le="\+Inf"\} [1-9]' \
+    "metrics: latency histogram"
+like "$body" 'smimecad_requests_total\{route="est_simpleenroll",code="2xx"\}' \
+    "metrics: requests by route"
+
+# --- SIGHUP reloads templates; SIGTERM stops cleanly -------------------------
+sed 's/name="device-auth"/name="device-lab"/' lab/templates/device-auth.xml \
+    >lab/templates/device-lab.xml
+refused "a template added but not yet loaded" 404 "no template named" \
+    "$HTTPS_URL$EST/device-lab/csrattrs"
+kill -HUP "$SMIMECAD_PID"
+sleep 1
+req "$HTTPS_URL$EST/device-lab/csrattrs"
+is "$code" 200 "after SIGHUP the new template is served"
+like "$(cat "$SMIMECAD_LOG")" "reloaded" "the log says it reloaded"
+printf '<template' >lab/templates/broken.xml
+kill -HUP "$SMIMECAD_PID"
+sleep 1
+like "$(cat "$SMIMECAD_LOG")" "reload refused" \
+    "a broken template: the reload is refused"
+req "$HTTPS_URL/healthz"
+is "$code" 200 "and the server keeps serving"
+rm -f lab/templates/broken.xml
+smimecad_stop
+is "$smimecad_rc" 0 "SIGTERM: smimecad exits 0"
+unlike "$(cat "$SMIMECAD_LOG")" "AddressSanitizer|runtime error" \
+    "no sanitizer report in the server log"
+
+done_testing
