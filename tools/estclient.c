@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -37,6 +38,7 @@
 #define CT_PKCS10	"application/pkcs10"
 #define CT_CMC_REQ	"application/pkcs7-mime; smime-type=CMC-request"
 #define ESTC_TIMEOUT	60	/* seconds, per connect, read and write */
+#define ESTC_DEADLINE	300	/* seconds for a whole answer */
 #define REASON_MAX	300	/* bytes of a server's reason we print */
 #define MAX_PARTS	8
 /* After a failure with a TLS client certificate in play. */
@@ -424,10 +426,16 @@ recv_resp(const struct estc *c, SSL *ssl, struct estc_resp **respp,
 {
 	unsigned char *buf = NULL, *nb;
 	size_t len = 0, cap = 0, n, ncap;
+	time_t start = time(NULL);
 	int r, ret, eof = 0;
 
 	*respp = NULL;
 	for (;;) {
+		if (time(NULL) - start > ESTC_DEADLINE) {
+			r = ca_err_set(err, CA_ERR_IO, "%s took more than %d s "
+			    "to answer", c->hostport, ESTC_DEADLINE);
+			goto out;
+		}
 		if (len == cap) {
 			if (cap == ESTC_MAX_RESP) {
 				r = ca_err_set(err, CA_ERR_INVALID, "the "
