@@ -60,4 +60,79 @@ run_ok -m "fuzz_areq over the corpus" "$FZ/fuzz_areq" corpus/*
 like "$out" "^$ncorpus inputs" "fuzz_areq read every input"
 run_ok -m "fuzz_est_body over the corpus" "$FZ/fuzz_est_body" corpus/*
 like "$out" "^$ncorpus inputs" "fuzz_est_body read every input"
+
+# --- EST answers as smimeca-enroll reads them (tools/estclient.c) ---------
+[ -x "$FZ/fuzz_est_answer" ] || bail_out "fuzz_est_answer is not built"
+openssl pkcs8 -topk8 -nocrypt -in cmc/key.pem -outform DER \
+    -out answer.p8 2>/dev/null
+openssl req -x509 -key cmc/key.pem -subj /CN=fuzz -days 1 -out answer.crt \
+    2>/dev/null
+openssl crl2pkcs7 -nocrl -certfile answer.crt -outform DER \
+    -out answer.p7 2>/dev/null
+if [ -s answer.p8 ] && [ -s answer.p7 ]; then
+	ok "seeds for the EST answers (openssl pkcs8, crl2pkcs7)"
+else
+	not_ok "seeds for the EST answers (openssl pkcs8, crl2pkcs7)"
+fi
+$PY - answer.p7 answer.p8 answers <<'PYEOF'
+import base64, os, random, sys
+p7, p8 = (open(p, "rb").read() for p in sys.argv[1:3])
+dst = sys.argv[3]
+os.makedirs(dst)
+rnd = random.Random(7030)
+b7 = base64.b64encode(p7)
+b7l = base64.encodebytes(p7)
+bnd = b"smimeca-est-boundary-7f3a"
+mp = (b"--" + bnd + b"\r\nContent-Type: application/pkcs8\r\n"
+      b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(p8) +
+      b"\r\n--" + bnd + b"\r\nContent-Type: application/pkcs7-mime; "
+      b"smime-type=certs-only\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      b7 + b"\r\n--" + bnd + b"--\r\n")
+def answer(status, ctype, body, chunked=False):
+    h = b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype + b"\r\n"
+    if not chunked:
+        return h + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    out = h + b"Transfer-Encoding: chunked\r\n\r\n"
+    for i in range(0, len(body), 100):
+        c = body[i:i + 100]
+        out += b"%x\r\n" % len(c) + c + b"\r\n"
+    return out + b"0\r\n\r\n"
+seeds = [
+    answer(b"200 OK", b"application/pkcs7-mime; smime-type=certs-only", b7),
+    answer(b"200 OK", b"application/pkcs7-mime", b7l, chunked=True),
+    answer(b"200 OK", b"multipart/mixed; boundary=" + bnd, mp),
+    answer(b"200 OK", b'multipart/mixed; boundary="' + bnd + b'"', mp,
+           chunked=True),
+    answer(b"401 Unauthorized", b"text/plain; charset=utf-8",
+           b"wrong account or password\n"),
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\n"
+    b"Retry-After: 60\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.0 200 OK\nContent-Type: application/x-pem-file\n\n" + b7l,
+]
+n = 0
+def put(b):
+    global n
+    open(os.path.join(dst, "%05d" % n), "wb").write(b)
+    n += 1
+for b in seeds:
+    put(b)
+    for cut in range(0, len(b), max(1, len(b) // 40)):
+        put(b[:cut])
+    for _ in range(60):
+        m = bytearray(b)
+        for _ in range(rnd.randint(1, 4)):
+            m[rnd.randrange(len(m))] = rnd.choice(
+                [rnd.randrange(256), ord("\r"), ord("\n"), ord("-"),
+                 ord(":"), ord("0"), ord("f")])
+        put(bytes(m))
+put(b"")
+put(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"fffffffffffffffffff\r\n")
+print(n)
+PYEOF
+nanswers=$(ls answers | wc -l)
+ok "a corpus of $nanswers EST answers"
+run_ok -m "fuzz_est_answer over the EST answers" "$FZ/fuzz_est_answer" \
+    answers/*
+like "$out" "^$nanswers inputs" "fuzz_est_answer read every input"
 done_testing
