@@ -83,8 +83,6 @@ make_cert(struct ca *ca, EVP_PKEY *key, int64_t now, X509 **certp,
 {
 	const struct ca_config *cfg = ca_config(ca);
 	X509 *cert = NULL, *issuer = ca_cert(ca);
-	X509_NAME *name = NULL;
-	ASN1_INTEGER *serial = NULL;
 	char cn[256], *url = NULL;
 	unsigned char *utf8 = NULL;
 	time_t nb = (time_t)now - 300, na;
@@ -102,24 +100,8 @@ make_cert(struct ca *ca, EVP_PKEY *key, int64_t now, X509 **certp,
 		goto out;
 	}
 	snprintf(cn, sizeof(cn), "%s-Xchg", utf8);
-	if ((cert = X509_new()) == NULL || (name = X509_NAME_new()) == NULL) {
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	if ((r = ca_new_cert(ca, cn, key, nb, na, &cert, err)) != 0)
 		goto out;
-	}
-	if ((r = ca_random_serial(&serial, err)) != 0)
-		goto out;
-	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (unsigned char *)cn, -1, -1, 0) ||
-	    !X509_set_version(cert, X509_VERSION_3) ||
-	    !X509_set_serialNumber(cert, serial) ||
-	    !X509_set_issuer_name(cert, X509_get_subject_name(issuer)) ||
-	    !X509_set_subject_name(cert, name) ||
-	    X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &nb) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(cert), 0, 0, &na) == NULL ||
-	    !X509_set_pubkey(cert, key)) {
-		r = ca_err_ssl(err, CA_ERR_CRYPTO, "exchange certificate");
-		goto out;
-	}
 	if ((r = ca_add_ext(cert, issuer, NID_basic_constraints,
 	    "critical,CA:FALSE", err)) != 0 ||
 	    (r = ca_add_ext(cert, issuer, NID_key_usage,
@@ -166,8 +148,6 @@ make_cert(struct ca *ca, EVP_PKEY *key, int64_t now, X509 **certp,
  out:
 	free(url);
 	OPENSSL_free(utf8);
-	ASN1_INTEGER_free(serial);
-	X509_NAME_free(name);
 	X509_free(cert);
 	return r;
 }

@@ -903,3 +903,41 @@ ca_set_actor(struct ca *ca, const char *actor)
 {
 	snprintf(ca->actor, sizeof(ca->actor), "%s", actor);
 }
+
+int
+ca_new_cert(struct ca *ca, const char *cn, EVP_PKEY *key, time_t nb,
+    time_t na, X509 **certp, struct ca_err *err)
+{
+	X509 *cert = NULL, *issuer = ca_cert(ca);
+	X509_NAME *name = NULL;
+	ASN1_INTEGER *serial = NULL;
+	int r;
+
+	*certp = NULL;
+	if ((cert = X509_new()) == NULL || (name = X509_NAME_new()) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = ca_random_serial(&serial, err)) != 0)
+		goto out;
+	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_version(cert, X509_VERSION_3) ||
+	    !X509_set_serialNumber(cert, serial) ||
+	    !X509_set_issuer_name(cert, X509_get_subject_name(issuer)) ||
+	    !X509_set_subject_name(cert, name) ||
+	    X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &nb) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(cert), 0, 0, &na) == NULL ||
+	    !X509_set_pubkey(cert, key)) {
+		r = ca_err_ssl(err, CA_ERR_CRYPTO, "certificate for %s", cn);
+		goto out;
+	}
+	*certp = cert;
+	cert = NULL;
+	r = 0;
+ out:
+	ASN1_INTEGER_free(serial);
+	X509_NAME_free(name);
+	X509_free(cert);
+	return r;
+}

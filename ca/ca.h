@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -84,6 +85,13 @@ int ca_write_held_key(struct ca *ca, const char *path, EVP_PKEY *key,
 
 /* 16 random bytes, positive, first byte non-zero: always 32 hex digits. */
 int ca_random_serial(ASN1_INTEGER **serialp, struct ca_err *err);
+/*
+ * A v3 certificate for the CA's own services (exchange, TLS): CN=cn, a
+ * random serial, issued by the CA, valid nb..na, with key; unsigned and
+ * without extensions.
+ */
+int ca_new_cert(struct ca *ca, const char *cn, EVP_PKEY *key, time_t nb,
+    time_t na, X509 **certp, struct ca_err *err);
 /* Adds an extension from OpenSSL's configuration syntax. */
 int ca_add_ext(X509 *cert, X509 *issuer, int nid, const char *value,
     struct ca_err *err);

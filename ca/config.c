@@ -82,7 +82,6 @@ static int base_url_ok(const char *);
 static int name_ok(const char *, int);
 static int put_escaped(FILE *, const char *);
 static int attr_copy(xmlNodePtr, const char *, const char *, char **);
-static int attr_flag(xmlNodePtr, const char *, int);
 static int filter_ok(const char *);
 static int cfg_read_ldap(const char *, const char *, xmlNodePtr,
     struct cfg_ldap **, struct ca_err *);
@@ -986,20 +985,6 @@ attr_copy(xmlNodePtr n, const char *attr, const char *def, char **outp)
 	return *outp == NULL ? CA_ERR_NOMEM : 0;
 }
 
-/* A yes/no attribute (the schema allows nothing else); def when absent. */
-static int
-attr_flag(xmlNodePtr n, const char *attr, int def)
-{
-	xmlChar *v;
-	int yes;
-
-	if (n == NULL || (v = xmlGetProp(n, (const xmlChar *)attr)) == NULL)
-		return def;
-	yes = xmlStrcmp(v, (const xmlChar *)"yes") == 0;
-	xmlFree(v);
-	return yes;
-}
-
 /* An RFC 4515 filter in parentheses whose only % are %s (one at least). */
 static int
 filter_ok(const char *f)
@@ -1069,8 +1054,8 @@ cfg_read_ldap(const char *path, const char *dir, xmlNodePtr n,
 		    "smimeca.conf(5))", path, xmlGetLineNo(n));
 		goto out;
 	}
-	l->starttls = attr_flag(server, "starttls", 0);
-	l->accounts = attr_flag(users, "accounts", 1);
+	l->starttls = attr_yes(server, "starttls", 0);
+	l->accounts = attr_yes(users, "accounts", 1);
 	if ((r = attr_int(path, server, "timeout-seconds", 10, &l->timeout,
 	    err)) != 0 ||
 	    (r = attr_int(path, retry, "initial-seconds", 30, &l->retry_min,

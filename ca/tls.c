@@ -73,8 +73,6 @@ make_cert(struct ca *ca, EVP_PKEY *key, const char *cn, const char *san,
     int64_t now, X509 **certp, struct ca_err *err)
 {
 	X509 *cert = NULL, *issuer = ca_cert(ca);
-	X509_NAME *name = NULL;
-	ASN1_INTEGER *serial = NULL;
 	time_t nb = (time_t)now - 300, na = (time_t)now + TLS_DAYS * 86400;
 	int64_t ca_na = util_asn1_time_to_unix(X509_get0_notAfter(issuer));
 	int r;
@@ -82,24 +80,8 @@ make_cert(struct ca *ca, EVP_PKEY *key, const char *cn, const char *san,
 	*certp = NULL;
 	if ((int64_t)na > ca_na)
 		na = (time_t)ca_na;
-	if ((cert = X509_new()) == NULL || (name = X509_NAME_new()) == NULL) {
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	if ((r = ca_new_cert(ca, cn, key, nb, na, &cert, err)) != 0)
 		goto out;
-	}
-	if ((r = ca_random_serial(&serial, err)) != 0)
-		goto out;
-	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0) ||
-	    !X509_set_version(cert, X509_VERSION_3) ||
-	    !X509_set_serialNumber(cert, serial) ||
-	    !X509_set_issuer_name(cert, X509_get_subject_name(issuer)) ||
-	    !X509_set_subject_name(cert, name) ||
-	    X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &nb) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(cert), 0, 0, &na) == NULL ||
-	    !X509_set_pubkey(cert, key)) {
-		r = ca_err_ssl(err, CA_ERR_CRYPTO, "TLS certificate");
-		goto out;
-	}
 	if ((r = ca_add_ext(cert, issuer, NID_basic_constraints,
 	    "critical,CA:FALSE", err)) != 0 ||
 	    (r = ca_add_ext(cert, issuer, NID_key_usage,
@@ -122,8 +104,6 @@ make_cert(struct ca *ca, EVP_PKEY *key, const char *cn, const char *san,
 	cert = NULL;
 	r = 0;
  out:
-	ASN1_INTEGER_free(serial);
-	X509_NAME_free(name);
 	X509_free(cert);
 	return r;
 }

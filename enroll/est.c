@@ -62,7 +62,6 @@ IMPLEMENT_ASN1_ENCODE_FUNCTIONS_fname(EST_CSRATTRS, EST_CSRATTRS,
 
 enum enroll_kind { ENR_SIMPLE, ENR_RENEW, ENR_KEYGEN };
 
-static struct wk *worker(struct req *, struct resp *);
 static const struct tpl *pick_template(struct req *, struct resp *,
     struct wk *, const char *);
 static int media_is(struct req *, struct resp *, const char *,
@@ -76,21 +75,6 @@ static int keygen_csr(const struct tpl *, X509_REQ *, EVP_PKEY **,
 static void keygen_answer(struct req *, struct resp *, EVP_PKEY *, X509 *);
 static int add_oid(EST_CSRATTRS *, int);
 static int add_attr(EST_CSRATTRS *, int, int, void *);
-
-static struct wk *
-worker(struct req *rq, struct resp *rs)
-{
-	struct ca_err err;
-	struct wk *w;
-
-	ca_err_clear(&err);
-	if ((w = srv_worker(rq->srv, &err)) == NULL) {
-		log_err("opening the CA: %s", err.msg);
-		resp_text(rs, 503, "the CA cannot be opened right now; the "
-		    "server log has the details");
-	}
-	return w;
-}
 
 static const struct tpl *
 pick_template(struct req *rq, struct resp *rs, struct wk *w,
@@ -201,7 +185,7 @@ est_cacerts(struct req *rq, struct resp *rs)
 {
 	struct wk *w;
 
-	if ((w = worker(rq, rs)) == NULL)
+	if ((w = srv_worker_req(rq, rs)) == NULL)
 		return;
 	if (w->cacerts == NULL &&
 	    certs_only(NULL, ca_chain(w->ca), &w->cacerts,
@@ -325,7 +309,7 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 	ca_err_clear(&err);
 	memset(&a, 0, sizeof(a));
 	if (media_is(rq, rs, "application/pkcs10", NULL) != 0 ||
-	    (w = worker(rq, rs)) == NULL)
+	    (w = srv_worker_req(rq, rs)) == NULL)
 		goto out;
 	if (kind == ENR_RENEW) {
 		if (auth_client_cert(rq, rs, w, &a, &old) != 0)
@@ -468,7 +452,7 @@ est_csrattrs(struct req *rq, struct resp *rs)
 	size_t i;
 	int len, rsa = 0, ok = 0;
 
-	if ((w = worker(rq, rs)) == NULL ||
+	if ((w = srv_worker_req(rq, rs)) == NULL ||
 	    (t = pick_template(rq, rs, w, NULL)) == NULL)
 		return;
 	if ((sk = sk_EST_ATTR_OR_OID_new_null()) == NULL)
@@ -533,7 +517,7 @@ est_fullcmc(struct req *rq, struct resp *rs)
 	ca_err_clear(&err);
 	memset(&a, 0, sizeof(a));
 	if (media_is(rq, rs, "application/pkcs7-mime", "application/cmc-request")
-	    != 0 || (w = worker(rq, rs)) == NULL ||
+	    != 0 || (w = srv_worker_req(rq, rs)) == NULL ||
 	    auth_basic(rq, rs, w, &a) != 0 ||
 	    (t = pick_template(rq, rs, w, NULL)) == NULL)
 		goto out;

@@ -26,6 +26,7 @@
 
 #define EST_PREFIX	"/.well-known/est/"
 #define PATH_MAX_LEN	512
+#define TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /* Past the body limit, bytes read and dropped before the answer. */
 #define HTTP_DISCARD_MAX	(4 * 1024 * 1024)
 
@@ -629,7 +630,9 @@ start_one(struct listener *l, const char *addr, int port,
 	socklen_t sl;
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 	    MHD_USE_ITC;
+	struct MHD_OptionItem ops[16];
 	struct MHD_Daemon *d;
+	size_t n;
 
 	if (sockaddr_of(addr, port, &ss, &sl) != 0) {
 		ca_err_set(err, CA_ERR_CONFIG, "listen address \"%s\" is not "
@@ -641,41 +644,38 @@ start_one(struct listener *l, const char *addr, int port,
 		flags |= MHD_USE_IPv6;
 	if (l->tls)
 		flags |= MHD_USE_TLS;
-	if (l->tls)
-		d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
-		    on_request, l,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		    MHD_OPTION_THREAD_POOL_SIZE, threads,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)dm->timeout,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		    (unsigned)dm->per_client,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)dm->max_conns,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		    (size_t)dm->header_max * 2,
-		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-		    MHD_OPTION_HTTPS_MEM_KEY, key,
-		    MHD_OPTION_HTTPS_MEM_CERT, cert,
-		    MHD_OPTION_HTTPS_MEM_TRUST, trust,
-		    MHD_OPTION_HTTPS_PRIORITIES,
-		    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-		    MHD_OPTION_END);
-	else
-		d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
-		    on_request, l,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		    MHD_OPTION_THREAD_POOL_SIZE, threads,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)dm->timeout,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		    (unsigned)dm->per_client,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)dm->max_conns,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		    (size_t)dm->header_max * 2,
-		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-		    MHD_OPTION_END);
+	n = 0;
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
+	    (intptr_t)mhd_log, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+	    (intptr_t)threads, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+	    (intptr_t)dm->timeout, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (intptr_t)dm->per_client, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+	    (intptr_t)dm->max_conns, NULL };
+	/* The pool holds the request line and headers. */
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (intptr_t)dm->header_max * 2, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+	    (intptr_t)on_completed, NULL };
+	ops[n++] = (struct MHD_OptionItem){
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
+	if (l->tls) {
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY,
+		    0, (void *)(uintptr_t)key };
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT,
+		    0, (void *)(uintptr_t)cert };
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST,
+		    0, (void *)(uintptr_t)trust };
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
+		    0, (void *)(uintptr_t)TLS_PRIORITIES };
+	}
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, l,
+	    MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 	if (d == NULL)
 		ca_err_set(err, CA_ERR_IO, "cannot listen on %s port %d "
 		    "(%s): is another server using it? (smimeca.conf "

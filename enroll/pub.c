@@ -27,23 +27,7 @@
 #define CT_P7C		"application/pkcs7-mime"
 #define CT_PEM		"application/x-pem-file"
 
-static struct wk *worker(struct req *, struct resp *);
 static void cert_answer(struct req *, struct resp *, X509 *);
-
-static struct wk *
-worker(struct req *rq, struct resp *rs)
-{
-	struct ca_err err;
-	struct wk *w;
-
-	ca_err_clear(&err);
-	if ((w = srv_worker(rq->srv, &err)) == NULL) {
-		log_err("opening the CA: %s", err.msg);
-		resp_text(rs, 503, "the CA cannot be opened right now; the "
-		    "server log has the details");
-	}
-	return w;
-}
 
 /* DER, or PEM with ?format=pem. */
 static void
@@ -87,7 +71,7 @@ pub_exchange(struct req *rq, struct resp *rs)
 	X509 *cert = NULL;
 
 	ca_err_clear(&err);
-	if ((w = worker(rq, rs)) == NULL)
+	if ((w = srv_worker_req(rq, rs)) == NULL)
 		return;
 	/* Makes a new one when the current one is too close to its end. */
 	if (xchg_current(w->ca, (int64_t)time(NULL), &cert, &err) != 0) {
@@ -103,7 +87,7 @@ pub_ca_cert(struct req *rq, struct resp *rs)
 {
 	struct wk *w;
 
-	if ((w = worker(rq, rs)) != NULL)
+	if ((w = srv_worker_req(rq, rs)) != NULL)
 		cert_answer(rq, rs, ca_cert(w->ca));
 }
 
@@ -116,7 +100,7 @@ pub_chain(struct req *rq, struct resp *rs)
 	unsigned char *der = NULL;
 	int i, len = 0;
 
-	if ((w = worker(rq, rs)) == NULL)
+	if ((w = srv_worker_req(rq, rs)) == NULL)
 		return;
 	chain = ca_chain(w->ca);
 	if ((p7 = PKCS7_new()) != NULL && PKCS7_set_type(p7,
@@ -159,7 +143,7 @@ pub_crl(struct req *rq, struct resp *rs)
 		    rq->path);
 		return;
 	}
-	if ((w = worker(rq, rs)) == NULL)
+	if ((w = srv_worker_req(rq, rs)) == NULL)
 		return;
 	r = db_crl_latest(ca_db(w->ca), ca_cert_id(w->ca), &der, &len, &err);
 	if (r == 0) {
@@ -199,7 +183,7 @@ pub_healthz(struct req *rq, struct resp *rs)
 	sqlite3_stmt *st = NULL;
 	sqlite3 *h;
 
-	if ((w = worker(rq, rs)) == NULL)
+	if ((w = srv_worker_req(rq, rs)) == NULL)
 		return;
 	h = db_handle(ca_db(w->ca));
 	if (sqlite3_prepare_v2(h, "SELECT count(*) FROM ca_certs", -1, &st,

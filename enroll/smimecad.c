@@ -23,6 +23,7 @@
 #include "ca/util.h"
 #include "enroll/auth.h"
 #include "enroll/daemon.h"
+#include "enroll/http.h"
 #include "enroll/log.h"
 #include "enroll/srv.h"
 
@@ -152,6 +153,21 @@ srv_worker(struct srv *s, struct ca_err *err)
 	if (w->ca == NULL || w->gen != atomic_load(&s->gen)) {
 		if (wk_open(s, w, err) != 0)
 			return NULL;
+	}
+	return w;
+}
+
+struct wk *
+srv_worker_req(struct req *rq, struct resp *rs)
+{
+	struct ca_err err;
+	struct wk *w;
+
+	ca_err_clear(&err);
+	if ((w = srv_worker(rq->srv, &err)) == NULL) {
+		log_err("opening the CA: %s", err.msg);
+		resp_text(rs, 503, "the CA cannot be opened right now; the "
+		    "server log has the details");
 	}
 	return w;
 }

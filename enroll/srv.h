@@ -45,6 +45,10 @@ struct wk {
 
 /* This thread's worker, (re)opened when the configuration changed. */
 struct wk *srv_worker(struct srv *s, struct ca_err *err);
+/* The same for a handler: NULL with a 503 in rs when the CA cannot open. */
+struct resp;
+struct req;
+struct wk *srv_worker_req(struct req *rq, struct resp *rs);
 /* Wakes the publisher: a certificate was issued (a job may be waiting). */
 void srv_publish_kick(void);
 /* A template by name, or NULL. */

@@ -29,6 +29,7 @@
 #                             ec:p256, ec:p384
 #   db_counts DIR             counts of certs, audit and requests rows
 #   at_exit CMD               run CMD (a string) when the test ends
+#   free_port                 a TCP port on 127.0.0.1 nobody listens on
 #
 # Each test runs in a fresh temporary directory ($T, the working directory),
 # removed at exit unless KEEP_TMP=1.
@@ -373,6 +374,18 @@ norm_serial()
 }
 
 tap_exit_hooks=
+# A TCP port on 127.0.0.1 that nobody listens on (for private servers).
+free_port()
+{
+	$PY - <<'PYEOF'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PYEOF
+}
+
 at_exit()
 {
 	tap_exit_hooks="$1

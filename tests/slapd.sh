@@ -4,8 +4,6 @@
 #
 #   slapd_require             skip_all unless slapd, slapadd and the
 #                             ldap-utils clients are installed
-#   free_port                 prints a TCP port nobody listens on (defined
-#                             here unless smimecad.sh did already)
 #   lab_init DIR [ARGS]       smimeca -d DIR init --lab on a free port;
 #                             sets LDAP_PORT, LDAP_URI; LDAP_ADMIN_PW is
 #                             the rootdn password (DIR/ldap/admin.pass)
@@ -37,19 +35,6 @@ slapd_require()
 		    skip_all "$_p not installed (apt-get install ldap-utils)"
 	done
 }
-
-if ! command -v free_port >/dev/null 2>&1; then
-free_port()
-{
-	$PY - <<'PYEOF'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-PYEOF
-}
-fi
 
 lab_init()
 {

@@ -2,24 +2,12 @@
 # Starting and stopping a private smimecad on loopback; sourced by tests
 # after lib.sh as . "$top_srcdir/tests/smimecad.sh" (lib.sh changes to $T).
 #
-#   free_port                  prints a TCP port nobody listens on
 #   smimecad_start DIR [ARGS]  starts smimecad -f on 127.0.0.1 with two free
 #                              ports; sets SMIMECAD_PID, HTTPS_PORT,
 #                              HTTP_PORT, HTTPS_URL, HTTP_URL, SMIMECAD_LOG;
 #                              waits until /healthz answers; stops it at exit
 #   smimecad_stop              SIGTERM, waits for the exit; sets smimecad_rc
 #   est_curl ARGS              curl against HTTPS_URL trusting DIR/chain.pem
-
-free_port()
-{
-	$PY - <<'PYEOF'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-PYEOF
-}
 
 smimecad_start()
 {
