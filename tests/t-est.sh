@@ -415,6 +415,35 @@ like "$body" 'smimecad_request_duration_seconds_bucket\{le="\+Inf"\} [1-9]' \
 like "$body" 'smimecad_requests_total\{route="est_simpleenroll",code="2xx"\}' \
     "metrics: requests by route"
 
+# --- a request in flight across a SIGHUP --------------------------------------
+# Half the body, then the reload, then the rest: the request is served.
+openssl req -new -newkey rsa:2048 -nodes -keyout slow.key \
+    -subj "/CN=Slow" -outform DER -out slow.der 2>/dev/null
+$PY - "$HTTPS_PORT" "$T/lab/chain.pem" "$(base64 -w0 slow.der)" \
+    "alice@lab.example:alice-secret-1" >slow.out 2>&1 <<'PYEOF' &
+import base64, os, socket, ssl, sys, time
+port, ca, body, cred = sys.argv[1], sys.argv[2], sys.argv[3].encode(), sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))),
+                    server_hostname="127.0.0.1")
+auth = base64.b64encode(cred.encode()).decode()
+s.sendall(("POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: x\r\n"
+           "Authorization: Basic %s\r\nContent-Type: application/pkcs10\r\n"
+           "Content-Length: %d\r\n\r\n" % (auth, len(body))).encode())
+s.sendall(body[:100])
+open("slow.half", "w").close()
+time.sleep(2)
+s.sendall(body[100:])
+print(s.recv(65536).split(b"\r\n")[0].decode())
+PYEOF
+slow_pid=$!
+w=0
+while [ ! -f slow.half ] && [ $w -lt 100 ]; do sleep 0.1; w=$((w + 1)); done
+kill -HUP "$SMIMECAD_PID"
+wait $slow_pid
+like "$(cat slow.out)" "^HTTP/1.1 200" \
+    "a request in flight while SIGHUP reloads is served (200)"
+
 # --- SIGHUP reloads templates; SIGTERM stops cleanly -------------------------
 sed 's/name="device-auth"/name="device-lab"/' lab/templates/device-auth.xml \
     >lab/templates/device-lab.xml
