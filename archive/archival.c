@@ -48,14 +48,15 @@ arc_issue_raw(struct ca *ca, const struct tpl *tpl,
 	req.protocol = protocol;
 	req.has_archived_key = a->env != NULL;
 	req.now = now;
-	/* Policy first: a forbidden or missing key is refused unopened. */
-	if ((r = iss_check(ca, &req, err)) != 0)
-		goto out;
+	/* No key: iss_issue checks the policy itself, once. */
 	if (a->env == NULL) {
 		req.raw_cert = raw_cert;
 		r = iss_issue(ca, &req, NULL, NULL, certp, err);
 		goto out;
 	}
+	/* Policy first: a forbidden key is refused unopened. */
+	if ((r = iss_check(ca, &req, err)) != 0)
+		goto out;
 	if ((r = esc_check_ready(ca, now, err)) != 0 ||
 	    (r = areq_open(ca, a, now, &key, err)) != 0)
 		goto out;
