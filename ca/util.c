@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,4 +360,44 @@ util_free_secret(char *s)
 	if (s == NULL)
 		return;
 	OPENSSL_clear_free(s, strlen(s));
+}
+
+char *
+util_b64_encode(const unsigned char *buf, size_t len)
+{
+	char *out;
+
+	if (len > (size_t)INT_MAX / 4 * 3 - 3 ||
+	    (out = malloc((len + 2) / 3 * 4 + 1)) == NULL)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)out, buf, (int)len);
+	return out;
+}
+
+int
+util_b64_decode(const char *s, size_t maxlen, unsigned char **bufp,
+    size_t *lenp, struct ca_err *err)
+{
+	size_t n = strlen(s), pad = 0;
+	unsigned char *out;
+	int dl;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if (n == 0 || n % 4 != 0 || n > (size_t)INT_MAX || n / 4 * 3 > maxlen)
+		return ca_err_set(err, CA_ERR_INVALID, "not base64 of at most "
+		    "%zu bytes (%zu characters)", maxlen, n);
+	if (s[n - 1] == '=')
+		pad = s[n - 2] == '=' ? 2 : 1;
+	if ((out = malloc(n / 4 * 3 + 1)) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	/* EVP_DecodeBlock counts the padding as zero bytes. */
+	if ((dl = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n)) < 0 ||
+	    (size_t)dl < pad) {
+		free(out);
+		return ca_err_set(err, CA_ERR_INVALID, "not valid base64");
+	}
+	*bufp = out;
+	*lenp = (size_t)dl - pad;
+	return 0;
 }

@@ -43,5 +43,10 @@ int util_read_cert(const char *path, X509 **certp, struct ca_err *err);
 int util_read_passphrase(const char *path, char **passp, struct ca_err *err);
 /* Zeroes and frees a NUL-terminated secret. */
 void util_free_secret(char *s);
+/* Base64 on one line, NUL-terminated, malloc'd; NULL when out of memory. */
+char *util_b64_encode(const unsigned char *buf, size_t len);
+/* Decodes base64 without line breaks (at most maxlen bytes of output). */
+int util_b64_decode(const char *s, size_t maxlen, unsigned char **bufp,
+    size_t *lenp, struct ca_err *err);
 
 #endif

@@ -29,6 +29,7 @@ extern const struct cli_cmd cli_cert_cmds[];	/* cmd_cert.c */
 extern const struct cli_cmd cli_archive_cmds[];	/* cmd_archive.c */
 extern const struct cli_cmd cli_publish_cmds[];	/* cmd_publish.c */
 extern const struct cli_cmd cli_user_cmds[];	/* cmd_user.c */
+extern const struct cli_cmd cli_mdm_cmds[];	/* cmd_mdm.c */
 
 /* Prints each line of err as "smimeca: LINE" on stderr. */
 void cli_print_err(const struct ca_err *err);

@@ -14,6 +14,7 @@
 
 static const struct cli_cmd *find_cmd(const char *, const char *, int *);
 static void usage_all(FILE *);
+static int wants_help(int, char **);
 
 static const struct cli_cmd *const cmd_tables[] = {
 	cli_ca_cmds,
@@ -21,6 +22,7 @@ static const struct cli_cmd *const cmd_tables[] = {
 	cli_archive_cmds,
 	cli_publish_cmds,
 	cli_user_cmds,
+	cli_mdm_cmds,
 };
 
 static void
@@ -38,6 +40,21 @@ usage_all(FILE *f)
 			    c->usage);
 	fprintf(f, "\nThe CA directory is -d DIR, else $SMIMECA_DIR, else "
 	    "%s. See smimeca(8).\n", DEFAULT_DIR);
+}
+
+/* A command's own --help (or -h) before any "--". */
+static int
+wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* *consumed: 1 for "init", 2 for "cert list". */
@@ -120,6 +137,12 @@ main(int argc, char **argv)
 	 */
 	argc -= consumed - 1;
 	argv += consumed - 1;
+	if (wants_help(argc, argv)) {
+		printf("usage: smimeca [-d DIR] %s%s%s %s\n(see smimeca(8))\n",
+		    cmd->name, cmd->sub ? " " : "", cmd->sub ? cmd->sub : "",
+		    cmd->usage);
+		return CLI_OK;
+	}
 	optind = 0;
 	return cmd->fn(&cli, argc, argv);
 }

@@ -1,0 +1,281 @@
+/*
+ * MDM export, the recovery half: a user's escrowed keys come back through
+ * the same recovery blob an administrator hands a recovery officer (so the
+ * export is audited as a recovery), opened with the officers' KRA keys.
+ */
+#include "ac-config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "archive/mdm.h"
+#include "archive/recover.h"
+#include "archive/shamir.h"
+#include "ca/ca.h"
+#include "ca/db.h"
+#include "ca/err.h"
+#include "ca/util.h"
+
+static int open_one(const struct rcv_blob *, size_t,
+    const struct mdm_officer *, size_t, EVP_PKEY **, struct ca_err *);
+static int open_quorum(const struct rcv_blob *, size_t,
+    const struct mdm_officer *, size_t, EVP_PKEY **, struct ca_err *);
+static int by_age(const void *, const void *);
+static void mark_current(struct ca *, struct mdm_user *, int64_t);
+
+/* Quorum 1: the first officer key that is a recipient opens the record. */
+static int
+open_one(const struct rcv_blob *b, size_t i, const struct mdm_officer *off,
+    size_t noff, EVP_PKEY **keyp, struct ca_err *err)
+{
+	struct ca_err first, e;
+	size_t k;
+
+	ca_err_clear(&first);
+	for (k = 0; k < noff; k++) {
+		ca_err_clear(&e);
+		if (rcv_open_key(b, i, off[k].key, off[k].cert, keyp, &e) == 0)
+			return 0;
+		if (k == 0)
+			first = e;
+	}
+	if (noff == 0)
+		return ca_err_set(err, CA_ERR_INVALID, "no recovery officer "
+		    "key given (--kra-key OFFICER.p12)");
+	ca_err_set(err, first.code, "%s", first.msg);
+	return first.code;
+}
+
+/* Quorum m: each officer opens a share; m of them rebuild the key. */
+static int
+open_quorum(const struct rcv_blob *b, size_t i, const struct mdm_officer *off,
+    size_t noff, EVP_PKEY **keyp, struct ca_err *err)
+{
+	struct shamir_share *shares = NULL;
+	struct ca_err e, first;
+	char serial[65];
+	int q = rcv_blob_quorum(b, i), r;
+	size_t k, got = 0;
+
+	ca_err_clear(&first);
+	util_serial_hex(X509_get0_serialNumber(rcv_blob_cert(b, i)), serial);
+	if (noff > 0 && (shares = calloc(noff, sizeof(*shares))) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	for (k = 0; k < noff; k++) {
+		ca_err_clear(&e);
+		if (rcv_open_share(b, i, off[k].key, off[k].cert,
+		    &shares[got], &e) == 0)
+			got++;
+		else if (first.count == 0)
+			first = e;
+	}
+	if (got < (size_t)q) {
+		r = ca_err_set(err, CA_ERR_POLICY, "certificate %s is escrowed "
+		    "%d of n: it needs %d recovery officers' keys, and %zu of "
+		    "the %zu given opened a share (give more --kra-key)",
+		    serial, q, q, got, noff);
+		if (first.count > 0)
+			ca_err_set(err, first.code, "%s", first.msg);
+		goto out;
+	}
+	r = rcv_combine(b, i, shares, (unsigned)got, keyp, err);
+ out:
+	for (k = 0; k < got; k++)
+		shamir_share_clear(&shares[k]);
+	free(shares);
+	return r;
+}
+
+static int
+by_age(const void *a, const void *b)
+{
+	const struct mdm_identity *x = a, *y = b;
+	int c = ASN1_TIME_compare(X509_get0_notBefore(x->cert),
+	    X509_get0_notBefore(y->cert));
+
+	return c != 0 ? c : strcmp(x->serial, y->serial);
+}
+
+/* The newest identity whose certificate is neither revoked nor expired. */
+static void
+mark_current(struct ca *ca, struct mdm_user *u, int64_t now)
+{
+	struct db_cert *dc;
+	struct ca_err e;
+	size_t i;
+
+	for (i = u->n; i-- > 0;) {
+		ca_err_clear(&e);
+		if (db_cert_get(ca_db(ca), u->ids[i].serial, &dc, &e) != 0)
+			continue;
+		if (!dc->revoked && dc->not_before <= now &&
+		    dc->not_after > now) {
+			u->ids[i].current = 1;
+			db_cert_free(dc);
+			return;
+		}
+		db_cert_free(dc);
+	}
+}
+
+int
+mdm_recover(struct ca *ca, const char *email,
+    const struct mdm_officer *officers, size_t nofficers, int64_t now,
+    struct mdm_user **up, struct ca_err *err)
+{
+	struct mdm_user *u = NULL;
+	struct rcv_blob *b = NULL;
+	unsigned char *der = NULL, *cder = NULL;
+	size_t len = 0, i;
+	int clen, r;
+
+	*up = NULL;
+	if ((r = rcv_blob_make(ca, NULL, email, &der, &len, err)) != 0 ||
+	    (r = rcv_blob_parse(der, len, ca_cert(ca), &b, err)) != 0)
+		goto out;
+	if ((u = calloc(1, sizeof(*u))) == NULL ||
+	    (u->email = strdup(email)) == NULL ||
+	    (u->ids = calloc(rcv_blob_count(b), sizeof(*u->ids))) == NULL ||
+	    (u->chain = X509_chain_up_ref(rcv_blob_chain(b))) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < rcv_blob_count(b); i++) {
+		struct mdm_identity *id = &u->ids[u->n];
+
+		r = rcv_blob_quorum(b, i) > 1 ?
+		    open_quorum(b, i, officers, nofficers, &id->key, err) :
+		    open_one(b, i, officers, nofficers, &id->key, err);
+		if (r != 0)
+			goto out;
+		id->cert = rcv_blob_cert(b, i);
+		X509_up_ref(id->cert);
+		u->n++;
+		util_serial_hex(X509_get0_serialNumber(id->cert), id->serial);
+		if ((clen = i2d_X509(id->cert, &cder)) <= 0) {
+			r = ca_err_ssl(err, CA_ERR_CRYPTO, "certificate %s: "
+			    "encoding", id->serial);
+			goto out;
+		}
+		util_sha1_hex(cder, (size_t)clen, id->sha1);
+		OPENSSL_free(cder);
+		cder = NULL;
+	}
+	qsort(u->ids, u->n, sizeof(*u->ids), by_age);
+	mark_current(ca, u, now);
+	*up = u;
+	u = NULL;
+	r = 0;
+ out:
+	if (r != 0)
+		ca_err_set(err, r, "%s: the escrowed keys could not be "
+		    "recovered", email);
+	mdm_user_free(u);
+	rcv_blob_free(b);
+	OPENSSL_free(der);
+	OPENSSL_free(cder);
+	return r;
+}
+
+void
+mdm_user_free(struct mdm_user *u)
+{
+	size_t i;
+
+	if (u == NULL)
+		return;
+	for (i = 0; i < u->n; i++) {
+		EVP_PKEY_free(u->ids[i].key);
+		X509_free(u->ids[i].cert);
+	}
+	free(u->ids);
+	free(u->email);
+	sk_X509_pop_free(u->chain, X509_free);
+	free(u);
+}
+
+int
+mdm_escrowed_emails(struct ca *ca, char ***listp, size_t *np,
+    struct ca_err *err)
+{
+	sqlite3 *h = db_handle(ca_db(ca));
+	sqlite3_stmt *st = NULL;
+	char **list = NULL, **grown;
+	size_t n = 0, cap = 0;
+	int rc, r;
+
+	*listp = NULL;
+	*np = 0;
+	if (sqlite3_prepare_v2(h, "SELECT DISTINCT c.email FROM certs c "
+	    "JOIN escrow e ON e.cert_id = c.id WHERE c.email IS NOT NULL "
+	    "ORDER BY c.email", -1, &st, NULL) != SQLITE_OK) {
+		r = ca_err_set(err, CA_ERR_DB, "escrowed addresses: %s",
+		    sqlite3_errmsg(h));
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((grown = realloc(list, cap * sizeof(*list))) ==
+			    NULL) {
+				r = ca_err_set(err, CA_ERR_NOMEM, "out of "
+				    "memory");
+				goto out;
+			}
+			list = grown;
+		}
+		if ((list[n] = strdup((const char *)sqlite3_column_text(st,
+		    0))) == NULL) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = ca_err_set(err, CA_ERR_DB, "escrowed addresses: %s",
+		    sqlite3_errmsg(h));
+		goto out;
+	}
+	*listp = list;
+	*np = n;
+	list = NULL;
+	n = 0;
+	r = 0;
+ out:
+	sqlite3_finalize(st);
+	mdm_free_strings(list, n);
+	return r;
+}
+
+void
+mdm_free_strings(char **list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; list != NULL && i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+int
+mdm_uuid(char out[37], struct ca_err *err)
+{
+	unsigned char u[16];
+
+	if (RAND_bytes(u, sizeof(u)) != 1)
+		return ca_err_ssl(err, CA_ERR_CRYPTO, "random UUID");
+	u[6] = (u[6] & 0x0f) | 0x40;	/* version 4 */
+	u[8] = (u[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	snprintf(out, 37, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-"
+	    "%02X%02X%02X%02X%02X%02X", u[0], u[1], u[2], u[3], u[4], u[5],
+	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	return 0;
+}

@@ -1,0 +1,461 @@
+/*
+ * Apple configuration profiles (PROTOCOLS.md section 5): an XML plist
+ * written with libxml2, one com.apple.security.pkcs12 payload per escrowed
+ * identity and a com.apple.mail.managed account whose S/MIME settings name
+ * the current one; optionally signed (CMS SignedData) by a certificate the
+ * CA issues for that.
+ */
+#include "ac-config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxml/tree.h>
+#include <libxml/xmlsave.h>
+
+#include <openssl/cms.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "archive/mdm.h"
+#include "archive/profile.h"
+#include "archive/recover.h"
+#include "ca/audit.h"
+#include "ca/ca.h"
+#include "ca/config.h"
+#include "ca/db.h"
+#include "ca/err.h"
+#include "ca/util.h"
+
+#define SIGNER_ROLE	"profile-signer"
+#define SIGNER_DAYS	365
+#define SIGNER_MARGIN	(7 * 86400)	/* a new signer a week before */
+#define PROFILE_PW_LEN	24
+#define ID_PREFIX	"org.smimeca.profile"
+
+static xmlNodePtr plist_key(xmlNodePtr, const char *);
+static int plist_string(xmlNodePtr, const char *, const char *);
+static int plist_int(xmlNodePtr, const char *, int);
+static int plist_bool(xmlNodePtr, const char *, int);
+static int plist_data(xmlNodePtr, const char *, const unsigned char *,
+    size_t);
+static int payload_head(xmlNodePtr, const char *, const char *,
+    const char *, const char *);
+static int pkcs12_payload(xmlNodePtr, const struct prof_params *,
+    const struct mdm_user *, const struct mdm_identity *, char[37],
+    struct ca_err *);
+static int mail_payload(xmlNodePtr, const struct prof_params *,
+    const struct mdm_user *, const struct mdm_identity *, const char *,
+    struct ca_err *);
+static int signer_issue(struct ca *, int64_t, X509 **, EVP_PKEY **,
+    struct ca_err *);
+static char *signer_key_path(struct ca *, X509 *);
+
+static xmlNodePtr
+plist_key(xmlNodePtr dict, const char *key)
+{
+	return xmlNewTextChild(dict, NULL, BAD_CAST "key", BAD_CAST key);
+}
+
+static int
+plist_string(xmlNodePtr dict, const char *key, const char *v)
+{
+	return plist_key(dict, key) != NULL && xmlNewTextChild(dict, NULL,
+	    BAD_CAST "string", BAD_CAST v) != NULL ? 0 : -1;
+}
+
+static int
+plist_int(xmlNodePtr dict, const char *key, int v)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%d", v);
+	return plist_key(dict, key) != NULL && xmlNewTextChild(dict, NULL,
+	    BAD_CAST "integer", BAD_CAST buf) != NULL ? 0 : -1;
+}
+
+static int
+plist_bool(xmlNodePtr dict, const char *key, int v)
+{
+	return plist_key(dict, key) != NULL && xmlNewChild(dict, NULL,
+	    BAD_CAST (v ? "true" : "false"), NULL) != NULL ? 0 : -1;
+}
+
+static int
+plist_data(xmlNodePtr dict, const char *key, const unsigned char *buf,
+    size_t len)
+{
+	char *b64;
+	int r;
+
+	if ((b64 = util_b64_encode(buf, len)) == NULL)
+		return -1;
+	r = plist_key(dict, key) != NULL && xmlNewTextChild(dict, NULL,
+	    BAD_CAST "data", BAD_CAST b64) != NULL ? 0 : -1;
+	free(b64);
+	return r;
+}
+
+/* The keys every payload has. */
+static int
+payload_head(xmlNodePtr d, const char *type, const char *uuid,
+    const char *kind, const char *name)
+{
+	char ident[128];
+
+	snprintf(ident, sizeof(ident), "%s.%s.%s", ID_PREFIX, kind, uuid);
+	return plist_string(d, "PayloadType", type) != 0 ||
+	    plist_int(d, "PayloadVersion", 1) != 0 ||
+	    plist_string(d, "PayloadIdentifier", ident) != 0 ||
+	    plist_string(d, "PayloadUUID", uuid) != 0 ||
+	    plist_string(d, "PayloadDisplayName", name) != 0 ? -1 : 0;
+}
+
+static int
+pkcs12_payload(xmlNodePtr arr, const struct prof_params *p,
+    const struct mdm_user *u, const struct mdm_identity *id, char uuid[37],
+    struct ca_err *err)
+{
+	char pw[PROFILE_PW_LEN + 1], name[256], file[80], desc[160];
+	unsigned char *der = NULL;
+	size_t len = 0;
+	xmlNodePtr d;
+	int r;
+
+	if ((r = mdm_uuid(uuid, err)) != 0 ||
+	    (r = rcv_random_password(pw, PROFILE_PW_LEN, err)) != 0 ||
+	    (r = (p->aes ? rcv_pkcs12 : rcv_pkcs12_legacy)(id->key, id->cert,
+	    u->chain, pw, id->serial, &der, &len, err)) != 0)
+		goto out;
+	snprintf(name, sizeof(name), "%s encryption key (%.8s)", u->email,
+	    id->serial);
+	snprintf(file, sizeof(file), "%s.p12", id->serial);
+	snprintf(desc, sizeof(desc), "S/MIME encryption identity, "
+	    "certificate %s (%s)", id->serial, id->current ? "current" :
+	    "earlier: reads old mail");
+	if ((d = xmlNewChild(arr, NULL, BAD_CAST "dict", NULL)) == NULL ||
+	    payload_head(d, "com.apple.security.pkcs12", uuid, "pkcs12",
+	    name) != 0 ||
+	    plist_string(d, "PayloadDescription", desc) != 0 ||
+	    plist_string(d, "PayloadCertificateFileName", file) != 0 ||
+	    plist_string(d, "Password", pw) != 0 ||
+	    plist_data(d, "PayloadContent", der, len) != 0) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	r = 0;
+ out:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (der != NULL)
+		OPENSSL_clear_free(der, len);
+	return r;
+}
+
+static int
+mail_payload(xmlNodePtr arr, const struct prof_params *p,
+    const struct mdm_user *u, const struct mdm_identity *cur,
+    const char *cur_uuid, struct ca_err *err)
+{
+	const char *at = strchr(u->email, '@');
+	char uuid[37], imap[256], smtp[256], name[300];
+	uint32_t ku = X509_get_key_usage(cur->cert);
+	/* A dual-use certificate signs too; a pure encryption one does not. */
+	int sign = (ku & KU_DIGITAL_SIGNATURE) != 0;
+	xmlNodePtr d;
+	int r;
+
+	if ((r = mdm_uuid(uuid, err)) != 0)
+		return r;
+	snprintf(imap, sizeof(imap), "%s%s", p->imap_host != NULL ?
+	    p->imap_host : "mail.", p->imap_host != NULL ? "" :
+	    at != NULL ? at + 1 : "localhost");
+	snprintf(smtp, sizeof(smtp), "%s", p->smtp_host != NULL ?
+	    p->smtp_host : imap);
+	snprintf(name, sizeof(name), "Mail %s", u->email);
+	if ((d = xmlNewChild(arr, NULL, BAD_CAST "dict", NULL)) == NULL ||
+	    payload_head(d, "com.apple.mail.managed", uuid, "mail",
+	    name) != 0 ||
+	    plist_string(d, "EmailAccountDescription", u->email) != 0 ||
+	    plist_string(d, "EmailAccountType", "EmailTypeIMAP") != 0 ||
+	    plist_string(d, "EmailAddress", u->email) != 0 ||
+	    plist_string(d, "IncomingMailServerAuthentication",
+	    "EmailAuthPassword") != 0 ||
+	    plist_string(d, "IncomingMailServerHostName", imap) != 0 ||
+	    plist_int(d, "IncomingMailServerPortNumber", 993) != 0 ||
+	    plist_bool(d, "IncomingMailServerUseSSL", 1) != 0 ||
+	    plist_string(d, "IncomingMailServerUsername", u->email) != 0 ||
+	    plist_string(d, "OutgoingMailServerAuthentication",
+	    "EmailAuthPassword") != 0 ||
+	    plist_string(d, "OutgoingMailServerHostName", smtp) != 0 ||
+	    plist_int(d, "OutgoingMailServerPortNumber", 587) != 0 ||
+	    plist_bool(d, "OutgoingMailServerUseSSL", 1) != 0 ||
+	    plist_string(d, "OutgoingMailServerUsername", u->email) != 0 ||
+	    plist_bool(d, "SMIMEEnabled", 1) != 0 ||
+	    plist_bool(d, "SMIMESigningEnabled", sign) != 0 ||
+	    (sign && plist_string(d, "SMIMESigningCertificateUUID",
+	    cur_uuid) != 0) ||
+	    plist_bool(d, "SMIMEEncryptionEnabled", 1) != 0 ||
+	    plist_string(d, "SMIMEEncryptionCertificateUUID", cur_uuid) != 0 ||
+	    plist_bool(d, "SMIMEEncryptByDefault", p->encrypt_by_default) !=
+	    0 ||
+	    plist_bool(d, "SMIMEEnableEncryptionPerMessageSwitch", 1) != 0)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+int
+prof_build(const struct prof_params *p, const struct mdm_user *u,
+    char **xmlp, size_t *lenp, struct ca_err *err)
+{
+	xmlDocPtr doc = NULL;
+	xmlNodePtr root, top, arr;
+	xmlChar *mem = NULL;
+	const struct mdm_identity *cur = NULL;
+	char (*uuids)[37] = NULL, puuid[37], name[300], desc[400];
+	char *out = NULL;
+	size_t i;
+	int mlen = 0, r;
+
+	*xmlp = NULL;
+	*lenp = 0;
+	for (i = 0; i < u->n; i++)
+		if (u->ids[i].current)
+			cur = &u->ids[i];
+	if (cur == NULL) {
+		r = ca_err_set(err, CA_ERR_NOTFOUND, "%s has no valid "
+		    "encryption certificate for the mail account to use (all "
+		    "%zu are revoked or expired): issue one first", u->email,
+		    u->n);
+		goto out;
+	}
+	if ((uuids = calloc(u->n, sizeof(*uuids))) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((doc = xmlNewDoc(BAD_CAST "1.0")) == NULL ||
+	    xmlCreateIntSubset(doc, BAD_CAST "plist",
+	    BAD_CAST "-//Apple//DTD PLIST 1.0//EN",
+	    BAD_CAST "http://www.apple.com/DTDs/PropertyList-1.0.dtd") ==
+	    NULL || (root = xmlNewDocNode(doc, NULL, BAD_CAST "plist",
+	    NULL)) == NULL ||
+	    xmlNewProp(root, BAD_CAST "version", BAD_CAST "1.0") == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	xmlDocSetRootElement(doc, root);
+	if ((top = xmlNewChild(root, NULL, BAD_CAST "dict", NULL)) == NULL ||
+	    plist_key(top, "PayloadContent") == NULL ||
+	    (arr = xmlNewChild(top, NULL, BAD_CAST "array", NULL)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < u->n; i++)
+		if ((r = pkcs12_payload(arr, p, u, &u->ids[i], uuids[i],
+		    err)) != 0)
+			goto out;
+	if ((r = mail_payload(arr, p, u, cur, uuids[cur - u->ids],
+	    err)) != 0 || (r = mdm_uuid(puuid, err)) != 0)
+		goto out;
+	snprintf(name, sizeof(name), "S/MIME %s", u->email);
+	snprintf(desc, sizeof(desc), "The S/MIME encryption identities of %s "
+	    "(%zu: the current one and those that read older mail) and its "
+	    "mail account settings", u->email, u->n);
+	if (payload_head(top, "Configuration", puuid, "config", name) != 0 ||
+	    plist_string(top, "PayloadDescription", desc) != 0 ||
+	    plist_string(top, "PayloadOrganization", p->org != NULL ?
+	    p->org : "smimeca") != 0 ||
+	    plist_bool(top, "PayloadRemovalDisallowed", 0) != 0) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	xmlDocDumpFormatMemoryEnc(doc, &mem, &mlen, "UTF-8", 1);
+	if (mem == NULL || mlen <= 0 ||
+	    (out = malloc((size_t)mlen + 1)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(out, mem, (size_t)mlen);
+	out[mlen] = '\0';
+	*xmlp = out;
+	*lenp = (size_t)mlen;
+	r = 0;
+ out:
+	/* The document holds PKCS#12 passwords. */
+	if (mem != NULL) {
+		OPENSSL_cleanse(mem, (size_t)mlen);
+		xmlFree(mem);
+	}
+	xmlFreeDoc(doc);
+	free(uuids);
+	return r;
+}
+
+int
+prof_sign(const char *xml, size_t len, X509 *signer, EVP_PKEY *key,
+    STACK_OF(X509) *chain, unsigned char **derp, size_t *lenp,
+    struct ca_err *err)
+{
+	CMS_ContentInfo *cms = NULL;
+	BIO *in = NULL;
+	unsigned char *der = NULL;
+	int dlen, r;
+
+	*derp = NULL;
+	*lenp = 0;
+	if ((in = BIO_new_mem_buf(xml, (int)len)) == NULL ||
+	    (cms = CMS_sign(signer, key, chain, in, CMS_BINARY)) == NULL ||
+	    (dlen = i2d_CMS_ContentInfo(cms, &der)) <= 0) {
+		r = ca_err_ssl(err, CA_ERR_CRYPTO, "signing the profile");
+		goto out;
+	}
+	*derp = der;
+	*lenp = (size_t)dlen;
+	der = NULL;
+	r = 0;
+ out:
+	OPENSSL_free(der);
+	BIO_free(in);
+	CMS_ContentInfo_free(cms);
+	return r;
+}
+
+static char *
+signer_key_path(struct ca *ca, X509 *cert)
+{
+	char serial[65], rel[128];
+
+	util_serial_hex(X509_get0_serialNumber(cert), serial);
+	snprintf(rel, sizeof(rel), "private/%s-%s.key", SIGNER_ROLE, serial);
+	return util_path(ca_config(ca)->dir, rel);
+}
+
+static int
+signer_issue(struct ca *ca, int64_t now, X509 **certp, EVP_PKEY **keyp,
+    struct ca_err *err)
+{
+	struct db *db = ca_db(ca);
+	X509 *cert = NULL, *issuer = ca_cert(ca);
+	EVP_PKEY *key = NULL;
+	unsigned char *der = NULL;
+	char cn[256], serial[65], *path = NULL;
+	int64_t id, ca_na = util_asn1_time_to_unix(X509_get0_notAfter(issuer));
+	time_t na = (time_t)now + SIGNER_DAYS * 86400;
+	int len, r, in_tx = 0, wrote = 0;
+
+	*certp = NULL;
+	*keyp = NULL;
+	if ((int64_t)na > ca_na)
+		na = (time_t)ca_na;
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(issuer),
+	    NID_commonName, cn, sizeof(cn) - 20) <= 0)
+		snprintf(cn, sizeof(cn), "smimeca");
+	strcat(cn, " Profile Signer");
+	if ((r = ca_load_key(ca, err)) != 0 ||
+	    (r = ca_keygen(CA_KEY_RSA2048, &key, err)) != 0 ||
+	    (r = ca_new_cert(ca, cn, key, (time_t)now - 300, na, &cert,
+	    err)) != 0 ||
+	    (r = ca_add_ext(cert, issuer, NID_basic_constraints,
+	    "critical,CA:FALSE", err)) != 0 ||
+	    (r = ca_add_ext(cert, issuer, NID_key_usage,
+	    "critical,digitalSignature", err)) != 0 ||
+	    (r = ca_add_ext(cert, issuer, NID_ext_key_usage,
+	    "emailProtection", err)) != 0 ||
+	    (r = ca_add_ext(cert, issuer, NID_subject_key_identifier, "hash",
+	    err)) != 0 ||
+	    (r = ca_add_ext(cert, issuer, NID_authority_key_identifier,
+	    "keyid:always", err)) != 0)
+		goto out;
+	if (X509_sign(cert, ca_key(ca), ca_digest(ca)) <= 0 ||
+	    (len = i2d_X509(cert, &der)) <= 0) {
+		r = ca_err_ssl(err, CA_ERR_CRYPTO, "signing the profile-signing "
+		    "certificate");
+		goto out;
+	}
+	if ((path = signer_key_path(ca, cert)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = ca_write_held_key(ca, path, key, err)) != 0)
+		goto out;
+	wrote = 1;
+	util_serial_hex(X509_get0_serialNumber(cert), serial);
+	if ((r = db_begin(db, err)) != 0)
+		goto out;
+	in_tx = 1;
+	if ((r = db_ca_cert_add(db, SIGNER_ROLE, der, (size_t)len,
+	    path + strlen(ca_config(ca)->dir) + 1,
+	    util_asn1_time_to_unix(X509_get0_notBefore(cert)),
+	    util_asn1_time_to_unix(X509_get0_notAfter(cert)), &id,
+	    err)) != 0 ||
+	    (r = audit_append(db, ca_actor(ca), "profile-signer-issue", serial,
+	    "purpose=configuration profiles", err)) != 0 ||
+	    (r = db_commit(db, err)) != 0)
+		goto out;
+	in_tx = 0;
+	*certp = cert;
+	*keyp = key;
+	cert = NULL;
+	key = NULL;
+	r = 0;
+ out:
+	if (in_tx)
+		db_rollback(db);
+	if (r != 0 && wrote)
+		unlink(path);
+	free(path);
+	OPENSSL_free(der);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return r;
+}
+
+int
+prof_signer(struct ca *ca, int64_t now, X509 **certp, EVP_PKEY **keyp,
+    struct ca_err *err)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	size_t len = 0;
+	int64_t id;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	char *path = NULL;
+	int r;
+
+	*certp = NULL;
+	*keyp = NULL;
+	r = db_ca_cert_current(ca_db(ca), SIGNER_ROLE, &id, &der, &len, err);
+	if (r == CA_ERR_NOTFOUND) {
+		ca_err_clear(err);
+		return signer_issue(ca, now, certp, keyp, err);
+	}
+	if (r != 0)
+		return r;
+	p = der;
+	cert = d2i_X509(NULL, &p, (long)len);
+	free(der);
+	if (cert == NULL || util_asn1_time_to_unix(X509_get0_notAfter(cert)) -
+	    now < SIGNER_MARGIN) {
+		X509_free(cert);
+		return signer_issue(ca, now, certp, keyp, err);
+	}
+	if ((path = signer_key_path(ca, cert)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = ca_read_held_key(ca, path, &key, err)) != 0)
+		goto out;
+	*certp = cert;
+	*keyp = key;
+	cert = NULL;
+	key = NULL;
+	r = 0;
+ out:
+	free(path);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return r;
+}

@@ -1,0 +1,44 @@
+/* Apple configuration profiles with a user's S/MIME identities. */
+#ifndef ARCHIVE_PROFILE_H
+#define ARCHIVE_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct ca;
+struct ca_err;
+struct mdm_user;
+
+struct prof_params {
+	const char *org;		/* PayloadOrganization: the CA's name */
+	const char *imap_host;		/* NULL: mail.DOMAIN */
+	const char *smtp_host;		/* NULL: the IMAP host */
+	int encrypt_by_default;		/* SMIMEEncryptByDefault */
+	int aes;			/* PKCS#12 with PBES2, not 3DES */
+};
+
+/*
+ * An XML plist: one com.apple.security.pkcs12 payload per identity of u
+ * (each with its own random password), and a com.apple.mail.managed
+ * payload whose S/MIME keys name the payload of the current certificate.
+ * Refuses a user without a current (valid) certificate.
+ */
+int prof_build(const struct prof_params *p, const struct mdm_user *u,
+    char **xmlp, size_t *lenp, struct ca_err *err);
+
+/* CMS SignedData (DER, content attached, chain included) over the plist. */
+int prof_sign(const char *xml, size_t len, X509 *signer, EVP_PKEY *key,
+    STACK_OF(X509) *chain, unsigned char **derp, size_t *lenp,
+    struct ca_err *err);
+
+/*
+ * The CA's profile-signing certificate (digitalSignature, emailProtection)
+ * and its key: the current one, else a new one issued now (audited).
+ */
+int prof_signer(struct ca *ca, int64_t now, X509 **certp, EVP_PKEY **keyp,
+    struct ca_err *err);
+
+#endif
