@@ -336,14 +336,12 @@ static int
 signer_issue(struct ca *ca, int64_t now, X509 **certp, EVP_PKEY **keyp,
     struct ca_err *err)
 {
-	struct db *db = ca_db(ca);
 	X509 *cert = NULL, *issuer = ca_cert(ca);
 	EVP_PKEY *key = NULL;
-	unsigned char *der = NULL;
-	char cn[256], serial[65], *path = NULL;
-	int64_t id, ca_na = util_asn1_time_to_unix(X509_get0_notAfter(issuer));
+	char cn[256], serial[65], rel[128];
+	int64_t ca_na = util_asn1_time_to_unix(X509_get0_notAfter(issuer));
 	time_t na = (time_t)now + SIGNER_DAYS * 86400;
-	int len, r, in_tx = 0, wrote = 0;
+	int r;
 
 	*certp = NULL;
 	*keyp = NULL;
@@ -368,45 +366,23 @@ signer_issue(struct ca *ca, int64_t now, X509 **certp, EVP_PKEY **keyp,
 	    (r = ca_add_ext(cert, issuer, NID_authority_key_identifier,
 	    "keyid:always", err)) != 0)
 		goto out;
-	if (X509_sign(cert, ca_key(ca), ca_digest(ca)) <= 0 ||
-	    (len = i2d_X509(cert, &der)) <= 0) {
+	if (X509_sign(cert, ca_key(ca), ca_digest(ca)) <= 0) {
 		r = ca_err_ssl(err, CA_ERR_CRYPTO, "signing the profile-signing "
 		    "certificate");
 		goto out;
 	}
-	if ((path = signer_key_path(ca, cert)) == NULL) {
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((r = ca_write_held_key(ca, path, key, err)) != 0)
-		goto out;
-	wrote = 1;
 	util_serial_hex(X509_get0_serialNumber(cert), serial);
-	if ((r = db_begin(db, err)) != 0)
+	snprintf(rel, sizeof(rel), "private/%s-%s.key", SIGNER_ROLE, serial);
+	if ((r = ca_store_held(ca, SIGNER_ROLE, cert, key, rel,
+	    "profile-signer-issue", "purpose=configuration profiles",
+	    err)) != 0)
 		goto out;
-	in_tx = 1;
-	if ((r = db_ca_cert_add(db, SIGNER_ROLE, der, (size_t)len,
-	    path + strlen(ca_config(ca)->dir) + 1,
-	    util_asn1_time_to_unix(X509_get0_notBefore(cert)),
-	    util_asn1_time_to_unix(X509_get0_notAfter(cert)), &id,
-	    err)) != 0 ||
-	    (r = audit_append(db, ca_actor(ca), "profile-signer-issue", serial,
-	    "purpose=configuration profiles", err)) != 0 ||
-	    (r = db_commit(db, err)) != 0)
-		goto out;
-	in_tx = 0;
 	*certp = cert;
 	*keyp = key;
 	cert = NULL;
 	key = NULL;
 	r = 0;
  out:
-	if (in_tx)
-		db_rollback(db);
-	if (r != 0 && wrote)
-		unlink(path);
-	free(path);
-	OPENSSL_free(der);
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	return r;

@@ -156,14 +156,11 @@ int
 xchg_roll(struct ca *ca, int64_t now, X509 **certp, struct ca_err *err)
 {
 	const struct ca_config *cfg = ca_config(ca);
-	struct db *db = ca_db(ca);
 	enum ca_keyspec spec = CA_KEY_RSA2048;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	unsigned char *der = NULL;
-	char serial[65], rel[128], *path = NULL, detail[160];
-	int64_t id;
-	int len, r, in_tx = 0, wrote = 0;
+	char serial[65], rel[128], detail[160];
+	int r;
 
 	*certp = NULL;
 	if (cfg->xchg_key != NULL &&
@@ -186,41 +183,15 @@ xchg_roll(struct ca *ca, int64_t now, X509 **certp, struct ca_err *err)
 		goto out;
 	util_serial_hex(X509_get0_serialNumber(cert), serial);
 	snprintf(rel, sizeof(rel), "private/xchg-%s.key", serial);
-	if ((path = util_path(cfg->dir, rel)) == NULL) {
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((r = ca_write_held_key(ca, path, key, err)) != 0)
-		goto out;
-	wrote = 1;
-	if ((len = i2d_X509(cert, &der)) <= 0) {
-		r = ca_err_ssl(err, CA_ERR_CRYPTO, "encoding");
-		goto out;
-	}
-	if ((r = db_begin(db, err)) != 0)
-		goto out;
-	in_tx = 1;
 	snprintf(detail, sizeof(detail), "key=%s not_after=%lld", rel,
 	    (long long)util_asn1_time_to_unix(X509_get0_notAfter(cert)));
-	if ((r = db_ca_cert_add(db, XCHG_ROLE, der, (size_t)len, rel,
-	    util_asn1_time_to_unix(X509_get0_notBefore(cert)),
-	    util_asn1_time_to_unix(X509_get0_notAfter(cert)), &id,
-	    err)) != 0 ||
-	    (r = audit_append(db, ca_actor(ca), "xchg-roll", serial, detail,
-	    err)) != 0 || (r = db_commit(db, err)) != 0)
+	if ((r = ca_store_held(ca, XCHG_ROLE, cert, key, rel, "xchg-roll",
+	    detail, err)) != 0)
 		goto out;
-	in_tx = 0;
 	*certp = cert;
 	cert = NULL;
 	r = 0;
  out:
-	if (in_tx)
-		db_rollback(db);
-	/* A key whose certificate never reached the database is useless. */
-	if (r != 0 && wrote)
-		unlink(path);
-	free(path);
-	OPENSSL_free(der);
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	return r;

@@ -941,3 +941,50 @@ ca_new_cert(struct ca *ca, const char *cn, EVP_PKEY *key, time_t nb,
 	X509_free(cert);
 	return r;
 }
+
+int
+ca_store_held(struct ca *ca, const char *role, X509 *cert, EVP_PKEY *key,
+    const char *rel, const char *action, const char *detail,
+    struct ca_err *err)
+{
+	struct db *db = ca->db;
+	unsigned char *der = NULL;
+	char serial[65], *path = NULL;
+	int64_t id;
+	int len, r, in_tx = 0, wrote = 0;
+
+	if ((len = i2d_X509(cert, &der)) <= 0) {
+		r = ca_err_ssl(err, CA_ERR_CRYPTO, "encoding the %s "
+		    "certificate", role);
+		goto out;
+	}
+	if ((path = util_path(ca->cfg->dir, rel)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = ca_write_held_key(ca, path, key, err)) != 0)
+		goto out;
+	wrote = 1;
+	util_serial_hex(X509_get0_serialNumber(cert), serial);
+	if ((r = db_begin(db, err)) != 0)
+		goto out;
+	in_tx = 1;
+	if ((r = db_ca_cert_add(db, role, der, (size_t)len, rel,
+	    util_asn1_time_to_unix(X509_get0_notBefore(cert)),
+	    util_asn1_time_to_unix(X509_get0_notAfter(cert)), &id,
+	    err)) != 0 ||
+	    (r = audit_append(db, ca_actor(ca), action, serial, detail,
+	    err)) != 0 || (r = db_commit(db, err)) != 0)
+		goto out;
+	in_tx = 0;
+	r = 0;
+ out:
+	if (in_tx)
+		db_rollback(db);
+	/* A key whose certificate never reached the database is useless. */
+	if (r != 0 && wrote)
+		unlink(path);
+	free(path);
+	OPENSSL_free(der);
+	return r;
+}

@@ -83,6 +83,15 @@ int ca_read_held_key(struct ca *ca, const char *path, EVP_PKEY **keyp,
 int ca_write_held_key(struct ca *ca, const char *path, EVP_PKEY *key,
     struct ca_err *err);
 
+/*
+ * Records a certificate whose key the CA holds (exchange, profile signer):
+ * writes the key to DIR/rel, then its ca_certs row (role) and an audit row
+ * (action, detail) in one transaction; removes the key file on failure.
+ */
+int ca_store_held(struct ca *ca, const char *role, X509 *cert, EVP_PKEY *key,
+    const char *rel, const char *action, const char *detail,
+    struct ca_err *err);
+
 /* 16 random bytes, positive, first byte non-zero: always 32 hex digits. */
 int ca_random_serial(ASN1_INTEGER **serialp, struct ca_err *err);
 /*
