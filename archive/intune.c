@@ -35,7 +35,7 @@
 
 #define IMPORT_KEY_MAX	(64 * 1024)
 #define PFX_MAX		(1024 * 1024)
-#define CIPHER_MAX	2048		/* RSA ciphertext of up to 16384 bits */
+#define CIPHER_MAX	2048		/* RSA of up to 16384 bits */
 #define ENVELOPE_MAX	(64 * 1024)
 #define PASSWORD_LEN	32
 #define PASSWORD_MIN	16
@@ -318,7 +318,7 @@ intune_pfx_object(const struct intune_params *p,
 	iso_time(X509_get0_notBefore(id->cert), nb);
 	iso_time(X509_get0_notAfter(id->cert), na);
 	util_iso8601(p->now, now);
-	/* Field names and enum values as Graph's userPFXCertificate has them. */
+	/* Names and enum values as Graph's userPFXCertificate has them. */
 	if ((o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
 	    "s:s, s:s, s:s, s:s}",
 	    "@odata.type", ODATA_TYPE,

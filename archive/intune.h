@@ -38,10 +38,10 @@ int intune_password_max(EVP_PKEY *key, enum intune_padding p, size_t *maxp,
 struct intune_params {
 	EVP_PKEY *import_key;		/* public */
 	enum intune_padding padding;
-	const char *key_name;		/* the import key's name, connector */
+	const char *key_name;		/* the import key's name */
 	const char *provider;		/* its key storage provider */
 	const char *upn;		/* userPrincipalName */
-	int aes;			/* PKCS#12 with PBES2 rather than 3DES */
+	int aes;			/* PKCS#12: PBES2, not 3DES */
 	int64_t now;
 };
 

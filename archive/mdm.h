@@ -22,7 +22,7 @@ struct mdm_identity {
 	X509 *cert;
 	EVP_PKEY *key;
 	char serial[65];
-	char sha1[41];		/* lower-case hex of the certificate DER */
+	char sha1[41];		/* lower-case hex, of the DER */
 	int current;		/* the newest valid one of the address */
 };
 

@@ -367,8 +367,8 @@ signer_issue(struct ca *ca, int64_t now, X509 **certp, EVP_PKEY **keyp,
 	    "keyid:always", err)) != 0)
 		goto out;
 	if (X509_sign(cert, ca_key(ca), ca_digest(ca)) <= 0) {
-		r = ca_err_ssl(err, CA_ERR_CRYPTO, "signing the profile-signing "
-		    "certificate");
+		r = ca_err_ssl(err, CA_ERR_CRYPTO, "signing the "
+		    "profile-signing certificate");
 		goto out;
 	}
 	util_serial_hex(X509_get0_serialNumber(cert), serial);

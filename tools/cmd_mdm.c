@@ -639,9 +639,9 @@ cmd_mdm_connector(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 		if (access(chain, R_OK) != 0) {
-			ca_err_set(&err, CA_ERR_CONFIG, "%s: %s: give the device "
-			    "CA with --device-ca CA.pem, or the CA directory "
-			    "with -d", chain, strerror(errno));
+			ca_err_set(&err, CA_ERR_CONFIG, "%s: %s: give the "
+			    "device CA with --device-ca CA.pem, or the CA "
+			    "directory with -d", chain, strerror(errno));
 			goto out;
 		}
 		caf = chain;
