@@ -29,12 +29,23 @@
 #define USER_CODE_LEN	16
 #define USER_SECRET_MAX	1024
 
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+/*
+ * What an unknown or disabled account is checked against, so that it costs
+ * the same scrypt as a wrong password; nothing derives to its zero hash.
+ */
+#define USER_DUMMY_HASH	"scrypt$" STR(USER_SCRYPT_N) "$" STR(USER_SCRYPT_R) \
+	"$" STR(USER_SCRYPT_P) "$" \
+	"5d1c3e0f8a7b6c2d4e9f0a1b2c3d4e5f" "$" \
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
 static int derive(const char *, const unsigned char *, size_t, uint64_t,
     uint64_t, uint64_t, unsigned char *);
 static int unhex(const char *, unsigned char *, size_t);
 static int valid_email(const char *);
 static int check_account(sqlite3 *, const char *, const char *, int64_t,
-    struct user **, int64_t *);
+    int, struct user **, int64_t *);
 static int find_code(sqlite3 *, const char *, const char *, int64_t,
     int64_t *);
 static int use_code(sqlite3 *, int64_t, int64_t);
@@ -339,10 +350,13 @@ user_code_new(struct ca *ca, const char *email, int64_t ttl, char **codep,
 	return r;
 }
 
-/* 0 and *up when the password matches an enabled account. */
+/*
+ * 0 and *up when the password matches an enabled account. Unless flags has
+ * USER_AUTH_FALLBACK, a miss costs one scrypt, as a wrong password does.
+ */
 static int
 check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
-    struct user **up, int64_t *codep)
+    int flags, struct user **up, int64_t *codep)
 {
 	sqlite3_stmt *st = NULL;
 	struct user *u = NULL;
@@ -355,8 +369,11 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 	    SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		if (!(flags & USER_AUTH_FALLBACK))
+			(void)user_check_secret(secret, USER_DUMMY_HASH);
 		goto out;
+	}
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		goto out;
 	u->id = sqlite3_column_int64(st, 0);
@@ -435,7 +452,7 @@ use_code(sqlite3 *h, int64_t id, int64_t now)
 
 int
 user_authenticate(struct ca *ca, const char *email, const char *secret,
-    int64_t now, struct user **up, struct ca_err *err)
+    int64_t now, int flags, struct user **up, struct ca_err *err)
 {
 	struct db *db = ca_db(ca);
 	char *mail = NULL;
@@ -446,7 +463,7 @@ user_authenticate(struct ca *ca, const char *email, const char *secret,
 	if ((mail = strdup(email)) == NULL)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	util_lower(mail);
-	if (check_account(db_handle(db), mail, secret, now, up,
+	if (check_account(db_handle(db), mail, secret, now, flags, up,
 	    &code) != 0) {
 		r = ca_err_set(err, CA_ERR_AUTH, "wrong account or password "
 		    "for %s", mail);

@@ -36,12 +36,17 @@ int user_list(struct db *db, struct user ***listp, size_t *np,
  */
 int user_code_new(struct ca *ca, const char *email, int64_t ttl,
     char **codep, struct ca_err *err);
+/* The caller asks a directory next when the account is not local. */
+#define USER_AUTH_FALLBACK	0x1
+
 /*
  * Authenticates email + password or an unused, unexpired code (which is
- * then used up). CA_ERR_AUTH on any failure, without saying which part.
+ * then used up). CA_ERR_AUTH on any failure, without saying which part;
+ * an unknown or disabled account takes as long as a wrong password unless
+ * flags has USER_AUTH_FALLBACK.
  */
 int user_authenticate(struct ca *ca, const char *email, const char *secret,
-    int64_t now, struct user **up, struct ca_err *err);
+    int64_t now, int flags, struct user **up, struct ca_err *err);
 void user_free(struct user *u);
 void user_free_list(struct user **list, size_t n);
 

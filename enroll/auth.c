@@ -205,7 +205,7 @@ auth_basic(struct req *rq, struct resp *rs, struct wk *w,
 	struct user *u = NULL;
 	char *user = NULL, *pass = NULL;
 	unsigned char mac[32];
-	int r = -1;
+	int dir, r = -1;
 
 	memset(a, 0, sizeof(*a));
 	ca_err_clear(&err);
@@ -230,15 +230,16 @@ auth_basic(struct req *rq, struct resp *rs, struct wk *w,
 		r = 0;
 		goto out;
 	}
+	dir = cfg->ldap != NULL && cfg->ldap->accounts;
 	pthread_mutex_lock(&rq->srv->slow_lock);
-	r = user_authenticate(w->ca, user, pass, (int64_t)time(NULL), &u,
-	    &err);
+	r = user_authenticate(w->ca, user, pass, (int64_t)time(NULL),
+	    dir ? USER_AUTH_FALLBACK : 0, &u, &err);
 	pthread_mutex_unlock(&rq->srv->slow_lock);
 	if (r != 0) {
 		if (err.code != CA_ERR_AUTH)
 			log_err("authenticating %s: %s", user, err.msg);
 		/* Not a local account (or not its password): the directory. */
-		if (cfg->ldap != NULL && cfg->ldap->accounts) {
+		if (dir) {
 			r = dir_basic(rq, rs, w, user, pass, a);
 			goto out;
 		}
