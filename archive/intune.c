@@ -350,59 +350,6 @@ intune_pfx_object(const struct intune_params *p,
 	return r;
 }
 
-int
-intune_check_device_cert(X509 *dev, const char *trust_file, int64_t now,
-    struct ca_err *err)
-{
-	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	char *subj = util_name_oneline(X509_get_subject_name(dev));
-	int r;
-
-	if ((store = X509_STORE_new()) == NULL ||
-	    (ctx = X509_STORE_CTX_new()) == NULL) {
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if (X509_STORE_load_file(store, trust_file) != 1) {
-		r = ca_err_ssl(err, CA_ERR_INVALID, "%s: cannot read the "
-		    "device CA certificates (PEM)", trust_file);
-		goto out;
-	}
-	if (!X509_STORE_CTX_init(ctx, store, dev, NULL) ||
-	    !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT)) {
-		r = ca_err_ssl(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx),
-	    (time_t)now);
-	if (X509_verify_cert(ctx) != 1) {
-		r = ca_err_set(err, CA_ERR_AUTH, "the device certificate %s "
-		    "was not issued by the device CA of %s (%s): refusing to "
-		    "hand a PFX password to a key that may not be the "
-		    "device's; issue it with the device-auth template",
-		    subj != NULL ? subj : "?", trust_file,
-		    X509_verify_cert_error_string(
-		    X509_STORE_CTX_get_error(ctx)));
-		goto out;
-	}
-	/* A device identity: clientAuth named, not a CA. */
-	if (!(X509_get_extension_flags(dev) & EXFLAG_XKUSAGE) ||
-	    !(X509_get_extended_key_usage(dev) & XKU_SSL_CLIENT) ||
-	    X509_check_ca(dev) != 0) {
-		r = ca_err_set(err, CA_ERR_POLICY, "the device certificate %s "
-		    "is not a device (clientAuth) certificate: issue it with "
-		    "the device-auth template", subj != NULL ? subj : "?");
-		goto out;
-	}
-	r = 0;
- out:
-	free(subj);
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	return r;
-}
-
 /* A string member of object i, or NULL with a message. */
 static const char *
 obj_str(const json_t *o, const char *name, size_t i, struct ca_err *err)

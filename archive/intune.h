@@ -54,13 +54,11 @@ int intune_pfx_object(const struct intune_params *p,
     struct ca_err *err);
 
 /*
- * The connector: checks that device_cert is a device certificate of the
- * device CA (trust: a PEM bundle), then turns each userPFXCertificate of in
- * (an array, one object, or NDJSON text) into an object for the device,
- * the password re-encrypted to device_cert as CMS EnvelopedData.
+ * The connector: turns each userPFXCertificate of in (an array, one
+ * object, or NDJSON text) into an object for the device, the password
+ * re-encrypted to device_cert (checked by mdm_check_device_cert first) as
+ * CMS EnvelopedData.
  */
-int intune_check_device_cert(X509 *device_cert, const char *trust_file,
-    int64_t now, struct ca_err *err);
 int intune_connector(const char *in, size_t inlen, EVP_PKEY *import_key,
     X509 *device_cert, json_t **outp, struct ca_err *err);
 

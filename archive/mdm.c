@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "archive/mdm.h"
 #include "archive/recover.h"
@@ -278,4 +279,57 @@ mdm_uuid(char out[37], struct ca_err *err)
 	    "%02X%02X%02X%02X%02X%02X", u[0], u[1], u[2], u[3], u[4], u[5],
 	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 	return 0;
+}
+
+int
+mdm_check_device_cert(X509 *dev, const char *trust_file, int64_t now,
+    struct ca_err *err)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	char *subj = util_name_oneline(X509_get_subject_name(dev));
+	int r;
+
+	if ((store = X509_STORE_new()) == NULL ||
+	    (ctx = X509_STORE_CTX_new()) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (X509_STORE_load_file(store, trust_file) != 1) {
+		r = ca_err_ssl(err, CA_ERR_INVALID, "%s: cannot read the "
+		    "device CA certificates (PEM)", trust_file);
+		goto out;
+	}
+	if (!X509_STORE_CTX_init(ctx, store, dev, NULL) ||
+	    !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT)) {
+		r = ca_err_ssl(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx),
+	    (time_t)now);
+	if (X509_verify_cert(ctx) != 1) {
+		r = ca_err_set(err, CA_ERR_AUTH, "the device certificate %s "
+		    "was not issued by the device CA of %s (%s): refusing to "
+		    "hand keys or passwords to a key that may not be the "
+		    "device's; issue it with the device-auth template",
+		    subj != NULL ? subj : "?", trust_file,
+		    X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)));
+		goto out;
+	}
+	/* A device identity: clientAuth named, not a CA. */
+	if (!(X509_get_extension_flags(dev) & EXFLAG_XKUSAGE) ||
+	    !(X509_get_extended_key_usage(dev) & XKU_SSL_CLIENT) ||
+	    X509_check_ca(dev) != 0) {
+		r = ca_err_set(err, CA_ERR_POLICY, "the device certificate %s "
+		    "is not a device (clientAuth) certificate: issue it with "
+		    "the device-auth template", subj != NULL ? subj : "?");
+		goto out;
+	}
+	r = 0;
+ out:
+	free(subj);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return r;
 }

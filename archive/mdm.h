@@ -50,6 +50,13 @@ int mdm_escrowed_emails(struct ca *ca, char ***listp, size_t *np,
     struct ca_err *err);
 void mdm_free_strings(char **list, size_t n);
 
+/*
+ * A device identity of the device CA (trust_file: PEM certificates): it
+ * verifies at now for TLS client use, names clientAuth, is not a CA.
+ */
+int mdm_check_device_cert(X509 *device_cert, const char *trust_file,
+    int64_t now, struct ca_err *err);
+
 /* An RFC 4122 version 4 UUID in upper case (37 bytes with the NUL). */
 int mdm_uuid(char out[37], struct ca_err *err);
 

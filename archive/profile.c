@@ -53,6 +53,9 @@ static int mail_payload(xmlNodePtr, const struct prof_params *,
 static int signer_issue(struct ca *, int64_t, X509 **, EVP_PKEY **,
     struct ca_err *);
 static char *signer_key_path(struct ca *, X509 *);
+static int new_plist(xmlDocPtr *, xmlNodePtr *);
+static int dump_plist(xmlDocPtr, char **, size_t *);
+static int encrypt_payloads(xmlNodePtr, xmlDocPtr, X509 *, struct ca_err *);
 
 static xmlNodePtr
 plist_key(xmlNodePtr dict, const char *key)
@@ -206,18 +209,112 @@ mail_payload(xmlNodePtr arr, const struct prof_params *p,
 	return 0;
 }
 
+/* An empty plist document; *rootp is its <plist> element. */
+static int
+new_plist(xmlDocPtr *docp, xmlNodePtr *rootp)
+{
+	xmlDocPtr doc;
+	xmlNodePtr root;
+
+	*docp = NULL;
+	if ((doc = xmlNewDoc(BAD_CAST "1.0")) == NULL)
+		return -1;
+	if (xmlCreateIntSubset(doc, BAD_CAST "plist",
+	    BAD_CAST "-//Apple//DTD PLIST 1.0//EN",
+	    BAD_CAST "http://www.apple.com/DTDs/PropertyList-1.0.dtd") ==
+	    NULL || (root = xmlNewDocNode(doc, NULL, BAD_CAST "plist",
+	    NULL)) == NULL) {
+		xmlFreeDoc(doc);
+		return -1;
+	}
+	xmlDocSetRootElement(doc, root);
+	if (xmlNewProp(root, BAD_CAST "version", BAD_CAST "1.0") == NULL) {
+		xmlFreeDoc(doc);
+		return -1;
+	}
+	*docp = doc;
+	*rootp = root;
+	return 0;
+}
+
+/* The document as UTF-8 text, malloc'd and NUL-terminated. */
+static int
+dump_plist(xmlDocPtr doc, char **outp, size_t *lenp)
+{
+	xmlChar *mem = NULL;
+	int mlen = 0, r = -1;
+
+	*outp = NULL;
+	xmlDocDumpFormatMemoryEnc(doc, &mem, &mlen, "UTF-8", 1);
+	if (mem != NULL && mlen > 0 &&
+	    (*outp = malloc((size_t)mlen + 1)) != NULL) {
+		memcpy(*outp, mem, (size_t)mlen);
+		(*outp)[mlen] = '\0';
+		*lenp = (size_t)mlen;
+		r = 0;
+	}
+	/* The document holds PKCS#12 passwords. */
+	if (mem != NULL) {
+		OPENSSL_cleanse(mem, (size_t)mlen);
+		xmlFree(mem);
+	}
+	return r;
+}
+
+/*
+ * EncryptedPayloadContent: the PayloadContent array as a plist of its own,
+ * in a CMS EnvelopedData (DER) to the device certificate.
+ */
+static int
+encrypt_payloads(xmlNodePtr top, xmlDocPtr inner, X509 *to,
+    struct ca_err *err)
+{
+	STACK_OF(X509) *rcpt = NULL;
+	CMS_ContentInfo *cms = NULL;
+	BIO *in = NULL;
+	unsigned char *der = NULL;
+	char *xml = NULL;
+	size_t xlen = 0;
+	int dlen, r;
+
+	if (dump_plist(inner, &xml, &xlen) != 0) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rcpt = sk_X509_new_null()) == NULL || !sk_X509_push(rcpt, to) ||
+	    (in = BIO_new_mem_buf(xml, (int)xlen)) == NULL ||
+	    (cms = CMS_encrypt(rcpt, in, EVP_aes_256_cbc(), CMS_BINARY)) ==
+	    NULL || (dlen = i2d_CMS_ContentInfo(cms, &der)) <= 0) {
+		r = ca_err_ssl(err, CA_ERR_CRYPTO, "encrypting the payloads to "
+		    "the device certificate");
+		goto out;
+	}
+	if (plist_data(top, "EncryptedPayloadContent", der, (size_t)dlen) !=
+	    0) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	r = 0;
+ out:
+	if (xml != NULL)
+		OPENSSL_clear_free(xml, xlen);
+	OPENSSL_free(der);
+	BIO_free(in);
+	CMS_ContentInfo_free(cms);
+	sk_X509_free(rcpt);
+	return r;
+}
+
 int
 prof_build(const struct prof_params *p, const struct mdm_user *u,
     char **xmlp, size_t *lenp, struct ca_err *err)
 {
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root, top, arr;
-	xmlChar *mem = NULL;
+	xmlDocPtr doc = NULL, inner = NULL;
+	xmlNodePtr root, iroot, top, arr;
 	const struct mdm_identity *cur = NULL;
 	char (*uuids)[37] = NULL, puuid[37], name[300], desc[400];
-	char *out = NULL;
 	size_t i;
-	int mlen = 0, r;
+	int r;
 
 	*xmlp = NULL;
 	*lenp = 0;
@@ -231,23 +328,21 @@ prof_build(const struct prof_params *p, const struct mdm_user *u,
 		    u->n);
 		goto out;
 	}
-	if ((uuids = calloc(u->n, sizeof(*uuids))) == NULL) {
+	if ((uuids = calloc(u->n, sizeof(*uuids))) == NULL ||
+	    new_plist(&doc, &root) != 0 ||
+	    (top = xmlNewChild(root, NULL, BAD_CAST "dict", NULL)) == NULL) {
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((doc = xmlNewDoc(BAD_CAST "1.0")) == NULL ||
-	    xmlCreateIntSubset(doc, BAD_CAST "plist",
-	    BAD_CAST "-//Apple//DTD PLIST 1.0//EN",
-	    BAD_CAST "http://www.apple.com/DTDs/PropertyList-1.0.dtd") ==
-	    NULL || (root = xmlNewDocNode(doc, NULL, BAD_CAST "plist",
-	    NULL)) == NULL ||
-	    xmlNewProp(root, BAD_CAST "version", BAD_CAST "1.0") == NULL) {
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	xmlDocSetRootElement(doc, root);
-	if ((top = xmlNewChild(root, NULL, BAD_CAST "dict", NULL)) == NULL ||
-	    plist_key(top, "PayloadContent") == NULL ||
+	/* Encrypted, the payloads go into a plist of their own. */
+	if (p->encrypt_to != NULL) {
+		if (new_plist(&inner, &iroot) != 0 ||
+		    (arr = xmlNewChild(iroot, NULL, BAD_CAST "array",
+		    NULL)) == NULL) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	} else if (plist_key(top, "PayloadContent") == NULL ||
 	    (arr = xmlNewChild(top, NULL, BAD_CAST "array", NULL)) == NULL) {
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
@@ -257,7 +352,9 @@ prof_build(const struct prof_params *p, const struct mdm_user *u,
 		    err)) != 0)
 			goto out;
 	if ((r = mail_payload(arr, p, u, cur, uuids[cur - u->ids],
-	    err)) != 0 || (r = mdm_uuid(puuid, err)) != 0)
+	    err)) != 0 || (r = mdm_uuid(puuid, err)) != 0 ||
+	    (inner != NULL &&
+	    (r = encrypt_payloads(top, inner, p->encrypt_to, err)) != 0))
 		goto out;
 	snprintf(name, sizeof(name), "S/MIME %s", u->email);
 	snprintf(desc, sizeof(desc), "The S/MIME encryption identities of %s "
@@ -267,28 +364,15 @@ prof_build(const struct prof_params *p, const struct mdm_user *u,
 	    plist_string(top, "PayloadDescription", desc) != 0 ||
 	    plist_string(top, "PayloadOrganization", p->org != NULL ?
 	    p->org : "smimeca") != 0 ||
-	    plist_bool(top, "PayloadRemovalDisallowed", 0) != 0) {
+	    plist_bool(top, "PayloadRemovalDisallowed", 0) != 0 ||
+	    dump_plist(doc, xmlp, lenp) != 0) {
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	xmlDocDumpFormatMemoryEnc(doc, &mem, &mlen, "UTF-8", 1);
-	if (mem == NULL || mlen <= 0 ||
-	    (out = malloc((size_t)mlen + 1)) == NULL) {
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	memcpy(out, mem, (size_t)mlen);
-	out[mlen] = '\0';
-	*xmlp = out;
-	*lenp = (size_t)mlen;
 	r = 0;
  out:
-	/* The document holds PKCS#12 passwords. */
-	if (mem != NULL) {
-		OPENSSL_cleanse(mem, (size_t)mlen);
-		xmlFree(mem);
-	}
 	xmlFreeDoc(doc);
+	xmlFreeDoc(inner);
 	free(uuids);
 	return r;
 }

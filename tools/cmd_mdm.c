@@ -66,6 +66,7 @@ static int export_user(struct ca *, const char *, struct officers *,
 static void progress(size_t, size_t, size_t);
 static char *file_name(const char *, const char *, const char *);
 static int write_json(const char *, json_t *, struct ca_err *);
+static int device_ca(struct cli *, const char **, char **, struct ca_err *);
 
 const struct cli_cmd cli_mdm_cmds[] = {
 	{ "export", "intune", cmd_export_intune, "(--email MAIL | --all | "
@@ -75,8 +76,9 @@ const struct cli_cmd cli_mdm_cmds[] = {
 	    "[--kra-pass-file F] [--kra-key ...] --out DIR" },
 	{ "export", "mobileconfig", cmd_export_mobileconfig, "--email MAIL "
 	    "--kra-key OFFICER.p12 [--kra-pass-file F] [--kra-key ...] "
-	    "[--sign] [--imap-host H] [--smtp-host H] [--encrypt-by-default] "
-	    "[--aes] --out FILE" },
+	    "[--sign] [--encrypt-to DEV.crt [--device-ca CA.pem]] "
+	    "[--imap-host H] [--smtp-host H] [--encrypt-by-default] [--aes] "
+	    "--out FILE" },
 	{ "mdm", "connector", cmd_mdm_connector, "--import-key PRIV.pem "
 	    "--device-cert DEV.crt [--device-ca CA.pem] --in USER.json "
 	    "--out FOR-DEVICE.json" },
@@ -251,6 +253,24 @@ file_name(const char *dir, const char *name, const char *suffix)
 	path = util_path(dir, base);
 	free(base);
 	return path;
+}
+
+/* --device-ca, else the CA directory's chain.pem (*chainp: to free). */
+static int
+device_ca(struct cli *cli, const char **cafp, char **chainp,
+    struct ca_err *err)
+{
+	*chainp = NULL;
+	if (*cafp != NULL)
+		return 0;
+	if ((*chainp = util_path(cli->dir, "chain.pem")) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	if (access(*chainp, R_OK) != 0)
+		return ca_err_set(err, CA_ERR_CONFIG, "%s: %s: give the device "
+		    "CA with --device-ca CA.pem, or the CA directory with -d",
+		    *chainp, strerror(errno));
+	*cafp = *chainp;
+	return 0;
 }
 
 static int
@@ -509,6 +529,8 @@ cmd_export_mobileconfig(struct cli *cli, int argc, char **argv)
 		{ "smtp-host", required_argument, NULL, 'S' },
 		{ "encrypt-by-default", no_argument, NULL, 'E' },
 		{ "aes", no_argument, NULL, 'A' },
+		{ "encrypt-to", required_argument, NULL, 't' },
+		{ "device-ca", required_argument, NULL, 'C' },
 		{ "out", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -518,8 +540,8 @@ cmd_export_mobileconfig(struct cli *cli, int argc, char **argv)
 	struct ca *ca = NULL;
 	struct ca_err err;
 	struct mdm_user *u = NULL;
-	char *email = NULL, *xml = NULL, org[256];
-	const char *out = NULL;
+	char *email = NULL, *xml = NULL, org[256], *chain = NULL;
+	const char *out = NULL, *tof = NULL, *caf = NULL;
 	unsigned char *der = NULL;
 	size_t xlen = 0, dlen = 0;
 	X509 *signer = NULL;
@@ -541,6 +563,8 @@ cmd_export_mobileconfig(struct cli *cli, int argc, char **argv)
 		case 'S': pp.smtp_host = optarg; break;
 		case 'E': pp.encrypt_by_default = 1; break;
 		case 'A': pp.aes = 1; break;
+		case 't': tof = optarg; break;
+		case 'C': caf = optarg; break;
 		case 'o': out = optarg; break;
 		case 'k':
 		case 'K':
@@ -552,12 +576,17 @@ cmd_export_mobileconfig(struct cli *cli, int argc, char **argv)
 			return cli_usage(me);
 		}
 	}
-	if (optind != argc || email == NULL || out == NULL || off.n == 0) {
+	if (optind != argc || email == NULL || out == NULL || off.n == 0 ||
+	    (caf != NULL && tof == NULL)) {
 		free(email);
 		return cli_usage(me);
 	}
 	util_lower(email);
 	if (officers_load(&off, &err) != 0)
+		goto out;
+	if (tof != NULL && (device_ca(cli, &caf, &chain, &err) != 0 ||
+	    util_read_cert(tof, &pp.encrypt_to, &err) != 0 ||
+	    mdm_check_device_cert(pp.encrypt_to, caf, now, &err) != 0))
 		goto out;
 	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		goto out;
@@ -576,9 +605,13 @@ cmd_export_mobileconfig(struct cli *cli, int argc, char **argv)
 			goto out;
 	} else if (util_write_file(out, xml, xlen, 0600, &err) != 0)
 		goto out;
-	printf("wrote %s (%zu identit%s of %s%s); it holds private keys and "
-	    "their passwords: hand it over as you would a PKCS#12\n", out,
-	    u->n, u->n == 1 ? "y" : "ies", email, sign ? ", signed" : "");
+	printf("wrote %s (%zu identit%s of %s%s%s)", out, u->n,
+	    u->n == 1 ? "y" : "ies", email, sign ? ", signed" : "",
+	    tof != NULL ? ", encrypted to the device" : "");
+	if (tof == NULL)
+		printf("; it holds private keys and their passwords: hand it "
+		    "over as you would a PKCS#12");
+	printf("\n");
 	rc = CLI_OK;
  out:
 	if (rc != CLI_OK)
@@ -590,7 +623,9 @@ cmd_export_mobileconfig(struct cli *cli, int argc, char **argv)
 	EVP_PKEY_free(skey);
 	mdm_user_free(u);
 	officers_free(&off);
+	X509_free(pp.encrypt_to);
 	ca_close(ca);
+	free(chain);
 	free(email);
 	return rc;
 }
@@ -632,22 +667,9 @@ cmd_mdm_connector(struct cli *cli, int argc, char **argv)
 	if (optind != argc || keyf == NULL || certf == NULL || in == NULL ||
 	    out == NULL)
 		return cli_usage(me);
-	if (caf == NULL) {
-		/* The device CA is this CA: its chain.pem. */
-		if ((chain = util_path(cli->dir, "chain.pem")) == NULL) {
-			ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		if (access(chain, R_OK) != 0) {
-			ca_err_set(&err, CA_ERR_CONFIG, "%s: %s: give the "
-			    "device CA with --device-ca CA.pem, or the CA "
-			    "directory with -d", chain, strerror(errno));
-			goto out;
-		}
-		caf = chain;
-	}
-	if (util_read_cert(certf, &dev, &err) != 0 ||
-	    intune_check_device_cert(dev, caf, (int64_t)time(NULL),
+	if (device_ca(cli, &caf, &chain, &err) != 0 ||
+	    util_read_cert(certf, &dev, &err) != 0 ||
+	    mdm_check_device_cert(dev, caf, (int64_t)time(NULL),
 	    &err) != 0 ||
 	    ca_read_key(keyf, NULL, &key, &err) != 0 ||
 	    util_read_file(in, JSON_IN_MAX, &buf, &len, &err) != 0)
