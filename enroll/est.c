@@ -16,6 +16,7 @@
 #include "archive/areq.h"
 #include "archive/cmcresp.h"
 #include "ca/ca.h"
+#include "ca/config.h"
 #include "ca/db.h"
 #include "ca/err.h"
 #include "ca/issue.h"
@@ -83,8 +84,9 @@ pick_template(struct req *rq, struct resp *rs, struct wk *w,
 	const char *name = rq->label[0] ? rq->label : fallback;
 	const struct tpl *t;
 
+	/* This thread's handle has the configuration of the last reload. */
 	if (name == NULL)
-		name = rq->srv->est_template;
+		name = ca_config(w->ca)->daemon.est_template;
 	if ((t = wk_template(w, name)) == NULL)
 		resp_text(rs, 404, "no template named \"%s\" (the URL "
 		    "/.well-known/est/TEMPLATE/... names one; see smimeca "

@@ -371,7 +371,8 @@ dispatch(struct listener *l, struct req *rq, struct resp *rs, int *routep)
 	rt = &http_routes[found];
 	*routep = found;
 	if (!l->tls && !(rt->flags & ROUTE_PLAIN) &&
-	    !((rt->flags & ROUTE_EST) && l->srv->est_over_http)) {
+	    !((rt->flags & ROUTE_EST) &&
+	    atomic_load(&l->srv->est_over_http))) {
 		resp_text(rs, 403, "%s is served over HTTPS only (port %d)",
 		    rq->path, l->srv->https_port);
 		return;
@@ -459,7 +460,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		if ((cs = calloc(1, sizeof(*cs))) == NULL)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &cs->start);
-		cs->max = (size_t)l->srv->cfg->daemon.body_max;
+		cs->max = (size_t)atomic_load(&l->srv->body_max);
 		*con_cls = cs;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -274,6 +274,8 @@ reload(struct srv *s)
 		ca_close(ca);
 		return -1;
 	}
+	atomic_store(&s->est_over_http, ca_config(ca)->daemon.est_over_http);
+	atomic_store(&s->body_max, ca_config(ca)->daemon.body_max);
 	ca_close(ca);
 	pthread_mutex_lock(&s->reload_lock);
 	old = s->tplset;
@@ -429,12 +431,12 @@ main(int argc, char **argv)
 		goto fail;
 	s->cfg = (struct ca_config *)ca_config(ca);
 	dm = &s->cfg->daemon;
-	if ((s->dir = strdup(s->cfg->dir)) == NULL ||
-	    (s->est_template = strdup(dm->est_template)) == NULL) {
+	if ((s->dir = strdup(s->cfg->dir)) == NULL) {
 		ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
-	s->est_over_http = dm->est_over_http;
+	atomic_store(&s->est_over_http, dm->est_over_http);
+	atomic_store(&s->body_max, dm->body_max);
 	https_addr = strdup(dm->https_addr);
 	https_port = dm->https_port;
 	http_addr = dm->http_addr ? strdup(dm->http_addr) : NULL;
@@ -501,7 +503,7 @@ main(int argc, char **argv)
 		log_info("and on http://%s:%d/ for CA certificates, CRL, "
 		    "exchange certificate, health, metrics%s", http_addr,
 		    http_port,
-		    s->est_over_http ? ", EST" : "");
+		    atomic_load(&s->est_over_http) ? ", EST" : "");
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
@@ -534,7 +536,6 @@ main(int argc, char **argv)
 	free(http_addr);
 	X509_STORE_free(s->trust);
 	tplset_put(s->tplset);
-	free(s->est_template);
 	free(s->dir);
 	ca_close(ca);
 	return rc;

@@ -24,8 +24,9 @@ struct srv {
 	char *dir;			/* CA directory */
 	const char *passphrase_file;	/* CA key passphrase, or NULL */
 	struct ca_config *cfg;		/* as loaded at start (listeners) */
-	char *est_template;		/* EST without a label */
-	int est_over_http;
+	/* <daemon> settings as of the last reload; est-template is per wk. */
+	atomic_int est_over_http;
+	atomic_int body_max;
 	int https_port;
 	atomic_uint gen;		/* bumped by each reload */
 	pthread_mutex_t reload_lock;	/* guards tplset */

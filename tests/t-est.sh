@@ -454,6 +454,35 @@ sleep 1
 req "$HTTPS_URL$EST/device-lab/csrattrs"
 is "$code" 200 "after SIGHUP the new template is served"
 like "$(cat "$SMIMECAD_LOG")" "reloaded" "the log says it reloaded"
+
+# <daemon> settings are read per request from the reloaded configuration.
+head -c 200000 /dev/zero | tr '\0' 'A' >mid.b64
+req "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary @mid.b64
+is "$code" 400 "before the reload, 200000 bytes are under body-bytes"
+sed -i 's|</smimeca-config>|  <daemon est-template="device-lab" \
+      est-over-http="yes">\
+    <limits body-bytes="100000"/>\
+  </daemon>\
+</smimeca-config>|' lab/smimeca.conf
+nreload=$(grep -c 'reloaded' "$SMIMECAD_LOG")
+kill -HUP "$SMIMECAD_PID"
+w=0
+while [ "$(grep -c 'reloaded' "$SMIMECAD_LOG")" -le "$nreload" ] &&
+    [ $w -lt 100 ]; do
+	sleep 0.1
+	w=$((w + 1))
+done
+req "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary "$(base64 -w0 dev.der)"
+is "$code" 200 "after SIGHUP, simpleenroll without a template label"
+is "$(sqlite3 lab/smimeca.db 'SELECT template FROM certs ORDER BY id DESC
+    LIMIT 1;')" device-lab "issues under the reloaded est-template"
+req "$HTTP_URL$EST/csrattrs"
+is "$code" 200 "after SIGHUP, est-over-http=yes serves EST on plain HTTP"
+refused "after SIGHUP, the reloaded body-bytes" 413 "limit is 100000" \
+    "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary @mid.b64
 printf '<template' >lab/templates/broken.xml
 kill -HUP "$SMIMECAD_PID"
 sleep 1
