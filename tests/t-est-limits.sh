@@ -65,8 +65,10 @@ like "$(cat limits.out)" "after closing, a new one served: True" \
     "once they close, the client is served again"
 like "$(cat limits.out)" "idle connection closed: True" \
     "an idle connection is closed after timeout-seconds"
-like "$(cat limits.out)" "oversized header: (HTTP/1.1 4[0-9][0-9]|closed)" \
-    "a header over header-bytes is refused"
+# libmicrohttpd 0.9.75 answers 431 itself; "closed": the reset of a close
+# with unread data can come before the answer is read.
+like "$(cat limits.out)" "oversized header: (HTTP/1.1 431 |closed)" \
+    "a header over header-bytes is refused with 431"
 
 printf 'alice-secret-1\n' >alice.pw
 run_ok smimeca -d lab user add alice@lab.example --password-file alice.pw
