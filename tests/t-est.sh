@@ -256,6 +256,33 @@ is "$(sqlite3 lab/smimeca.db 'SELECT count(*) FROM certs c LEFT JOIN
 check "the audit chain verifies after the refusals" \
     smimeca -d lab audit verify
 
+# --- a failure inside the issuance transaction ---------------------------------
+# The audit row is written in the transaction that inserts the certificate:
+# a trigger that refuses it must leave no request, certificate or job behind.
+npub()
+{
+	sqlite3 "$T/lab/smimeca.db" 'SELECT count(*) FROM pub_jobs;'
+}
+counts_before="$(db_counts lab) $(npub)"
+run_ok -m "a trigger that makes every audit insert fail" \
+    sqlite3 -cmd '.timeout 5000' lab/smimeca.db "CREATE TRIGGER f BEFORE
+    INSERT ON audit BEGIN SELECT RAISE(ABORT, 'x'); END;"
+req "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary @alice.b64
+is "$code" 500 "the audit insert fails: HTTP 500"
+is "$(wc -l <"$T/body" | tr -d ' ')" 1 "the 500 has a one-line reason"
+ilike "$(cat "$T/hdrs")" 'content-type: text/plain' \
+    "the 500 reason is text/plain"
+like "$(cat "$SMIMECAD_LOG")" "audit log: appending a row: x" \
+    "the log names the refused audit insert"
+is "$(db_counts lab) $(npub)" "$counts_before" \
+    "no certificate, audit row, request or publish job is left behind"
+run_ok -m "drop the trigger" \
+    sqlite3 -cmd '.timeout 5000' lab/smimeca.db "DROP TRIGGER f;"
+req "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
+    --data-binary @alice.b64
+is "$code" 200 "without the trigger the next request is served"
+
 # --- enrollment codes, disabled accounts --------------------------------------
 run_ok -m "smimeca user code" smimeca -d lab user code bob@lab.example --ttl 1h
 code1=$out
