@@ -13,6 +13,7 @@
 
 #include "archive/xchg.h"
 #include "ca/ca.h"
+#include "ca/config.h"
 #include "ca/db.h"
 #include "ca/err.h"
 #include "ca/revoke.h"
@@ -28,6 +29,7 @@
 #define CT_PEM		"application/x-pem-file"
 
 static void cert_answer(struct req *, struct resp *, X509 *);
+static int crl_path_ok(const struct ca_config *, const char *);
 
 /* DER, or PEM with ?format=pem. */
 static void
@@ -121,6 +123,25 @@ pub_chain(struct req *rq, struct resp *rs)
 }
 
 /*
+ * This CA's CRL paths: /crl/ca.crl, as init writes <crl-url>, and the path
+ * of each <crl-url>; another name is not a CRL of this CA.
+ */
+static int
+crl_path_ok(const struct ca_config *cfg, const char *path)
+{
+	const char *p;
+	size_t i;
+
+	if (strcmp(path, "/crl/ca.crl") == 0)
+		return 1;
+	for (i = 0; i < cfg->ncdp; i++)
+		if ((p = strstr(cfg->cdp_urls[i], "://")) != NULL &&
+		    (p = strchr(p + 3, '/')) != NULL && strcmp(p, path) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * /crl/NAME.crl: the issuing CA's latest CRL; a new one is made when
  * there is none yet or the latest has passed its nextUpdate.
  */
@@ -145,6 +166,12 @@ pub_crl(struct req *rq, struct resp *rs)
 	}
 	if ((w = srv_worker_req(rq, rs)) == NULL)
 		return;
+	if (!crl_path_ok(ca_config(w->ca), rq->path)) {
+		resp_text(rs, 404, "no such CRL: %s is not a CRL of this CA "
+		    "(its CRL is /crl/ca.crl, or a <crl-url> of smimeca.conf)",
+		    rq->path);
+		return;
+	}
 	r = db_crl_latest(ca_db(w->ca), ca_cert_id(w->ca), &der, &len, &err);
 	if (r == 0) {
 		p = der;

@@ -106,6 +106,8 @@ req "$HTTP_URL/crl/ca.crl"
 is "$code" 200 "GET /crl/ca.crl"
 check "the CRL verifies with the CA (openssl crl)" \
     openssl crl -inform DER -in body -CAfile lab/chain.pem -noout
+refused "a CRL name that is not this CA's" 404 "not a CRL of this CA" \
+    "$HTTP_URL/crl/other.crl"
 
 # --- cacerts, csrattrs ------------------------------------------------------
 req "$HTTPS_URL$EST/cacerts"
@@ -487,11 +489,13 @@ head -c 200000 /dev/zero | tr '\0' 'A' >mid.b64
 req "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
     --data-binary @mid.b64
 is "$code" 400 "before the reload, 200000 bytes are under body-bytes"
-sed -i 's|</smimeca-config>|  <daemon est-template="device-lab" \
+sed -i -e 's|</smimeca-config>|  <daemon est-template="device-lab" \
       est-over-http="yes">\
     <limits body-bytes="100000"/>\
   </daemon>\
-</smimeca-config>|' lab/smimeca.conf
+</smimeca-config>|' -e 's|<publication>|<publication>\
+    <crl-url>http://crl.lab.example/crl/lab-2.crl</crl-url>|' \
+    lab/smimeca.conf
 nreload=$(grep -c 'reloaded' "$SMIMECAD_LOG")
 kill -HUP "$SMIMECAD_PID"
 w=0
@@ -510,6 +514,8 @@ is "$code" 200 "after SIGHUP, est-over-http=yes serves EST on plain HTTP"
 refused "after SIGHUP, the reloaded body-bytes" 413 "limit is 100000" \
     "$HTTPS_URL$EST/simpleenroll" -u "$ALICE" -H "$PKCS10" \
     --data-binary @mid.b64
+req "$HTTP_URL/crl/lab-2.crl"
+is "$code" 200 "the path of an added <crl-url> serves the CRL"
 printf '<template' >lab/templates/broken.xml
 kill -HUP "$SMIMECAD_PID"
 sleep 1
