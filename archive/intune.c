@@ -595,15 +595,16 @@ intune_device_open(const json_t *o, EVP_PKEY *dkey, X509 *dcert,
 	p = pfx;
 	if ((p12 = d2i_PKCS12(NULL, &p, (long)pfxlen)) == NULL ||
 	    !PKCS12_verify_mac(p12, pw, -1) ||
-	    !PKCS12_parse(p12, pw, &key, &cert, &chain) || key == NULL ||
-	    cert == NULL) {
+	    !PKCS12_parse(p12, pw, &key, &cert, &chain)) {
 		r = ca_err_ssl(err, CA_ERR_CRYPTO, "certificate %s: the PFX "
 		    "does not open with its password", thumb);
 		goto out;
 	}
-	if (X509_check_private_key(cert, key) != 1) {
-		r = ca_err_ssl(err, CA_ERR_CRYPTO, "certificate %s: the PFX's "
-		    "private key does not belong to its certificate", thumb);
+	/* PKCS12_parse returns only a certificate that fits the key. */
+	if (key == NULL || cert == NULL) {
+		r = ca_err_set(err, CA_ERR_CRYPTO, "certificate %s: the PFX "
+		    "holds %s", thumb, key == NULL ? "no private key" :
+		    "a private key that belongs to none of its certificates");
 		goto out;
 	}
 	if (cert_sha1(cert, sha1) != 0 || strcasecmp(sha1, thumb) != 0) {

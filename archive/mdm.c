@@ -30,7 +30,8 @@ static int open_one(const struct rcv_blob *, size_t,
 static int open_quorum(const struct rcv_blob *, size_t,
     const struct mdm_officer *, size_t, EVP_PKEY **, struct ca_err *);
 static int by_age(const void *, const void *);
-static void mark_current(struct ca *, struct mdm_user *, int64_t);
+static int order_and_mark(struct ca *, struct mdm_user *, int64_t,
+    struct ca_err *);
 
 /* Quorum 1: the first officer key that is a recipient opens the record. */
 static int
@@ -95,36 +96,43 @@ open_quorum(const struct rcv_blob *b, size_t i, const struct mdm_officer *off,
 	return r;
 }
 
+/* Issuance order: the database row, as notBefore has whole seconds. */
 static int
 by_age(const void *a, const void *b)
 {
 	const struct mdm_identity *x = a, *y = b;
-	int c = ASN1_TIME_compare(X509_get0_notBefore(x->cert),
-	    X509_get0_notBefore(y->cert));
 
-	return c != 0 ? c : strcmp(x->serial, y->serial);
+	return x->cert_id < y->cert_id ? -1 : x->cert_id > y->cert_id;
 }
 
-/* The newest identity whose certificate is neither revoked nor expired. */
-static void
-mark_current(struct ca *ca, struct mdm_user *u, int64_t now)
+/*
+ * Each identity's row (for the order), then the newest whose certificate
+ * is neither revoked nor expired is the current one.
+ */
+static int
+order_and_mark(struct ca *ca, struct mdm_user *u, int64_t now,
+    struct ca_err *err)
 {
 	struct db_cert *dc;
-	struct ca_err e;
 	size_t i;
+	int r;
 
-	for (i = u->n; i-- > 0;) {
-		ca_err_clear(&e);
-		if (db_cert_get(ca_db(ca), u->ids[i].serial, &dc, &e) != 0)
-			continue;
-		if (!dc->revoked && dc->not_before <= now &&
-		    dc->not_after > now) {
-			u->ids[i].current = 1;
-			db_cert_free(dc);
-			return;
-		}
+	for (i = 0; i < u->n; i++) {
+		if ((r = db_cert_get(ca_db(ca), u->ids[i].serial, &dc,
+		    err)) != 0)
+			return r;
+		u->ids[i].cert_id = dc->id;
+		u->ids[i].valid = !dc->revoked && dc->not_before <= now &&
+		    dc->not_after > now;
 		db_cert_free(dc);
 	}
+	qsort(u->ids, u->n, sizeof(*u->ids), by_age);
+	for (i = u->n; i-- > 0;)
+		if (u->ids[i].valid) {
+			u->ids[i].current = 1;
+			break;
+		}
+	return 0;
 }
 
 int
@@ -170,15 +178,12 @@ mdm_recover(struct ca *ca, const char *email,
 		OPENSSL_free(cder);
 		cder = NULL;
 	}
-	qsort(u->ids, u->n, sizeof(*u->ids), by_age);
-	mark_current(ca, u, now);
+	if ((r = order_and_mark(ca, u, now, err)) != 0)
+		goto out;
 	*up = u;
 	u = NULL;
 	r = 0;
  out:
-	if (r != 0)
-		ca_err_set(err, r, "%s: the escrowed keys could not be "
-		    "recovered", email);
 	mdm_user_free(u);
 	rcv_blob_free(b);
 	OPENSSL_free(der);

@@ -23,6 +23,8 @@ struct mdm_identity {
 	EVP_PKEY *key;
 	char serial[65];
 	char sha1[41];		/* lower-case hex, of the DER */
+	int64_t cert_id;	/* certs.id: issuance order */
+	int valid;		/* neither revoked nor expired */
 	int current;		/* the newest valid one of the address */
 };
 

@@ -64,6 +64,7 @@ static int export_user(struct ca *, const char *, struct officers *,
     struct intune_params *, const char *, const char *, FILE *, size_t *,
     struct ca_err *);
 static void progress(size_t, size_t, size_t);
+static void one_line(const char *, char *, size_t);
 static char *file_name(const char *, const char *, const char *);
 static int write_json(const char *, json_t *, struct ca_err *);
 static int device_ca(struct cli *, const char **, char **, struct ca_err *);
@@ -347,6 +348,23 @@ export_user(struct ca *ca, const char *email, struct officers *off,
 	return r;
 }
 
+/* The lines of an error message joined with "; ", for a list. */
+static void
+one_line(const char *msg, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *msg != '\0' && o + 3 < len; msg++) {
+		if (*msg != '\n') {
+			out[o++] = *msg;
+		} else if (msg[1] != '\0') {
+			out[o++] = ';';
+			out[o++] = ' ';
+		}
+	}
+	out[o] = '\0';
+}
+
 static void
 progress(size_t done, size_t total, size_t failed)
 {
@@ -389,6 +407,7 @@ cmd_export_intune(struct cli *cli, int argc, char **argv)
 	const char *email = NULL, *from = NULL, *keyf = NULL, *out = NULL;
 	const char *upn = NULL, *padding = "oaepSha512";
 	char **list = NULL, *ndpath = NULL, *nd = NULL;
+	char line[2 * CA_ERR_MSGMAX];
 	size_t nlist = 0, i, n, ncert = 0, nusers = 0, nfailed = 0, ndlen = 0;
 	FILE *ndf = NULL;
 	int ch, all = 0, ndjson = 0, tty, rc = CLI_FAIL;
@@ -465,8 +484,8 @@ cmd_export_intune(struct cli *cli, int argc, char **argv)
 		    &uerr) != 0) {
 			if (tty)
 				fprintf(stderr, "\r\033[K");
-			cli_warnx("export: %s: failed:", list[i]);
-			cli_print_err(&uerr);
+			one_line(uerr.msg, line, sizeof(line));
+			cli_warnx("export: %s: %s", list[i], line);
 			nfailed++;
 		} else {
 			ncert += n;

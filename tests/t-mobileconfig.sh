@@ -1,0 +1,269 @@
+#!/bin/sh
+# Apple configuration profiles (PROTOCOLS.md section 5): `smimeca export
+# mobileconfig` writes an XML plist that python3 plistlib parses: a
+# Configuration profile with one com.apple.security.pkcs12 payload per
+# escrowed certificate of bob (old and current), each PKCS#12 opening with
+# its Password, PBE-SHA1-3DES (for iOS), holding the escrowed key and its
+# certificate, and one com.apple.mail.managed payload whose
+# SMIMEEncryptionCertificateUUID names the payload of the CURRENT
+# certificate. Mail to the old and current certificates decrypts with the
+# profile's keys. With --sign the profile is DER CMS SignedData that
+# `openssl smime -verify -CAfile lab/chain.pem` verifies, signed by a
+# CA-issued certificate (not the CA itself), chain included, content the
+# plist; a changed profile or a foreign trust anchor fails.
+
+. "$(dirname "$0")/lib.sh"
+
+command -v smimeca-enroll >/dev/null 2>&1 ||
+    bail_out "smimeca-enroll not found in $top_builddir/tools (build first)"
+
+# --- helpers of this test -----------------------------------------------
+officer_pw()
+{
+	awk -v f="officer$1.p12" '$1 == f { sub(/^[^ ]+ /, ""); print; exit }' \
+	    "$T/officers/passwords.txt"
+}
+
+fp()
+{
+	openssl x509 -in "$1" -noout -fingerprint "-$2" 2>/dev/null |
+	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
+}
+
+enroll()
+{
+	run_ok -m "smimeca-enroll --archive for $2 ($1)" \
+	    smimeca-enroll --out-dir "$1" --email "$2" --cn "$3" --archive \
+	    --xchg xchg.pem || return 1
+	run_ok -m "issue smime-encryption for $2 ($1)" \
+	    smimeca -d lab issue --template smime-encryption \
+	    --archival-request "$1/request.cmc" --out "$1.crt"
+}
+
+# The checks of one profile (XML), run by py_tap:
+#   PROFILE MAIL IMAP SMTP CA-CERT CURRENT-CERT [CERT KEY]...
+# The PKCS#12 payloads go to PROFILE.<sha1 of the certificate>.p12 with the
+# password in ... .pw, for the openssl checks.
+PROFILE_CHECK='
+import plistlib, re, uuid
+from cryptography.hazmat.primitives.serialization import pkcs12
+path, mail, imap, smtp, cacert, current = sys.argv[1:7]
+pairs = sys.argv[7:]
+tag = os.path.basename(path)
+want = {}
+for i in range(0, len(pairs), 2):
+    c = load_cert(pairs[i])
+    want[c.fingerprint(hashes.SHA1()).hex()] = (c, pairs[i], pairs[i + 1])
+cur = load_cert(current).fingerprint(hashes.SHA1()).hex()
+ca = load_cert(cacert)
+data = open(path, "rb").read()
+check(data.lstrip().startswith(b"<?xml") and b"<plist" in data,
+      "%s is an XML plist (not binary)" % tag, data[:80])
+try:
+    top = plistlib.loads(data, fmt=plistlib.FMT_XML)
+    check(True, "plistlib parses %s" % tag)
+except Exception as e:
+    check(False, "plistlib parses %s" % tag, e)
+    sys.exit(0)
+check(isinstance(top, dict) and top.get("PayloadType") == "Configuration",
+      "%s: PayloadType Configuration" % tag, top.get("PayloadType"))
+check(top.get("PayloadVersion") == 1 and type(top.get("PayloadVersion")) is int,
+      "%s: PayloadVersion 1 (integer)" % tag, top.get("PayloadVersion"))
+for k in ("PayloadUUID", "PayloadIdentifier"):
+    check(isinstance(top.get(k), str) and top.get(k) != "",
+          "%s: the profile has a %s" % (tag, k), top.get(k))
+pc = top.get("PayloadContent")
+if not check(isinstance(pc, list), "%s: PayloadContent is an array" % tag, type(pc)):
+    sys.exit(0)
+p12s = [p for p in pc if isinstance(p, dict) and p.get("PayloadType") == "com.apple.security.pkcs12"]
+mails = [p for p in pc if isinstance(p, dict) and p.get("PayloadType") == "com.apple.mail.managed"]
+check(len(p12s) == len(want),
+      "%s: %d pkcs12 payloads, one per escrowed certificate" % (tag, len(want)), len(p12s))
+check(len(mails) == 1, "%s: one com.apple.mail.managed payload" % tag, len(mails))
+uuids = [p.get("PayloadUUID") for p in pc if isinstance(p, dict)] + [top.get("PayloadUUID")]
+ids = [p.get("PayloadIdentifier") for p in pc if isinstance(p, dict)] + [top.get("PayloadIdentifier")]
+check(len(set(uuids)) == len(uuids), "%s: every PayloadUUID differs" % tag, uuids)
+check(len(set(ids)) == len(ids), "%s: every PayloadIdentifier differs" % tag, ids)
+def is_uuid(s):
+    try:
+        uuid.UUID(s)
+        return True
+    except Exception:
+        return False
+seen, uuid_of = set(), {}
+for i, p in enumerate(p12s):
+    n = "%s pkcs12[%d]" % (tag, i)
+    for k, t in (("PayloadContent", bytes), ("Password", str),
+                 ("PayloadCertificateFileName", str), ("PayloadUUID", str),
+                 ("PayloadIdentifier", str), ("PayloadDisplayName", str)):
+        check(isinstance(p.get(k), t), "%s: %s is %s" % (n, k,
+              "data" if t is bytes else "a string"), type(p.get(k)))
+    check(p.get("PayloadVersion") == 1 and type(p.get("PayloadVersion")) is int,
+          "%s: PayloadVersion 1" % n, p.get("PayloadVersion"))
+    check(is_uuid(p.get("PayloadUUID", "")), "%s: PayloadUUID is a UUID" % n,
+          p.get("PayloadUUID"))
+    try:
+        pw = p["Password"].encode()
+        x = pkcs12.load_pkcs12(p["PayloadContent"], pw)
+        check(True, "%s: the Password opens the PKCS12" % n)
+    except Exception as e:
+        check(False, "%s: the Password opens the PKCS12" % n, e)
+        continue
+    tp = x.cert.certificate.fingerprint(hashes.SHA1()).hex() if x.cert else None
+    if not check(tp in want, "%s: the PKCS12 holds one of %s" % (n, " ".join(pairs[0::2])), tp):
+        continue
+    seen.add(tp)
+    uuid_of[tp] = p.get("PayloadUUID")
+    c, cname, kname = want[tp]
+    k = serialization.load_pem_private_key(open(kname, "rb").read(), None)
+    check(x.key is not None and x.key.private_numbers() == k.private_numbers(),
+          "%s: the key is the escrowed key of %s (%s)" % (n, cname, kname))
+    check(ca in [a.certificate for a in x.additional_certs],
+          "%s: the PKCS12 holds the CA certificate" % n)
+    open("%s.%s.p12" % (path, tp), "wb").write(p["PayloadContent"])
+    open("%s.%s.pw" % (path, tp), "wb").write(pw)
+check(seen == set(want), "%s: every escrowed certificate has its payload" % tag,
+      "missing %s" % sorted(set(want) - seen))
+if mails:
+    m = mails[0]
+    n = "%s mail" % tag
+    check(m.get("EmailAddress") == mail, "%s: EmailAddress %s" % (n, mail),
+          m.get("EmailAddress"))
+    check(cur in uuid_of and m.get("SMIMEEncryptionCertificateUUID") == uuid_of[cur],
+          "%s: SMIMEEncryptionCertificateUUID names the CURRENT certificate payload" % n,
+          "got %s, current %s, others %s" % (m.get("SMIMEEncryptionCertificateUUID"),
+          uuid_of.get(cur), uuid_of))
+    for k in ("SMIMEEncryptByDefault", "SMIMEEnableEncryptionPerMessageSwitch"):
+        check(type(m.get(k)) is bool, "%s: %s is a boolean" % (n, k), m.get(k))
+    vals = [v for v in m.values() if isinstance(v, str)]
+    if imap != "":
+        check(imap in vals, "%s: the IMAP host %s is in the payload" % (n, imap), m)
+    if smtp != "":
+        check(smtp in vals, "%s: the SMTP host %s is in the payload" % (n, smtp), m)
+    check(isinstance(m.get("PayloadUUID"), str) and type(m.get("PayloadVersion")) is int,
+          "%s: PayloadUUID and PayloadVersion present" % n)
+'
+printf '%s\n' "$PROFILE_CHECK" >"$T/profile-check.py"
+profile_check()
+{
+	py_tap "$@" <"$T/profile-check.py"
+}
+
+# --- a lab CA; bob with an old and a current certificate ------------------
+run_ok smimeca -d "$T/lab" init --lab --key rsa:2048 --no-ldap ||
+    bail_out "smimeca init --lab failed"
+officer_pw 1 >kp1
+officer_pw 2 >kp2
+[ -s kp1 ] || bail_out "no password for officer1.p12 in passwords.txt"
+run_ok smimeca -d lab xchg show --pem || bail_out "no exchange certificate"
+printf '%s\n' "$out" >xchg.pem
+enroll bob1 bob@lab.example Bob || bail_out "bob's first certificate"
+enroll bob2 bob@lab.example Bob || bail_out "bob's second certificate"
+tp_old=$(fp bob1.crt sha1)
+tp_new=$(fp bob2.crt sha1)
+
+# --- the unsigned profile ----------------------------------------------------
+run_ok -m "export mobileconfig --email bob@lab.example --imap-host --smtp-host" \
+    smimeca -d lab export mobileconfig --email bob@lab.example \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 \
+    --imap-host imap.lab.example --smtp-host smtp.lab.example \
+    --out bob.mobileconfig
+profile_check bob.mobileconfig bob@lab.example imap.lab.example \
+    smtp.lab.example lab/ca.crt bob2.crt bob1.crt bob1/key.pem \
+    bob2.crt bob2/key.pem
+for tp in $tp_old $tp_new; do
+	check "openssl pkcs12 -info of the payload of $tp" \
+	    openssl pkcs12 -info -noout -in bob.mobileconfig.$tp.p12 \
+	    -passin file:bob.mobileconfig.$tp.pw
+	like "$out$err" 'pbeWithSHA1And3-KeyTripleDES-CBC' \
+	    "the payload of $tp uses PBE-SHA1-3DES (iOS)"
+done
+
+# Mail to the old and the current certificate, read with the profile's keys.
+printf 'Subject: old\r\n\r\nto the old key\r\n' >old.txt
+printf 'Subject: new\r\n\r\nto the current key\r\n' >new.txt
+check "openssl smime -encrypt -aes256 to the old certificate" \
+    openssl smime -encrypt -aes256 -binary -in old.txt -out old.smime bob1.crt
+check "openssl cms -encrypt -aes256 to the current certificate" \
+    openssl cms -encrypt -aes256 -binary -in new.txt -outform DER \
+    -out new.cms bob2.crt
+openssl pkcs12 -in bob.mobileconfig.$tp_old.p12 -nodes -nocerts \
+    -passin file:bob.mobileconfig.$tp_old.pw -out old.key 2>/dev/null
+openssl pkcs12 -in bob.mobileconfig.$tp_new.p12 -nodes -nocerts \
+    -passin file:bob.mobileconfig.$tp_new.pw -out new.key 2>/dev/null
+check "openssl smime -decrypt of the old message with the profile's old key" \
+    openssl smime -decrypt -in old.smime -recip bob1.crt -inkey old.key \
+    -binary -out old.dec
+cmp -s old.dec old.txt && ok "the old message is back" ||
+    not_ok "the old message is back"
+check "openssl cms -decrypt of the current message with the profile's key" \
+    openssl cms -decrypt -inform DER -in new.cms -recip bob2.crt \
+    -inkey new.key -binary -out new.dec
+cmp -s new.dec new.txt && ok "the current message is back" ||
+    not_ok "the current message is back"
+
+# Without the host options (another officer): the same structure.
+run_ok -m "export mobileconfig without hosts (officer2)" \
+    smimeca -d lab export mobileconfig --email bob@lab.example \
+    --kra-key officers/officer2.p12 --kra-pass-file kp2 --out bob2.mobileconfig
+profile_check bob2.mobileconfig bob@lab.example "" "" lab/ca.crt bob2.crt \
+    bob1.crt bob1/key.pem bob2.crt bob2/key.pem
+
+run_exit 1 -m "export mobileconfig of an unknown address: exit 1" \
+    smimeca -d lab export mobileconfig --email nobody@lab.example \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --out nobody.mobileconfig
+like "$err" 'nobody@lab\.example' "the message names the address"
+[ -e nobody.mobileconfig ] && not_ok "no profile written for nobody" ||
+    ok "no profile written for nobody"
+
+# --- the signed profile --------------------------------------------------------
+run_ok -m "export mobileconfig --sign" \
+    smimeca -d lab export mobileconfig --email bob@lab.example --sign \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 \
+    --imap-host imap.lab.example --out signed.mobileconfig
+check "openssl cms -cmsout -print -inform DER of the signed profile" \
+    openssl cms -cmsout -print -inform DER -in signed.mobileconfig
+like "$out" 'pkcs7-signedData' "the signed profile is a CMS SignedData"
+check "openssl smime -verify -inform DER -CAfile lab/chain.pem" \
+    openssl smime -verify -inform DER -in signed.mobileconfig \
+    -CAfile lab/chain.pem -out plist.xml
+profile_check plist.xml bob@lab.example imap.lab.example "" lab/ca.crt \
+    bob2.crt bob1.crt bob1/key.pem bob2.crt bob2/key.pem
+check "openssl cms -verify -signer: the signing certificate" \
+    openssl cms -verify -inform DER -in signed.mobileconfig \
+    -CAfile lab/chain.pem -signer signer.pem -out /dev/null
+check "openssl pkcs7 -print_certs: the certificates in the profile" \
+    openssl pkcs7 -inform DER -in signed.mobileconfig -print_certs \
+    -out included.pem
+py_tap signer.pem lab/ca.crt included.pem <<'EOF'
+s, ca = load_cert(sys.argv[1]), load_cert(sys.argv[2])
+inc = load_certs(sys.argv[3])
+check(s != ca, "the profile is signed by a certificate other than the CA's")
+check(s.issuer == ca.subject, "the signing certificate is issued by the CA",
+      s.issuer.rfc4514_string())
+bc = ext(s, ExtensionOID.BASIC_CONSTRAINTS)
+check(bc is None or not bc.value.ca, "the signing certificate is not a CA")
+check(ca in inc, "the CA certificate is included (chain)", len(inc))
+check(s in inc, "the signing certificate is included", len(inc))
+EOF
+check "openssl verify -CAfile lab/chain.pem signer.pem" \
+    openssl verify -CAfile lab/chain.pem signer.pem
+
+check "openssl req -x509: a foreign CA" \
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout foreign.key \
+    -out foreign.crt -days 30 -subj "/CN=Foreign CA"
+run_fails -m "openssl smime -verify with a foreign CA as trust anchor fails" \
+    openssl smime -verify -inform DER -in signed.mobileconfig \
+    -CAfile foreign.crt -out /dev/null
+"$PY" -c '
+import sys
+d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(d.replace(b"bob@lab.example", b"eve@lab.example", 1))
+print(int(d != d.replace(b"bob@lab.example", b"eve@lab.example", 1)))
+' signed.mobileconfig changed.mobileconfig >changed.n
+is "$(cat changed.n)" 1 "the signed profile carries the address in clear (changed to eve)"
+run_fails -m "openssl smime -verify of the changed profile fails" \
+    openssl smime -verify -inform DER -in changed.mobileconfig \
+    -CAfile lab/chain.pem -out /dev/null
+
+done_testing
