@@ -15,6 +15,7 @@
 static const struct cli_cmd *find_cmd(const char *, const char *, int *);
 static void usage_all(FILE *);
 static int wants_help(int, char **);
+static int usage_group(const char *, const char *);
 
 static const struct cli_cmd *const cmd_tables[] = {
 	cli_ca_cmds,
@@ -40,6 +41,32 @@ usage_all(FILE *f)
 			    c->usage);
 	fprintf(f, "\nThe CA directory is -d DIR, else $SMIMECA_DIR, else "
 	    "%s. See smimeca(8).\n", DEFAULT_DIR);
+}
+
+/* "publish" alone or with an unknown subcommand: list its subcommands. */
+static int
+usage_group(const char *name, const char *sub)
+{
+	size_t t;
+	const struct cli_cmd *c;
+	int n = 0;
+
+	for (t = 0; t < sizeof(cmd_tables) / sizeof(cmd_tables[0]); t++)
+		for (c = cmd_tables[t]; c->name != NULL; c++) {
+			if (c->sub == NULL || strcmp(c->name, name) != 0)
+				continue;
+			if (n++ == 0) {
+				if (sub != NULL)
+					cli_warnx("%s has no subcommand \"%s\"",
+					    name, sub);
+				else
+					cli_warnx("%s needs a subcommand", name);
+				fprintf(stderr, "usage:\n");
+			}
+			fprintf(stderr, "  smimeca %s %s %s\n", c->name, c->sub,
+			    c->usage);
+		}
+	return n > 0;
 }
 
 /* A command's own --help (or -h) before any "--". */
@@ -127,6 +154,8 @@ main(int argc, char **argv)
 	}
 	if ((cmd = find_cmd(argv[0], argc > 1 ? argv[1] : NULL,
 	    &consumed)) == NULL) {
+		if (usage_group(argv[0], argc > 1 ? argv[1] : NULL))
+			return CLI_USAGE;
 		cli_warnx("unknown command \"%s%s%s\" (see smimeca --help)",
 		    argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
 		return CLI_USAGE;
