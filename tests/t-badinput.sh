@@ -111,6 +111,14 @@ counts=$(db_counts lab)
 # --- usage errors and unknown names ---
 run_exit 2 -m "an unknown command is a usage error" smimeca -d lab frobnicate
 ilike "$err" 'frobnicate' "unknown command: the message names it"
+run_exit 2 -m "a command group without its subcommand" smimeca -d lab publish
+like "$err" 'smimeca publish run' "it lists the group's subcommands"
+run_exit 2 -m "an unknown subcommand" smimeca -d lab export frob
+like "$err" 'no subcommand "frob"' "the message names it"
+like "$err" 'smimeca export mobileconfig' "and lists the right ones"
+run_exit 0 -m "a command's --help" smimeca export intune --help
+like "$out" '^usage: smimeca .*export intune .*--import-key' \
+    "--help prints the command's usage on stdout"
 run_exit 2 -m "issue without --template is a usage error" \
     smimeca -d lab issue --csr good.csr
 ilike "$err" 'template' "missing --template: the message says so"
