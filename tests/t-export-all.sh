@@ -12,17 +12,12 @@
 # addresses it lists.
 
 . "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/keys.sh"
 
 command -v smimeca-enroll >/dev/null 2>&1 ||
     bail_out "smimeca-enroll not found in $top_builddir/tools (build first)"
 
 NUSERS=200
-
-officer_pw()
-{
-	awk -v f="officer$1.p12" '$1 == f { sub(/^[^ ]+ /, ""); print; exit }' \
-	    "$T/officers/passwords.txt"
-}
 
 # mkusers FROM TO: offline archival requests of userFROM .. userTO.
 mkusers()
@@ -94,8 +89,7 @@ sqlite3 lab/smimeca.db "SELECT lower(c.sha1) || ' ' || c.email FROM certs c
 : >keys.txt
 for f in user*.crt; do
 	b=${f%.crt}
-	printf '%s %s/key.pem\n' "$(openssl x509 -in "$f" -noout -fingerprint \
-	    -sha1 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')" "$b" >>keys.txt
+	printf '%s %s/key.pem\n' "$(fp "$f" sha1)" "$b" >>keys.txt
 done
 
 # The checks of a set of exported objects, run by py_tap:

@@ -13,60 +13,12 @@
 # each --kra-pass-file going with the --kra-key before it.
 
 . "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/keys.sh"
 
 command -v smimeca-enroll >/dev/null 2>&1 ||
     bail_out "smimeca-enroll not found in $top_builddir/tools (build first)"
 
 # --- helpers of this test -----------------------------------------------
-officer_pw()
-{
-	awk -v f="officer$1.p12" '$1 == f { sub(/^[^ ]+ /, ""); print; exit }' \
-	    "$T/officers/passwords.txt"
-}
-
-# Fingerprint of a certificate as lower-case hex without colons.
-fp()
-{
-	openssl x509 -in "$1" -noout -fingerprint "-$2" 2>/dev/null |
-	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
-}
-
-# keydigest NAME: stdin (a DER private key) as its SHA-256, or
-# "unreadable:NAME" when it is empty (so two failures never compare equal).
-keydigest()
-{
-	_kd=$(od -An -tx1 | tr -d ' \n')
-	if [ -n "$_kd" ]; then
-		printf '%s' "$_kd" | openssl dgst -sha256 -r | cut -d' ' -f1
-	else
-		printf 'unreadable:%s\n' "$1"
-	fi
-}
-
-keyhex()
-{
-	openssl pkey -in "$1" -outform DER 2>/dev/null | keydigest "$1"
-}
-
-p12key()
-{
-	openssl pkcs12 -in "$1" -passin "$2" -nodes -nocerts 2>/dev/null |
-	    openssl pkey -outform DER 2>/dev/null | keydigest "$1"
-}
-
-# enroll DIR MAIL CN: an offline archival request, issued under
-# smime-encryption to DIR.crt; the serial in $serial.
-enroll()
-{
-	serial=
-	run_ok -m "smimeca-enroll --archive for $2 ($1)" \
-	    smimeca-enroll --out-dir "$1" --email "$2" --cn "$3" --archive \
-	    --xchg xchg.pem || return 1
-	run_ok -m "issue smime-encryption for $2 ($1)" \
-	    smimeca -d lab issue --template smime-encryption \
-	    --archival-request "$1/request.cmc" --out "$1.crt" || return 1
-	serial=$out
-}
 
 # The checks of one exported file, run by py_tap:
 #   FILE IMPORT-KEY PADDING UPN PROVIDER KEYNAME CA-CERT [CERT KEY]...

@@ -12,64 +12,12 @@
 # PFX whose key is not its certificate's.
 
 . "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/keys.sh"
 
 command -v smimeca-enroll >/dev/null 2>&1 ||
     bail_out "smimeca-enroll not found in $top_builddir/tools (build first)"
 
 # --- helpers of this test -----------------------------------------------
-officer_pw()
-{
-	awk -v f="officer$1.p12" '$1 == f { sub(/^[^ ]+ /, ""); print; exit }' \
-	    "$T/officers/passwords.txt"
-}
-
-fp()
-{
-	openssl x509 -in "$1" -noout -fingerprint "-$2" 2>/dev/null |
-	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
-}
-
-keydigest()
-{
-	_kd=$(od -An -tx1 | tr -d ' \n')
-	if [ -n "$_kd" ]; then
-		printf '%s' "$_kd" | openssl dgst -sha256 -r | cut -d' ' -f1
-	else
-		printf 'unreadable:%s\n' "$1"
-	fi
-}
-
-keyhex()
-{
-	openssl pkey -in "$1" -outform DER 2>/dev/null | keydigest "$1"
-}
-
-p12key()
-{
-	openssl pkcs12 -in "$1" -passin "$2" -nodes -nocerts 2>/dev/null |
-	    openssl pkey -outform DER 2>/dev/null | keydigest "$1"
-}
-
-# p12cert P12 PASSIN: SHA-1 (lower-case hex) of its own certificate.
-p12cert()
-{
-	openssl pkcs12 -in "$1" -passin "$2" -nokeys -clcerts 2>/dev/null |
-	    openssl x509 -noout -fingerprint -sha1 2>/dev/null |
-	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
-}
-
-enroll()
-{
-	serial=
-	run_ok -m "smimeca-enroll --archive for $2 ($1)" \
-	    smimeca-enroll --out-dir "$1" --email "$2" --cn "$3" --archive \
-	    --xchg xchg.pem || return 1
-	run_ok -m "issue smime-encryption for $2 ($1)" \
-	    smimeca -d lab issue --template smime-encryption \
-	    --archival-request "$1/request.cmc" --out "$1.crt" || return 1
-	serial=$out
-}
-
 nofile()
 {
 	if [ -e "$1" ]; then not_ok "$2"; else ok "$2"; fi
@@ -237,11 +185,11 @@ unlike "$out" 'PKCS#12 password' "with --password-file no password is printed"
 is "$(ls devout | wc -l | tr -d ' ')" 2 "devout holds two files"
 is "$(p12key devout/$tp_old.p12 file:pw)" "$(keyhex bob1/key.pem)" \
     "the old PKCS#12 holds bob's old escrowed key"
-is "$(p12cert devout/$tp_old.p12 file:pw)" "$tp_old" \
+is "$(p12cert devout/$tp_old.p12 file:pw sha1)" "$tp_old" \
     "the old PKCS#12 holds bob's old certificate"
 is "$(p12key devout/$tp_new.p12 file:pw)" "$(keyhex bob2/key.pem)" \
     "the current PKCS#12 holds bob's current escrowed key"
-is "$(p12cert devout/$tp_new.p12 file:pw)" "$tp_new" \
+is "$(p12cert devout/$tp_new.p12 file:pw sha1)" "$tp_new" \
     "the current PKCS#12 holds bob's current certificate"
 
 run_ok -m "mdm device with a generated password (device-2)" \
@@ -251,7 +199,7 @@ for tp in $tp_old $tp_new; do
 	    sed -n 's/.*PKCS#12 password: *//p' | head -n 1)
 	isnt "$gpw" "" "a generated password printed for $tp.p12"
 	printf '%s\n' "$gpw" >gpw
-	is "$(p12cert devgen/$tp.p12 file:gpw)" "$tp" \
+	is "$(p12cert devgen/$tp.p12 file:gpw sha1)" "$tp" \
 	    "devgen/$tp.p12 opens with it and holds its certificate"
 done
 

@@ -13,32 +13,12 @@
 # plist; a changed profile or a foreign trust anchor fails.
 
 . "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/keys.sh"
 
 command -v smimeca-enroll >/dev/null 2>&1 ||
     bail_out "smimeca-enroll not found in $top_builddir/tools (build first)"
 
 # --- helpers of this test -----------------------------------------------
-officer_pw()
-{
-	awk -v f="officer$1.p12" '$1 == f { sub(/^[^ ]+ /, ""); print; exit }' \
-	    "$T/officers/passwords.txt"
-}
-
-fp()
-{
-	openssl x509 -in "$1" -noout -fingerprint "-$2" 2>/dev/null |
-	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
-}
-
-enroll()
-{
-	run_ok -m "smimeca-enroll --archive for $2 ($1)" \
-	    smimeca-enroll --out-dir "$1" --email "$2" --cn "$3" --archive \
-	    --xchg xchg.pem || return 1
-	run_ok -m "issue smime-encryption for $2 ($1)" \
-	    smimeca -d lab issue --template smime-encryption \
-	    --archival-request "$1/request.cmc" --out "$1.crt"
-}
 
 # The checks of one profile (XML), run by py_tap:
 #   PROFILE MAIL IMAP SMTP CA-CERT CURRENT-CERT [CERT KEY]...

@@ -5,66 +5,17 @@
 # recovered PKCS#12 decrypts mail in openssl, NSS cmsutil and gpgsm.
 
 . "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/keys.sh"
 
 command -v smimeca-enroll >/dev/null 2>&1 ||
     bail_out "smimeca-enroll not found in $top_builddir/tools (build first)"
 
 # --- helpers of this test -----------------------------------------------
-# keydigest NAME: stdin (a DER private key) as its SHA-256, or
-# "unreadable:NAME" when it is empty (so two failures never compare equal).
-keydigest()
-{
-	_kd=$(od -An -tx1 | tr -d ' \n')
-	if [ -n "$_kd" ]; then
-		printf '%s' "$_kd" | openssl dgst -sha256 -r | cut -d' ' -f1
-	else
-		printf 'unreadable:%s\n' "$1"
-	fi
-}
-
-# The private key of a PEM file, as the digest of its PKCS#8 DER: equal
-# keys, equal strings.
-keyhex()
-{
-	openssl pkey -in "$1" -outform DER 2>/dev/null | keydigest "$1"
-}
-
-# The same for DER PKCS#8.
+# derkeyhex DER: keyhex (keys.sh) for a DER PKCS#8 file.
 derkeyhex()
 {
 	openssl pkey -inform DER -in "$1" -outform DER 2>/dev/null |
 	    keydigest "$1"
-}
-
-# p12key P12 PASSIN: the key of a PKCS#12 file, as keyhex prints it.
-p12key()
-{
-	openssl pkcs12 -in "$1" -passin "$2" -nodes -nocerts 2>/dev/null |
-	    openssl pkey -outform DER 2>/dev/null | keydigest "$1"
-}
-
-# p12cert P12 PASSIN: SHA-256 fingerprint of its own (client) certificate.
-p12cert()
-{
-	openssl pkcs12 -in "$1" -passin "$2" -nokeys -clcerts 2>/dev/null |
-	    openssl x509 -noout -fingerprint -sha256 2>/dev/null
-}
-
-fpr()
-{
-	openssl x509 -in "$1" -noout -fingerprint -sha256 2>/dev/null
-}
-
-fmode()
-{
-	ls -ld "$1" | cut -c1-10
-}
-
-# officer_pw N: officer N's PKCS#12 password from passwords.txt.
-officer_pw()
-{
-	awk -v f="officer$1.p12" '$1 == f { sub(/^[^ ]+ /, ""); print; exit }' \
-	    "$T/officers/passwords.txt"
 }
 
 # --- a lab CA and alice's escrowed key ------------------------------------
@@ -178,7 +129,7 @@ cp elsewhere/alice.p12 alice.p12
 check "openssl pkcs12 -passin file:pw opens alice.p12" \
     openssl pkcs12 -in alice.p12 -passin file:pw -nodes -out alice.pem
 is "$(p12key alice.p12 file:pw)" "$orig" "alice.p12 holds the original key"
-is "$(p12cert alice.p12 file:pw)" "$(fpr alice.crt)" \
+is "$(p12cert alice.p12 file:pw sha256)" "$(fp alice.crt sha256)" \
     "alice.p12 holds alice's certificate"
 openssl pkcs12 -in alice.p12 -passin file:pw -nokeys -cacerts \
     -out alice-chain.pem 2>/dev/null
@@ -376,11 +327,11 @@ run_ok -m "recover open --out-dir D writes one PKCS#12 per record" \
     --password-file pw
 is "$(ls D/*.p12 2>/dev/null | wc -l | tr -d ' ')" 2 "D holds two .p12 files"
 is "$(p12key "D/$s1.p12" file:pw)" "$orig" "D/$s1.p12 holds the first key"
-is "$(p12cert "D/$s1.p12" file:pw)" "$(fpr alice.crt)" \
+is "$(p12cert "D/$s1.p12" file:pw sha256)" "$(fp alice.crt sha256)" \
     "D/$s1.p12 holds the first certificate"
 is "$(p12key "D/$s2.p12" file:pw)" "$(keyhex u1b/key.pem)" \
     "D/$s2.p12 holds the second key"
-is "$(p12cert "D/$s2.p12" file:pw)" "$(fpr alice2.crt)" \
+is "$(p12cert "D/$s2.p12" file:pw sha256)" "$(fp alice2.crt sha256)" \
     "D/$s2.p12 holds the second certificate"
 # Like smimeca-enroll --out-dir, --out-dir makes a directory not there yet.
 run_ok -m "recover open --out-dir D2 (not there yet) of the mixed-case blob" \

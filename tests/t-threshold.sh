@@ -5,6 +5,7 @@
 # rebuild the key, one does not; too few usable KRAs stop archival.
 
 . "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/keys.sh"
 
 command -v smimeca-enroll >/dev/null 2>&1 ||
     bail_out "smimeca-enroll not found in $top_builddir/tools (build first)"
@@ -13,50 +14,6 @@ command -v smimeca-enroll >/dev/null 2>&1 ||
 ncerts()
 {
 	sqlite3 "$T/lab/smimeca.db" 'SELECT count(*) FROM certs;'
-}
-
-# keydigest NAME: stdin (a DER private key) as its SHA-256, or
-# "unreadable:NAME" when it is empty (so two failures never compare equal).
-keydigest()
-{
-	_kd=$(od -An -tx1 | tr -d ' \n')
-	if [ -n "$_kd" ]; then
-		printf '%s' "$_kd" | openssl dgst -sha256 -r | cut -d' ' -f1
-	else
-		printf 'unreadable:%s\n' "$1"
-	fi
-}
-
-# The private key of a PEM file, as the digest of its PKCS#8 DER: equal
-# keys, equal strings.
-keyhex()
-{
-	openssl pkey -in "$1" -outform DER 2>/dev/null | keydigest "$1"
-}
-
-# p12key P12 PASSIN: the key of a PKCS#12 file, as keyhex prints it.
-p12key()
-{
-	openssl pkcs12 -in "$1" -passin "$2" -nodes -nocerts 2>/dev/null |
-	    openssl pkey -outform DER 2>/dev/null | keydigest "$1"
-}
-
-fmode()
-{
-	ls -ld "$1" | cut -c1-10
-}
-
-officer_pw()
-{
-	awk -v f="officer$1.p12" '$1 == f { sub(/^[^ ]+ /, ""); print; exit }' \
-	    "$T/officers/passwords.txt"
-}
-
-# Fingerprint of a certificate as lower-case hex without colons.
-fp()
-{
-	openssl x509 -in "$1" -noout -fingerprint "-$2" 2>/dev/null |
-	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
 }
 
 # The escrow row id of a certificate serial.
