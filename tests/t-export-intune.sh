@@ -358,6 +358,28 @@ intune_check outq3/bob@lab.example.json import.key oaepSha512 \
     bob@lab.example "$KSP" K lab/ca.crt bob1.crt bob1/key.pem \
     bob2.crt bob2/key.pem
 
+# --all: a progress bar on stderr when it is a terminal, none otherwise.
+run_ok -m "export --all with two officers (no terminal)" \
+    smimeca -d lab export intune --all --import-key import.pub --key-name K \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 \
+    --kra-key officers/officer3.p12 --kra-pass-file kp3 --out outall
+unlike "$err" '\[#+' "no progress bar when stderr is not a terminal"
+like "$out" 'exported [0-9]+ certificates of [0-9]+ users to outall; 0 users' \
+    "--all ends with the summary line"
+if command -v script >/dev/null 2>&1; then
+	# script(1) runs the command on a pseudo-terminal and copies it out.
+	run_cmd script -qec "smimeca -d lab export intune --all \
+	    --import-key import.pub --key-name K \
+	    --kra-key officers/officer1.p12 --kra-pass-file kp1 \
+	    --kra-key officers/officer3.p12 --kra-pass-file kp3 \
+	    --out outtty" /dev/null
+	is "$rc" 0 "export --all on a terminal exits 0"
+	like "$out" '\[#{40}\] [0-9]+/[0-9]+ users, 0 failed' \
+	    "on a terminal it draws a progress bar to the end"
+else
+	skip "progress bar on a terminal" "script(1) is not installed"
+fi
+
 run_ok -m "audit verify" smimeca -d lab audit verify
 
 done_testing
