@@ -18,6 +18,11 @@
 #                             the CA in ./lab under smime-encryption to
 #                             DIR.crt: two results; the serial in $serial
 #   fmode FILE                the mode string of ls -l, e.g. -rw-------
+#   gpgsm_home                a private GNUPGHOME in $T/gnupg with loopback
+#                             pinentry and no CRL checks, its gpg-agent
+#                             started now (not raced at autostart under
+#                             load) and killed at exit
+#   gpgsm_b ARGS              gpgsm in batch mode, the passphrase from $T/pw
 
 officer_pw()
 {
@@ -74,4 +79,21 @@ enroll()
 fmode()
 {
 	ls -ld "$1" | cut -c1-10
+}
+
+gpgsm_home()
+{
+	GNUPGHOME=$T/gnupg
+	export GNUPGHOME
+	mkdir -m 700 "$GNUPGHOME"
+	printf 'allow-loopback-pinentry\n' >"$GNUPGHOME/gpg-agent.conf"
+	printf 'disable-crl-checks\n' >"$GNUPGHOME/gpgsm.conf"
+	at_exit 'gpgconf --kill gpg-agent >/dev/null 2>&1'
+	gpgconf --launch gpg-agent >/dev/null 2>&1 ||
+	    gpg-connect-agent /bye >/dev/null 2>&1 || true
+}
+
+gpgsm_b()
+{
+	gpgsm --batch --pinentry-mode loopback --passphrase-fd 3 "$@" 3<"$T/pw"
 }

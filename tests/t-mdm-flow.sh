@@ -288,18 +288,7 @@ fi
 
 # gpgsm 2.2 needs --legacy (PBE-SHA1-3DES).
 if command -v gpgsm >/dev/null 2>&1 && command -v gpg-agent >/dev/null 2>&1; then
-	GNUPGHOME=$T/gnupg
-	export GNUPGHOME
-	mkdir -m 700 "$GNUPGHOME"
-	printf 'allow-loopback-pinentry\n' >"$GNUPGHOME/gpg-agent.conf"
-	printf 'disable-crl-checks\n' >"$GNUPGHOME/gpgsm.conf"
-	at_exit 'gpgconf --kill gpg-agent >/dev/null 2>&1'
-	gpgconf --launch gpg-agent >/dev/null 2>&1 ||
-	    gpg-connect-agent /bye >/dev/null 2>&1 || true
-	gpgsm_b()
-	{
-		gpgsm --batch --pinentry-mode loopback --passphrase-fd 3 "$@" 3<"$T/pw"
-	}
+	gpgsm_home
 	run_ok -m "mdm device --legacy" \
 	    smimeca mdm device --device-key dev1.key --in conn/for-dev1.json \
 	    --out devleg --password-file pw --legacy

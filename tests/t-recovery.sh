@@ -239,20 +239,7 @@ fi
 
 # gpgsm: needs gpg-agent, which gets a private home and loopback pinentry.
 if command -v gpgsm >/dev/null 2>&1 && command -v gpg-agent >/dev/null 2>&1; then
-	GNUPGHOME=$T/gnupg
-	export GNUPGHOME
-	mkdir -m 700 "$GNUPGHOME"
-	printf 'allow-loopback-pinentry\n' >"$GNUPGHOME/gpg-agent.conf"
-	printf 'disable-crl-checks\n' >"$GNUPGHOME/gpgsm.conf"
-	at_exit 'gpgconf --kill gpg-agent >/dev/null 2>&1'
-	# Start the agent before the first import rather than racing its
-	# autostart under load.
-	gpgconf --launch gpg-agent >/dev/null 2>&1 ||
-	    gpg-connect-agent /bye >/dev/null 2>&1 || true
-	gpgsm_b()
-	{
-		gpgsm --batch --pinentry-mode loopback --passphrase-fd 3 "$@" 3<"$T/pw"
-	}
+	gpgsm_home
 	# gpgsm 2.2 cannot read PBES2 with an HMAC-SHA256 PRF (OpenSSL 3's
 	# default); --legacy writes PBE-SHA1-3DES with a SHA-1 MAC for it.
 	# gpgsm 2.2.40 now and then rejects a correct 3DES key bag ("data
