@@ -35,6 +35,7 @@
 struct ca {
 	struct ca_config *cfg;
 	struct db *db;
+	struct db *tx_db;	/* set by ca_use_db */
 	X509 *cert;
 	STACK_OF(X509) *chain;
 	EVP_PKEY *key;
@@ -859,7 +860,13 @@ ca_config(const struct ca *ca)
 struct db *
 ca_db(struct ca *ca)
 {
-	return ca->db;
+	return ca->tx_db != NULL ? ca->tx_db : ca->db;
+}
+
+void
+ca_use_db(struct ca *ca, struct db *db)
+{
+	ca->tx_db = db;
 }
 
 X509 *

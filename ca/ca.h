@@ -54,6 +54,11 @@ void ca_close(struct ca *ca);
 
 const struct ca_config *ca_config(const struct ca *ca);
 struct db *ca_db(struct ca *ca);
+/*
+ * Until called again with NULL, ca_db() returns db: a group commit runs
+ * this handle's statements on the handle that leads the batch.
+ */
+void ca_use_db(struct ca *ca, struct db *db);
 X509 *ca_cert(const struct ca *ca);		/* issuing CA */
 int64_t ca_cert_id(const struct ca *ca);	/* its ca_certs row */
 STACK_OF(X509) *ca_chain(const struct ca *ca);	/* issuing .. root */

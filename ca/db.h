@@ -55,6 +55,24 @@ int db_begin(struct db *db, struct ca_err *err);	/* BEGIN IMMEDIATE */
 int db_commit(struct db *db, struct ca_err *err);
 void db_rollback(struct db *db);
 int db_schema_version(struct db *db);
+
+/*
+ * Group commit. Runs fn(ctx, txdb, err) inside a write transaction that
+ * the other threads of the process calling db_group_run on the same file
+ * may share, so that one COMMIT (and one fsync) covers them all. fn issues
+ * every statement on txdb, which is another thread's handle when that one
+ * leads the batch, and it may be called on that thread; it must not begin
+ * or end a transaction. Each fn runs under a savepoint of its own: one that
+ * fails is rolled back alone and the others go on. Returns 0 only after
+ * the COMMIT that covers fn's rows succeeded; when that COMMIT (or BEGIN)
+ * fails, every member of the batch gets the error and nothing of any of
+ * them is stored. A caller that finds no batch open leads at once.
+ */
+typedef int (*db_group_fn)(void *ctx, struct db *txdb, struct ca_err *err);
+int db_group_run(struct db *db, db_group_fn fn, void *ctx,
+    struct ca_err *err);
+/* Transactions committed through db_group_run on db's file, and members. */
+void db_group_stats(struct db *db, uint64_t *batchesp, uint64_t *membersp);
 /* The sqlite3 handle, for modules that add tables (archive/, enroll/). */
 void *db_handle(struct db *db);
 

@@ -34,6 +34,23 @@ struct iss_plan {
 	char *subject_str;
 };
 
+/*
+ * The rows of one issuance, stored by iss_store as a member of a group
+ * commit. The pointers are the caller's, who waits meanwhile; cert is
+ * signed already and replaced only when its serial turns out to be taken.
+ */
+struct iss_tx {
+	struct ca *ca;
+	const struct iss_request *r;
+	const struct iss_plan *pl;
+	iss_hook_fn hook;
+	void *hook_ctx;
+	int64_t now;
+	const unsigned char *csr_der;
+	size_t csrlen;
+	X509 *cert;
+};
+
 static const char *account_lookup(void *, const char *);
 static const char *proto_name(unsigned);
 static int check_key(const struct tpl *, EVP_PKEY *, struct ca_err *);
@@ -54,6 +71,7 @@ static int add_urls(X509 *, X509 *, int, const char *, char **, size_t,
     char **, size_t, struct ca_err *);
 static int enforce_limit(struct ca *, const struct iss_request *,
     const struct iss_plan *, int64_t, struct ca_err *);
+static int iss_store(void *, struct db *, struct ca_err *);
 
 static const char *
 account_lookup(void *ctx, const char *attr)
@@ -669,69 +687,55 @@ enforce_limit(struct ca *ca, const struct iss_request *r,
 	return rc;
 }
 
-int
-iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
-    void *hook_ctx, X509 **certp, struct ca_err *err)
+/*
+ * Request, template, limit, certificate, hook (escrow), publish job and
+ * audit row, on db: this thread's handle or the one leading the batch.
+ */
+static int
+iss_store(void *arg, struct db *db, struct ca_err *err)
 {
-	struct db *db = ca_db(ca);
-	struct iss_plan pl;
+	struct iss_tx *tx = arg;
+	struct ca *ca = tx->ca;
+	const struct iss_request *r = tx->r;
+	const struct iss_plan *pl = tx->pl;
 	struct db_request req;
 	struct db_cert dc;
-	X509 *cert = NULL;
-	unsigned char *csr_der = NULL, *der = NULL;
-	int64_t now = r->now ? r->now : (int64_t)time(NULL), tpl_id;
-	int csrlen, len, rc, tries, in_tx = 0;
+	unsigned char *der = NULL;
+	int64_t tpl_id;
+	int len, rc, tries;
 	char detail[1024];
 
-	*certp = NULL;
-	memset(&dc, 0, sizeof(dc));
-	if ((rc = plan(r, &pl, err)) != 0)
-		goto out;
-	if (ca_key(ca) == NULL && (rc = ca_load_key(ca, err)) != 0)
-		goto out;
-	if ((csrlen = i2d_X509_REQ(r->csr, &csr_der)) <= 0) {
-		rc = ca_err_ssl(err, CA_ERR_INVALID, "encoding the request");
-		goto out;
-	}
-	/*
-	 * Signed before the transaction: the write lock is not held while
-	 * the CA key works, so threads sign in parallel. A serial taken in
-	 * the meantime (2^-120) makes a new certificate inside.
-	 */
-	if ((rc = build_cert(ca, r, &pl, now, &cert, err)) != 0)
-		goto out;
-	if ((rc = db_begin(db, err)) != 0)
-		goto out;
-	in_tx = 1;
+	/* The hooks and helpers find the database through ca_db(). */
+	ca_use_db(ca, db);
 	memset(&req, 0, sizeof(req));
 	req.protocol = proto_name(r->protocol);
 	req.requester = r->account && r->account->id ? r->account->id :
 	    ca_actor(ca);
-	req.csr = csr_der;
-	req.csrlen = (size_t)csrlen;
+	req.csr = tx->csr_der;
+	req.csrlen = tx->csrlen;
 	if ((rc = db_template_record(db, r->tpl->name, r->tpl->sha256,
 	    r->tpl->body, r->tpl->bodylen, &tpl_id, err)) != 0)
 		goto out;
 	req.template_id = tpl_id;
 	if ((rc = db_request_add(db, &req, &req.id, err)) != 0 ||
-	    (rc = enforce_limit(ca, r, &pl, now, err)) != 0)
+	    (rc = enforce_limit(ca, r, pl, tx->now, err)) != 0)
 		goto out;
 	for (tries = 0; ; tries++) {
 		OPENSSL_free(der);
 		der = NULL;
 		if (tries > 0) {
-			X509_free(cert);
-			cert = NULL;
-			if ((rc = build_cert(ca, r, &pl, now, &cert,
+			X509_free(tx->cert);
+			tx->cert = NULL;
+			if ((rc = build_cert(ca, r, pl, tx->now, &tx->cert,
 			    err)) != 0)
 				goto out;
 		}
-		if ((len = i2d_X509(cert, &der)) <= 0) {
+		if ((len = i2d_X509(tx->cert, &der)) <= 0) {
 			rc = ca_err_ssl(err, CA_ERR_CRYPTO, "encoding");
 			goto out;
 		}
 		memset(&dc, 0, sizeof(dc));
-		if (util_serial_hex(X509_get0_serialNumber(cert),
+		if (util_serial_hex(X509_get0_serialNumber(tx->cert),
 		    dc.serial) != 0) {
 			rc = ca_err_set(err, CA_ERR_INTERNAL, "serial");
 			goto out;
@@ -739,12 +743,12 @@ iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
 		dc.issuer_id = ca_cert_id(ca);
 		dc.request_id = req.id;
 		dc.template = r->tpl->name;
-		dc.subject = pl.subject_str;
-		dc.email = pl.email;
+		dc.subject = pl->subject_str;
+		dc.email = pl->email;
 		dc.not_before = util_asn1_time_to_unix(
-		    X509_get0_notBefore(cert));
+		    X509_get0_notBefore(tx->cert));
 		dc.not_after = util_asn1_time_to_unix(
-		    X509_get0_notAfter(cert));
+		    X509_get0_notAfter(tx->cert));
 		util_sha1_hex(der, (size_t)len, dc.sha1);
 		util_sha256_hex(der, (size_t)len, dc.sha256);
 		dc.der = der;
@@ -761,28 +765,66 @@ iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
 			goto out;
 		break;
 	}
-	if (hook != NULL && (rc = hook(hook_ctx, ca, dc.id, cert, err)) != 0)
+	if (tx->hook != NULL && (rc = tx->hook(tx->hook_ctx, ca, dc.id,
+	    tx->cert, err)) != 0)
 		goto out;
 	/* The directory learns of it through the outbox, in this one. */
 	if (pub_template_publishes(r->tpl) && (rc = pub_enqueue_cert(ca,
-	    dc.id, pl.email, PUB_ADD, err)) != 0)
+	    dc.id, pl->email, PUB_ADD, err)) != 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "template=%s protocol=%s "
 	    "requester=%s email=%s subject=%s", r->tpl->name, req.protocol,
-	    req.requester, pl.email ? pl.email : "-", pl.subject_str);
-	if ((rc = audit_append(db, ca_actor(ca), "issue", dc.serial, detail,
-	    err)) != 0 || (rc = db_commit(db, err)) != 0)
+	    req.requester, pl->email ? pl->email : "-", pl->subject_str);
+	rc = audit_append(db, ca_actor(ca), "issue", dc.serial, detail, err);
+ out:
+	ca_use_db(ca, NULL);
+	OPENSSL_free(der);
+	return rc;
+}
+
+int
+iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
+    void *hook_ctx, X509 **certp, struct ca_err *err)
+{
+	struct iss_plan pl;
+	struct iss_tx tx;
+	unsigned char *csr_der = NULL;
+	int csrlen, rc;
+
+	*certp = NULL;
+	memset(&tx, 0, sizeof(tx));
+	if ((rc = plan(r, &pl, err)) != 0)
 		goto out;
-	in_tx = 0;
-	*certp = cert;
-	cert = NULL;
+	if (ca_key(ca) == NULL && (rc = ca_load_key(ca, err)) != 0)
+		goto out;
+	if ((csrlen = i2d_X509_REQ(r->csr, &csr_der)) <= 0) {
+		rc = ca_err_ssl(err, CA_ERR_INVALID, "encoding the request");
+		goto out;
+	}
+	tx.ca = ca;
+	tx.r = r;
+	tx.pl = &pl;
+	tx.hook = hook;
+	tx.hook_ctx = hook_ctx;
+	tx.now = r->now ? r->now : (int64_t)time(NULL);
+	tx.csr_der = csr_der;
+	tx.csrlen = (size_t)csrlen;
+	/*
+	 * Signed before the transaction: the write lock is not held while
+	 * the CA key works, so threads sign in parallel. A serial taken in
+	 * the meantime (2^-120) makes a new certificate inside. The rows go
+	 * in with those of the other threads issuing now, under one COMMIT,
+	 * and the certificate is handed out only once that has succeeded.
+	 */
+	if ((rc = build_cert(ca, r, &pl, tx.now, &tx.cert, err)) != 0 ||
+	    (rc = db_group_run(ca_db(ca), iss_store, &tx, err)) != 0)
+		goto out;
+	*certp = tx.cert;
+	tx.cert = NULL;
 	rc = 0;
  out:
-	if (in_tx)
-		db_rollback(db);
 	plan_free(&pl);
 	OPENSSL_free(csr_der);
-	OPENSSL_free(der);
-	X509_free(cert);
+	X509_free(tx.cert);
 	return rc;
 }

@@ -38,7 +38,11 @@ struct iss_request {
 	int64_t now;		/* 0 = time(NULL) */
 };
 
-/* Hook run inside the issuing transaction (key escrow). */
+/*
+ * Hook run inside the issuing transaction (key escrow). It may run on
+ * another thread (the one leading a group commit) and reaches the
+ * database only through ca_db(ca).
+ */
 typedef int (*iss_hook_fn)(void *ctx, struct ca *ca, int64_t cert_id,
     X509 *cert, struct ca_err *err);
 
@@ -50,8 +54,9 @@ int iss_check(struct ca *ca, const struct iss_request *r, struct ca_err *err);
 
 /*
  * Checks, builds and signs the certificate, and stores it with its request,
- * the template in use and an audit row in one transaction (hook included).
- * *certp gets the issued certificate.
+ * the template in use and an audit row in one transaction (hook included),
+ * which concurrent callers of the process share (db_group_run). *certp gets
+ * the issued certificate once the COMMIT that covers its rows succeeded.
  */
 int iss_issue(struct ca *ca, const struct iss_request *r, iss_hook_fn hook,
     void *hook_ctx, X509 **certp, struct ca_err *err);

@@ -69,7 +69,8 @@ metrics_issued(const char *how)
 }
 
 int
-metrics_render(char **outp, size_t *lenp)
+metrics_render(uint64_t batches, uint64_t members, char **outp,
+    size_t *lenp)
 {
 	FILE *f;
 	char *buf = NULL;
@@ -105,6 +106,15 @@ metrics_render(char **outp, size_t *lenp)
 		fprintf(f, "smimecad_rejected_total{reason=\"%s\"} %llu\n",
 		    reason_names[i],
 		    (unsigned long long)atomic_load(&m_rejected[i]));
+	fprintf(f, "# HELP smimecad_db_commits_total Transactions that "
+	    "stored issuances (group commit).\n"
+	    "# TYPE smimecad_db_commits_total counter\n"
+	    "smimecad_db_commits_total %llu\n"
+	    "# HELP smimecad_db_commit_members_total Issuances those "
+	    "transactions carried.\n"
+	    "# TYPE smimecad_db_commit_members_total counter\n"
+	    "smimecad_db_commit_members_total %llu\n",
+	    (unsigned long long)batches, (unsigned long long)members);
 	fputs("# HELP smimecad_request_duration_seconds Time from the "
 	    "request to the answer.\n"
 	    "# TYPE smimecad_request_duration_seconds histogram\n", f);

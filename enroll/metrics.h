@@ -3,6 +3,7 @@
 #define ENROLL_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Why a request was refused (label "reason" of smimecad_rejected_total). */
 enum metric_reason {
@@ -25,7 +26,11 @@ void metrics_init(size_t nroutes);
 void metrics_request(int route, unsigned status, enum metric_reason why,
     double seconds);
 void metrics_issued(const char *how);	/* "est", "cmc", "serverkeygen" */
-/* The Prometheus text exposition; *outp is malloc'ed. */
-int metrics_render(char **outp, size_t *lenp);
+/*
+ * The Prometheus text exposition; *outp is malloc'ed. batches and members
+ * are the database's group commit counters (db_group_stats).
+ */
+int metrics_render(uint64_t batches, uint64_t members, char **outp,
+    size_t *lenp);
 
 #endif

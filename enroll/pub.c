@@ -224,11 +224,17 @@ pub_healthz(struct req *rq, struct resp *rs)
 void
 pub_metrics(struct req *rq, struct resp *rs)
 {
+	struct ca_err err;
+	struct wk *w;
+	uint64_t batches = 0, members = 0;
 	char *buf;
 	size_t len;
 
-	(void)rq;
-	if (metrics_render(&buf, &len) != 0) {
+	/* The counters are served even when the CA cannot be opened. */
+	ca_err_clear(&err);
+	if ((w = srv_worker(rq->srv, &err)) != NULL)
+		db_group_stats(ca_db(w->ca), &batches, &members);
+	if (metrics_render(batches, members, &buf, &len) != 0) {
 		resp_text(rs, 500, "out of memory");
 		return;
 	}

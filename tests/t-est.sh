@@ -441,6 +441,10 @@ like "$body" 'smimecad_rejected_total\{reason="too_large"\} 2' \
     "metrics: refused as too large"
 like "$body" 'smimecad_request_duration_seconds_bucket\{le="\+Inf"\} [1-9]' \
     "metrics: latency histogram"
+like "$body" 'smimecad_db_commits_total [1-9]' \
+    "metrics: transactions of the group commit"
+like "$body" 'smimecad_db_commit_members_total [1-9]' \
+    "metrics: issuances they carried"
 like "$body" 'smimecad_requests_total\{route="est_simpleenroll",code="2xx"\}' \
     "metrics: requests by route"
 
