@@ -54,6 +54,8 @@ static int signer_issue(struct ca *, int64_t, X509 **, EVP_PKEY **,
     struct ca_err *);
 static char *signer_key_path(struct ca *, X509 *);
 static int new_plist(xmlDocPtr *, xmlNodePtr *);
+static void free_plist(xmlDocPtr);
+static void wipe_text(xmlNodePtr);
 static int dump_plist(xmlDocPtr, char **, size_t *);
 static int encrypt_payloads(xmlNodePtr, xmlDocPtr, X509 *, struct ca_err *);
 
@@ -237,6 +239,26 @@ new_plist(xmlDocPtr *docp, xmlNodePtr *rootp)
 	return 0;
 }
 
+/* The tree holds PKCS#12 passwords: its text is wiped before it is freed. */
+static void
+wipe_text(xmlNodePtr n)
+{
+	for (; n != NULL; n = n->next) {
+		if (n->type == XML_TEXT_NODE && n->content != NULL)
+			OPENSSL_cleanse(n->content, xmlStrlen(n->content));
+		wipe_text(n->children);
+	}
+}
+
+static void
+free_plist(xmlDocPtr doc)
+{
+	if (doc == NULL)
+		return;
+	wipe_text(xmlDocGetRootElement(doc));
+	xmlFreeDoc(doc);
+}
+
 /* The document as UTF-8 text, malloc'd and NUL-terminated. */
 static int
 dump_plist(xmlDocPtr doc, char **outp, size_t *lenp)
@@ -371,8 +393,8 @@ prof_build(const struct prof_params *p, const struct mdm_user *u,
 	}
 	r = 0;
  out:
-	xmlFreeDoc(doc);
-	xmlFreeDoc(inner);
+	free_plist(doc);
+	free_plist(inner);
 	free(uuids);
 	return r;
 }
