@@ -2,7 +2,8 @@
 # Online enrollment (issue 4, point 5): smimeca-enroll --url against a
 # private smimecad. simpleenroll, fullcmc with key archival (the escrowed
 # key recovered by an officer is the client's key), serverkeygen (escrowed
-# too), simplereenroll with a TLS client certificate, and what the user
+# too), simplereenroll with a TLS client certificate, fullcmc with a plain
+# CMC request (--format cmc, nothing archived), and what the user
 # sees when the password, the CA file, the host name or the template is
 # wrong. Checked with openssl and smimeca.
 
@@ -200,6 +201,33 @@ run_exit 1 -m "--renew with a key not the certificate's: exit 1" \
 like "$err" 'is not the key of the certificate' \
     "--renew with a mismatched key: says so"
 
+# --- fullcmc with a plain CMC request (--format cmc, no key archived) --------
+# After the renewal: a new smime-signature certificate supersedes sig.crt.
+run_ok -m "--format cmc: smime-signature over fullcmc" enroll $ALICE \
+    --template smime-signature --format cmc --out-dir cmc
+like "$out" 'wrote .*cmc/key\.pem' "--format cmc: says where the key went"
+like "$out" 'wrote .*cmc/cert\.pem' \
+    "--format cmc: says where the certificate went"
+cmc_serial=$(issued_serial "$out")
+check "--format cmc: openssl verify -CAfile lab/chain.pem cmc/cert.pem" \
+    openssl verify -CAfile lab/chain.pem -purpose smimesign cmc/cert.pem
+same_pub cmc/cert.pem cmc/key.pem \
+    "--format cmc: key.pem is the certificate's key"
+is "$(fmode cmc/key.pem)" "-rw-------" "--format cmc: key.pem is mode 0600"
+is "$(norm_serial "$cmc_serial")" "$(cert_serial cmc/cert.pem)" \
+    "--format cmc: the printed serial is the certificate's"
+run_ok smimeca -d lab cert list
+like "$out" "$cmc_serial +valid .*smime-signature +alice@lab\.example" \
+    "--format cmc: smimeca cert list shows the certificate"
+run_exit 1 -m "--format cmc, smime-encryption (archival required): exit 1" \
+    enroll $ALICE --template smime-encryption --format cmc --out-dir cmc-enc
+like "$err" \
+    'server said 403: template smime-encryption: key archival is required' \
+    "--format cmc under smime-encryption: the server's reason is printed"
+[ -e cmc-enc/key.pem ] || [ -e cmc-enc/cert.pem ] &&
+    not_ok "--format cmc under smime-encryption: nothing written" ||
+    ok "--format cmc under smime-encryption: nothing written"
+
 # --- what goes wrong -------------------------------------------------------
 run_exit 1 -m "wrong password: exit 1" enroll --user alice@lab.example \
     --password-file wrong.pw --template smime-signature --out-dir badpw
@@ -265,6 +293,10 @@ run_exit 2 -m "--template with a slash: exit 2" enroll $ALICE \
     --template a/b --out-dir u6
 run_exit 2 -m "--user without --url: exit 2" smimeca-enroll $ALICE \
     --email alice@lab.example --out-dir u7
+run_exit 2 -m "--format cmc with --serverkeygen: exit 2" enroll $ALICE \
+    --format cmc --serverkeygen --out-dir u8
+run_exit 2 -m "--format simple without --archive: exit 2" smimeca-enroll \
+    --email alice@lab.example --format simple --out-dir u9
 
 smimecad_stop
 is "$smimecad_rc" 0 "smimecad exits 0 on SIGTERM"

@@ -1,8 +1,9 @@
 #!/bin/sh
 # smimecad's EST (RFC 7030) routes with curl and openssl: each operation,
 # each class of bad input, key archival over fullcmc (recovered with an
-# officer key), server-side key generation, renewal with a TLS client
-# certificate, distribution routes, metrics, reload and shutdown.
+# officer key), a plain CMC request over fullcmc, server-side key
+# generation, renewal with a TLS client certificate, distribution routes,
+# metrics, reload and shutdown.
 
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/smimecad.sh"
@@ -430,11 +431,89 @@ refused "fullcmc: alice sends a request for bob" 403 "bob@lab.example" \
     "$HTTPS_URL$EST/smime-encryption/fullcmc" -u "$ALICE" -H "$CMCREQ" \
     --data-binary @win2/request.cmc
 
+# --- fullcmc: a plain CMC request (PKIData with a PKCS#10, no archived key) ---
+run_ok -m "smimeca-enroll --format cmc without --archive" \
+    smimeca-enroll --out-dir plain --email alice@lab.example --cn Alice \
+    --format cmc
+like "$out" 'wrote plain/request\.cmc' "--format cmc: says it wrote request.cmc"
+openssl cms -cmsout -inform DER -in plain/request.cmc -print >plain.txt 2>&1
+like "$(cat plain.txt)" 'eContentType: id-cct-PKIData' \
+    "the plain request is a SignedData of id-cct-PKIData (openssl cms)"
+like "$(cat plain.txt)" 'd\.subjectKeyIdentifier' \
+    "its signer is named by key identifier"
+like "$(cat plain.txt)" 'unsignedAttrs: *$' "it has an unsignedAttrs line"
+unlike "$(sed -n '/unsignedAttrs/,/^ *$/p' plain.txt)" 'object' \
+    "and no unsigned attribute (no archived key)"
+# The signer is the request's key: a self-signed certificate of key.pem
+# (openssl's SKI is the same SHA-1 of the key) verifies the signature.
+openssl req -x509 -key plain/key.pem -subj /CN=plain -days 1 \
+    -out plain-self.crt 2>/dev/null
+run_ok -m "the request's signature verifies with its own key (openssl cms)" \
+    openssl cms -verify -inform DER -in plain/request.cmc -binary \
+    -certfile plain-self.crt -noverify -out plain-pkidata.der
+run_ok openssl asn1parse -inform DER -in plain-pkidata.der
+unlike "$out" '1\.3\.6\.1\.4\.1\.311\.(21\.21|10\.10\.1)' \
+    "the PKIData has no encrypted-key-hash control"
+like "$out" '^ *4:d=1 +hl=2 l= *0 cons: SEQUENCE' \
+    "the PKIData's controlSequence is empty"
+like "$out" 'cont \[ 0 \]' "its request is a tcr [0]"
+base64 -w0 plain/request.cmc >plain.b64
+before=$(ncerts)
+req "$HTTPS_URL$EST/smime-signature/fullcmc" -u "$ALICE" -H "$CMCREQ" \
+    --data-binary @plain.b64
+is "$code" 200 "fullcmc with a plain CMC request (smime-signature)"
+ilike "$(cat hdrs)" 'smime-type=CMC-response' \
+    "plain CMC: the answer is a CMC response"
+is "$(ncerts)" "$((before + 1))" "plain CMC: one certificate issued"
+base64 -d body >plain-resp.der
+run_ok -m "plain CMC: the PKIResponse verifies with the CA (openssl cms)" \
+    openssl cms -verify -inform DER -in plain-resp.der -CAfile lab/chain.pem \
+    -purpose any -binary -out plain-pkiresp.der
+run_ok openssl asn1parse -inform DER -in plain-pkiresp.der
+# TaggedAttribute { bodyPartID, id-cmc-statusInfo, SET { CMCStatusInfo {
+# cMCStatus, bodyList ... } } }: the first INTEGER after the OID.
+status=$(printf '%s\n' "$out" | awk '
+	/OBJECT +:(id-cmc-statusInfo|1\.3\.6\.1\.5\.5\.7\.7\.1)$/ {
+		f = 1
+		next
+	}
+	f && /prim: INTEGER/ { sub(/.*:/, ""); print; exit }')
+is "$status" "00" "plain CMC: cMCStatusInfo (1.3.6.1.5.5.7.7.1) says success"
+unlike "$out" '1\.3\.6\.1\.4\.1\.311\.21\.21' \
+    "plain CMC: the response carries no encrypted-key hash"
+openssl pkcs7 -inform DER -in plain-resp.der -print_certs 2>/dev/null |
+    awk '/BEGIN CERT/ { n++; p = 1 } p { print > ("plain-cert" n ".pem") }
+	/END CERT/ { p = 0 }'
+want=$(openssl pkey -in plain/key.pem -pubout 2>/dev/null)
+plain_crt=
+for f in plain-cert*.pem; do
+	[ -f "$f" ] || continue
+	[ "$(openssl x509 -in "$f" -noout -pubkey 2>/dev/null)" = "$want" ] &&
+	    plain_crt=$f
+done
+desc="plain CMC: the response carries a certificate of the request's key"
+if [ -n "$plain_crt" ]; then
+	ok "$desc"
+	run_ok -m "plain CMC: it verifies as an S/MIME signing certificate" \
+	    openssl verify -CAfile lab/chain.pem -purpose smimesign \
+	    "$plain_crt"
+	run_ok openssl x509 -in "$plain_crt" -noout -ext subjectAltName
+	like "$out" "email:alice@lab.example" \
+	    "plain CMC: the certificate names alice's mail"
+else
+	not_ok "$desc" "no certificate in plain-resp.der has the key of" \
+	    "plain/key.pem"
+fi
+refused "fullcmc: a plain CMC request to a template requiring archival" \
+    403 "archival is required" "$HTTPS_URL$EST/smime-encryption/fullcmc" \
+    -u "$ALICE" -H "$CMCREQ" --data-binary @plain.b64
+
 # --- metrics ------------------------------------------------------------------
 req "$HTTP_URL/metrics"
 is "$code" 200 "GET /metrics"
 like "$body" 'smimecad_issued_total\{via="est"\} [1-9]' "metrics: issued via EST"
-like "$body" 'smimecad_issued_total\{via="cmc"\} 1' "metrics: issued via CMC"
+like "$body" 'smimecad_issued_total\{via="cmc"\} 2' \
+    "metrics: issued via CMC (archival and plain)"
 like "$body" 'smimecad_rejected_total\{reason="auth"\} [1-9]' \
     "metrics: refused for authentication"
 like "$body" 'smimecad_rejected_total\{reason="too_large"\} 2' \

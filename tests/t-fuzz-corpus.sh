@@ -18,8 +18,10 @@ run_ok smimeca-enroll --out-dir cmc --email alice@lab.example --archive \
     --xchg xchg.pem --format cmc
 run_ok smimeca-enroll --out-dir simple --email bob@lab.example --archive \
     --xchg xchg.pem --format simple
+run_ok smimeca-enroll --out-dir plain --email carol@lab.example --format cmc
 mkdir seeds
 cp cmc/request.cmc seeds/cmc.der
+cp plain/request.cmc seeds/cmc-plain.der
 openssl req -in cmc/request.csr -outform DER -out seeds/csr.der 2>/dev/null ||
     cp cmc/request.csr seeds/csr.der
 base64 -w0 seeds/csr.der >seeds/csr.b64

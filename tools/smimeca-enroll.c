@@ -1,8 +1,9 @@
 /*
  * smimeca-enroll: the test client. It makes a key and a request the way
  * an enrolling user or device would, including key-archival requests in
- * the Windows CMC layout ([MS-WCCE] 3.2.2.6.2.1.2.2) and the simpler form;
- * offline it writes them to files, online (--url) it enrolls over EST.
+ * the Windows CMC layout ([MS-WCCE] 3.2.2.6.2.1.2.2) and the simpler form,
+ * and plain CMC full PKI requests (RFC 5272); offline it writes them to
+ * files, online (--url) it enrolls over EST.
  */
 #include "ac-config.h"
 
@@ -37,6 +38,13 @@ enum enr_mode {
 	MODE_ARCHIVE,		/* fullcmc with the key archived */
 	MODE_KEYGEN,		/* serverkeygen */
 	MODE_RENEW,		/* simplereenroll */
+	MODE_CMC,		/* fullcmc, no key archived */
+};
+
+enum enr_format {
+	FORMAT_NONE,		/* no --format */
+	FORMAT_CMC,
+	FORMAT_SIMPLE,
 };
 
 struct enr {
@@ -56,7 +64,7 @@ struct enr {
 	const char *digest;
 	enum ca_keyspec keyspec;
 	int archive;		/* make an archival request */
-	int simple;		/* the simple form, not CMC */
+	enum enr_format format;
 };
 
 static void usage(FILE *);
@@ -66,6 +74,8 @@ static int make_csr(const X509_NAME *, EVP_PKEY *, const EVP_MD *,
     X509_REQ **, struct ca_err *);
 static int envelope(X509 *, const unsigned char *, size_t,
     unsigned char **, int *, struct ca_err *);
+static CMC_TAGGED_ATTR *key_hash_control(const unsigned char *,
+    unsigned int);
 static int make_cmc(X509_REQ *, EVP_PKEY *, const EVP_MD *, X509 *,
     unsigned char **, int *, unsigned char *, unsigned int *,
     struct ca_err *);
@@ -92,13 +102,15 @@ usage(FILE *f)
 	    "rsa:2048|rsa:3072|ec:p256]\n"
 	    "           [--subject DN | --email MAIL [--cn NAME]] "
 	    "[--digest sha256]\n"
-	    "           [--archive --xchg XCHG.pem [--format cmc|simple]]\n"
+	    "           [--format cmc | --archive --xchg XCHG.pem "
+	    "[--format cmc|simple]]\n"
 	    "       smimeca-enroll --url https://HOST[:PORT] --cacert CA.pem "
 	    "--out-dir DIR\n"
 	    "           --user MAIL --password-file FILE [--cn NAME] "
 	    "[--template NAME]\n"
-	    "           [--archive | --serverkeygen] [--key-type SPEC] "
-	    "[--digest sha256]\n"
+	    "           [--archive | --serverkeygen | --format cmc] "
+	    "[--key-type SPEC]\n"
+	    "           [--digest sha256]\n"
 	    "       smimeca-enroll --url https://HOST[:PORT] --cacert CA.pem "
 	    "--out-dir DIR\n"
 	    "           --renew --cert OLD.crt --key OLD.key [--template NAME] "
@@ -213,71 +225,38 @@ envelope(X509 *xchg, const unsigned char *plain, size_t len,
 	return r;
 }
 
-/*
- * The Windows layout of PROTOCOLS.md section 1; hashp (EVP_MAX_MD_SIZE
- * bytes, may be NULL) gets the encrypted-key hash the request carries.
- */
-static int
-make_cmc(X509_REQ *csr, EVP_PKEY *key, const EVP_MD *md, X509 *xchg,
-    unsigned char **derp, int *lenp, unsigned char *hashp,
-    unsigned int *hlenp, struct ca_err *err)
+/* szOID_CMC_ADD_ATTRIBUTES: CmcAddAttributes { 0, { 1 }, { keyHash } }. */
+static CMC_TAGGED_ATTR *
+key_hash_control(const unsigned char *hash, unsigned int hlen)
 {
-	unsigned char *blob = NULL, *env = NULL, *pd_der = NULL;
-	unsigned char hash[EVP_MAX_MD_SIZE];
-	unsigned int hlen;
-	size_t bloblen = 0;
-	int envlen = 0, pdlen, r;
-	CMC_PKIDATA *pd = NULL;
 	CMC_TAGGED_ATTR *ta = NULL;
 	CMC_ADD_ATTRS *aa = NULL;
-	CMC_TAGGED_REQ *tr = NULL;
 	X509_ATTRIBUTE *attr = NULL;
-	ASN1_OBJECT *obj = NULL, *ctype = NULL;
+	ASN1_OBJECT *obj = NULL;
 	ASN1_STRING *seq = NULL;
 	ASN1_TYPE *t = NULL;
 	ASN1_INTEGER *ref = NULL;
-	X509 *signer = NULL;
-	ASN1_OCTET_STRING *skid = NULL;
-	unsigned char kid[EVP_MAX_MD_SIZE];
-	unsigned int kidlen;
-	CMS_ContentInfo *cms = NULL;
-	CMS_SignerInfo *si;
-	BIO *in = NULL;
 	unsigned char *aa_der = NULL;
-	int aalen;
-	unsigned int flags = CMS_PARTIAL | CMS_BINARY | CMS_NOCERTS |
-	    CMS_USE_KEYID | CMS_NOSMIMECAP;
+	int aalen, ok = 0;
 
-	*derp = NULL;
-	if ((r = msblob_from_pkey(key, &blob, &bloblen, err)) != 0 ||
-	    (r = envelope(xchg, blob, bloblen, &env, &envlen, err)) != 0)
-		goto out;
-	r = CA_ERR_CRYPTO;
-	if (EVP_Digest(env, (size_t)envlen, hash, &hlen, md, NULL) != 1)
-		goto fail;
-	if (hashp != NULL) {
-		memcpy(hashp, hash, hlen);
-		*hlenp = hlen;
-	}
-	/* CmcAddAttributes { 0, { 1 }, { encryptedKeyHash } } */
 	if ((aa = CMC_ADD_ATTRS_new()) == NULL ||
 	    (ref = ASN1_INTEGER_new()) == NULL || !ASN1_INTEGER_set(ref, 1) ||
 	    !sk_ASN1_INTEGER_push(aa->cert_refs, ref))
-		goto fail;
+		goto out;
 	ref = NULL;
 	if (!ASN1_INTEGER_set(aa->data_ref, 0) ||
 	    (obj = OBJ_txt2obj(OID_MS_ENC_KEY_HASH, 1)) == NULL ||
 	    (attr = X509_ATTRIBUTE_create_by_OBJ(NULL, obj,
 	    V_ASN1_OCTET_STRING, hash, (int)hlen)) == NULL)
-		goto fail;
+		goto out;
 	if (!sk_X509_ATTRIBUTE_push(aa->attrs, attr))
-		goto fail;
+		goto out;
 	attr = NULL;
 	if ((aalen = i2d_CMC_ADD_ATTRS(aa, &aa_der)) <= 0 ||
 	    (seq = ASN1_STRING_new()) == NULL ||
 	    !ASN1_STRING_set(seq, aa_der, aalen) ||
 	    (t = ASN1_TYPE_new()) == NULL)
-		goto fail;
+		goto out;
 	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, seq);
 	seq = NULL;
 	if ((ta = CMC_TAGGED_ATTR_new()) == NULL ||
@@ -285,12 +264,71 @@ make_cmc(X509_REQ *csr, EVP_PKEY *key, const EVP_MD *md, X509 *xchg,
 	    (ASN1_OBJECT_free(ta->type),
 	    ta->type = OBJ_txt2obj(OID_MS_CMC_ADD_ATTRS, 1)) == NULL ||
 	    !sk_ASN1_TYPE_push(ta->values, t))
-		goto fail;
+		goto out;
 	t = NULL;
-	if ((pd = CMC_PKIDATA_new()) == NULL ||
-	    !sk_CMC_TAGGED_ATTR_push(pd->controls, ta))
+	ok = 1;
+ out:
+	if (!ok) {
+		CMC_TAGGED_ATTR_free(ta);
+		ta = NULL;
+	}
+	OPENSSL_free(aa_der);
+	CMC_ADD_ATTRS_free(aa);
+	X509_ATTRIBUTE_free(attr);
+	ASN1_OBJECT_free(obj);
+	ASN1_STRING_free(seq);
+	ASN1_TYPE_free(t);
+	ASN1_INTEGER_free(ref);
+	return ta;
+}
+
+/*
+ * A CMC full PKI request (RFC 5272): SignedData over a PKIData holding the
+ * PKCS#10 request as bodyPartID 1, signed with the request's key. With
+ * xchg, the Windows archival layout of PROTOCOLS.md section 1 (the key to
+ * xchg as an unsigned attribute, its hash as a control); without, a plain
+ * request. hashp (EVP_MAX_MD_SIZE bytes, may be NULL) gets the
+ * encrypted-key hash the request carries, *hlenp 0 for none.
+ */
+static int
+make_cmc(X509_REQ *csr, EVP_PKEY *key, const EVP_MD *md, X509 *xchg,
+    unsigned char **derp, int *lenp, unsigned char *hashp,
+    unsigned int *hlenp, struct ca_err *err)
+{
+	unsigned char *blob = NULL, *env = NULL, *pd_der = NULL;
+	unsigned char hash[EVP_MAX_MD_SIZE], kid[EVP_MAX_MD_SIZE];
+	unsigned int hlen = 0, kidlen;
+	size_t bloblen = 0;
+	int envlen = 0, pdlen, r;
+	CMC_PKIDATA *pd = NULL;
+	CMC_TAGGED_ATTR *ta = NULL;
+	CMC_TAGGED_REQ *tr = NULL;
+	ASN1_OBJECT *ctype = NULL;
+	X509 *signer = NULL;
+	ASN1_OCTET_STRING *skid = NULL;
+	CMS_ContentInfo *cms = NULL;
+	CMS_SignerInfo *si;
+	BIO *in = NULL;
+	unsigned int flags = CMS_PARTIAL | CMS_BINARY | CMS_NOCERTS |
+	    CMS_USE_KEYID | CMS_NOSMIMECAP;
+
+	*derp = NULL;
+	*lenp = 0;
+	if (xchg != NULL &&
+	    ((r = msblob_from_pkey(key, &blob, &bloblen, err)) != 0 ||
+	    (r = envelope(xchg, blob, bloblen, &env, &envlen, err)) != 0))
+		goto out;
+	r = CA_ERR_CRYPTO;
+	if ((pd = CMC_PKIDATA_new()) == NULL)
 		goto fail;
-	ta = NULL;
+	/* The envelope's hash goes where the signature covers it. */
+	if (env != NULL) {
+		if (EVP_Digest(env, (size_t)envlen, hash, &hlen, md,
+		    NULL) != 1 || (ta = key_hash_control(hash, hlen)) == NULL ||
+		    !sk_CMC_TAGGED_ATTR_push(pd->controls, ta))
+			goto fail;
+		ta = NULL;
+	}
 	if ((tr = CMC_TAGGED_REQ_new()) == NULL)
 		goto fail;
 	tr->type = CMC_TR_TCR;
@@ -318,34 +356,32 @@ make_cmc(X509_REQ *csr, EVP_PKEY *key, const EVP_MD *md, X509 *xchg,
 	    !CMS_set1_eContentType(cms, ctype) ||
 	    (si = CMS_add1_signer(cms, signer, key, md, flags)) == NULL)
 		goto fail;
-	if (!CMS_unsigned_add1_attr_by_txt(si, OID_MS_ARCHIVED_KEY,
-	    V_ASN1_SEQUENCE, env, envlen))
+	if (env != NULL && !CMS_unsigned_add1_attr_by_txt(si,
+	    OID_MS_ARCHIVED_KEY, V_ASN1_SEQUENCE, env, envlen))
 		goto fail;
 	if ((in = BIO_new_mem_buf(pd_der, pdlen)) == NULL ||
 	    !CMS_final(cms, in, NULL, flags) ||
 	    (*lenp = i2d_CMS_ContentInfo(cms, derp)) <= 0)
 		goto fail;
+	if (hashp != NULL) {
+		memcpy(hashp, hash, hlen);
+		*hlenp = hlen;
+	}
 	r = 0;
 	goto out;
  fail:
-	ca_err_ssl(err, r, "building the CMC archival request");
+	ca_err_ssl(err, r, "building the CMC %srequest",
+	    env != NULL ? "archival " : "");
  out:
 	BIO_free(in);
 	CMS_ContentInfo_free(cms);
 	ASN1_OCTET_STRING_free(skid);
 	X509_free(signer);
 	OPENSSL_free(pd_der);
-	OPENSSL_free(aa_der);
 	CMC_PKIDATA_free(pd);
 	CMC_TAGGED_REQ_free(tr);
 	CMC_TAGGED_ATTR_free(ta);
-	CMC_ADD_ATTRS_free(aa);
-	X509_ATTRIBUTE_free(attr);
-	ASN1_OBJECT_free(obj);
 	ASN1_OBJECT_free(ctype);
-	ASN1_STRING_free(seq);
-	ASN1_TYPE_free(t);
-	ASN1_INTEGER_free(ref);
 	OPENSSL_free(env);
 	if (blob != NULL)
 		OPENSSL_clear_free(blob, bloblen);
@@ -423,7 +459,7 @@ out_dir(const char *dir, struct ca_err *err)
 	return 0;
 }
 
-/* Offline: the key, the request and the archival request, as files. */
+/* Offline: the key, the request and the CMC or archival request, as files. */
 static int
 run(const struct enr *e, struct ca_err *err)
 {
@@ -443,7 +479,8 @@ run(const struct enr *e, struct ca_err *err)
 		    e->digest);
 	if ((r = out_dir(e->out_dir, err)) != 0)
 		return r;
-	if (e->archive && (r = util_read_cert(e->xchg_file, &xchg, err)) != 0)
+	if (e->mode == MODE_ARCHIVE &&
+	    (r = util_read_cert(e->xchg_file, &xchg, err)) != 0)
 		goto out;
 	if ((name = subject_of(e, err)) == NULL) {
 		r = CA_ERR_INVALID;
@@ -462,11 +499,12 @@ run(const struct enr *e, struct ca_err *err)
 	if ((r = write_out(e->out_dir, "request.csr", data, (size_t)len,
 	    0644, NULL, err)) != 0)
 		goto out;
-	if (!e->archive) {
+	if (e->mode == MODE_ENROLL) {
 		r = 0;
 		goto out;
 	}
-	if (e->simple) {
+	/* MODE_CMC leaves xchg NULL: make_cmc makes a plain CMC request. */
+	if (e->format == FORMAT_SIMPLE) {
 		if ((kb = BIO_new(BIO_s_secmem())) == NULL ||
 		    !i2d_PKCS8PrivateKey_bio(kb, key, NULL, NULL, 0, NULL,
 		    NULL)) {
@@ -539,7 +577,8 @@ check_issued(struct estc *c, X509 *cert, STACK_OF(X509) *untrusted,
 
 /*
  * The CA's CMC answer: success, signed by the certificate's issuer, and
- * its hashes those of the certificate and of the key we sent.
+ * its hashes those of the certificate and of the key we sent (hlen 0: the
+ * request archived no key, so there is no key hash to match).
  */
 static int
 check_cmc(const struct estc_cmc *cmc, X509 *cert, const unsigned char *hash,
@@ -568,6 +607,8 @@ check_cmc(const struct estc_cmc *cmc, X509 *cert, const unsigned char *hash,
 		return ca_err_set(err, CA_ERR_INVALID, "the CMC response's "
 		    "issued-certificate hash is not the SHA-1 of the "
 		    "certificate it carries");
+	if (hlen == 0)
+		return 0;
 	if (cmc->key_hash_len == 0)
 		return ca_err_set(err, CA_ERR_INVALID, "the CMC response "
 		    "lacks the encrypted-key hash (%s): was the key archived?",
@@ -641,6 +682,7 @@ enroll_online(const struct enr *e, struct ca_err *err)
 		r = estc_serverkeygen(c, e->tpl, csr, &key, &certs, err);
 		break;
 	case MODE_ARCHIVE:
+	case MODE_CMC:		/* xchg NULL: nothing archived */
 		if ((r = make_cmc(csr, key, md, xchg, &der, &derlen, hash,
 		    &hlen, err)) != 0 ||
 		    (r = estc_fullcmc(c, e->tpl, der, (size_t)derlen, &cmc,
@@ -658,7 +700,7 @@ enroll_online(const struct enr *e, struct ca_err *err)
 		    "generated" : "request's");
 		goto out;
 	}
-	if ((e->mode == MODE_ARCHIVE &&
+	if (((e->mode == MODE_ARCHIVE || e->mode == MODE_CMC) &&
 	    (r = check_cmc(&cmc, cert, hash, hlen, err)) != 0) ||
 	    (r = check_issued(c, cert, certs, e, err)) != 0 ||
 	    (r = write_key(e->out_dir, key, err)) != 0 ||
@@ -705,6 +747,9 @@ check_args(struct enr *e, int nmodes)
 
 	if (e->out_dir == NULL)
 		return usage_error("--out-dir is required");
+	/* --format cmc alone: a CMC request with no key archived. */
+	if (e->format == FORMAT_CMC && e->mode == MODE_ENROLL)
+		e->mode = MODE_CMC;
 	if (e->url == NULL) {
 		if (e->cacert || e->user || e->pass_file || e->tpl ||
 		    e->cert_file || e->key_file || e->mode == MODE_KEYGEN ||
@@ -716,6 +761,11 @@ check_args(struct enr *e, int nmodes)
 			return usage_error("--archive needs the CA exchange "
 			    "certificate: --xchg FILE (from smimeca xchg show "
 			    "--pem)");
+		if (e->format == FORMAT_SIMPLE && !e->archive)
+			return usage_error("--format simple is a form of "
+			    "archival request: give --archive --xchg FILE "
+			    "too (--format cmc alone makes a CMC request "
+			    "without an archived key)");
 		if (e->subject == NULL && e->email == NULL && e->cn == NULL)
 			return usage_error("give --subject or --email");
 		return 0;
@@ -729,10 +779,15 @@ check_args(struct enr *e, int nmodes)
 	if (nmodes > 1)
 		return usage_error("--archive, --serverkeygen and --renew "
 		    "exclude each other");
-	if (e->xchg_file != NULL || e->simple || e->subject != NULL ||
-	    e->email != NULL)
-		return usage_error("--xchg, --format, --subject and --email "
-		    "are for offline requests; online the exchange "
+	if (e->format == FORMAT_CMC &&
+	    (e->mode == MODE_KEYGEN || e->mode == MODE_RENEW))
+		return usage_error("--format cmc sends a CMC request to "
+		    "fullcmc: it goes with --archive or alone, not with "
+		    "--serverkeygen or --renew");
+	if (e->xchg_file != NULL || e->format == FORMAT_SIMPLE ||
+	    e->subject != NULL || e->email != NULL)
+		return usage_error("--xchg, --format simple, --subject and "
+		    "--email are for offline requests; online the exchange "
 		    "certificate is fetched and the subject is --user (and "
 		    "--cn)");
 	if (e->tpl != NULL && !estc_label_ok(e->tpl))
@@ -834,8 +889,10 @@ main(int argc, char **argv)
 			break;
 		case 'f':
 			if (strcmp(optarg, "simple") == 0)
-				e.simple = 1;
-			else if (strcmp(optarg, "cmc") != 0) {
+				e.format = FORMAT_SIMPLE;
+			else if (strcmp(optarg, "cmc") == 0)
+				e.format = FORMAT_CMC;
+			else {
 				fprintf(stderr, "smimeca-enroll: --format %s: "
 				    "use cmc or simple\n", optarg);
 				return ENR_USAGE;
