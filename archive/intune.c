@@ -47,11 +47,10 @@ static int cng_rsa_public(const unsigned char *, size_t, EVP_PKEY **);
 static uint32_t le32(const unsigned char *);
 static int oaep(EVP_PKEY *, enum intune_padding, int, const unsigned char *,
     size_t, unsigned char **, size_t *, struct ca_err *);
-static int cert_sha1(X509 *, char[41]);
-static int iso_time(const ASN1_TIME *, char[21]);
 static int connector_one(json_t *, size_t, EVP_PKEY *, X509 *, const char *,
     json_t *, struct ca_err *);
 static int parse_objects(const char *, size_t, json_t **, struct ca_err *);
+static int blank(const char *, const char *);
 static const char *obj_str(const json_t *, const char *, size_t,
     struct ca_err *);
 
@@ -260,26 +259,6 @@ oaep(EVP_PKEY *key, enum intune_padding p, int encrypt,
 	return r;
 }
 
-static int
-cert_sha1(X509 *cert, char out[41])
-{
-	unsigned char *der = NULL;
-	int len;
-
-	if ((len = i2d_X509(cert, &der)) <= 0)
-		return -1;
-	util_sha1_hex(der, (size_t)len, out);
-	OPENSSL_free(der);
-	return 0;
-}
-
-static int
-iso_time(const ASN1_TIME *t, char out[21])
-{
-	util_iso8601(util_asn1_time_to_unix(t), out);
-	return 0;
-}
-
 int
 intune_pfx_object(const struct intune_params *p,
     const struct mdm_identity *id, STACK_OF(X509) *chain, json_t **objp,
@@ -315,8 +294,8 @@ intune_pfx_object(const struct intune_params *p,
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	iso_time(X509_get0_notBefore(id->cert), nb);
-	iso_time(X509_get0_notAfter(id->cert), na);
+	util_iso8601(util_asn1_time_to_unix(X509_get0_notBefore(id->cert)), nb);
+	util_iso8601(util_asn1_time_to_unix(X509_get0_notAfter(id->cert)), na);
 	util_iso8601(p->now, now);
 	/* Names and enum values as Graph's userPFXCertificate has them. */
 	if ((o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
@@ -362,6 +341,16 @@ obj_str(const json_t *o, const char *name, size_t i, struct ca_err *err)
 	return s;
 }
 
+/* Only white space between p and end. */
+static int
+blank(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\r')
+			return 0;
+	return 1;
+}
+
 /* A JSON array, one object, or NDJSON (one object a line) as an array. */
 static int
 parse_objects(const char *in, size_t inlen, json_t **arrp, struct ca_err *err)
@@ -402,7 +391,7 @@ parse_objects(const char *in, size_t inlen, json_t **arrp, struct ca_err *err)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			nl = end;
-		if (nl > p && strspn(p, " \t\r") < (size_t)(nl - p)) {
+		if (!blank(p, nl)) {
 			json_decref(v);
 			if ((v = json_loadb(p, (size_t)(nl - p), 0, &je)) ==
 			    NULL || !json_is_object(v)) {
@@ -526,7 +515,8 @@ intune_connector(const char *in, size_t inlen, EVP_PKEY *import_key,
 	*outp = NULL;
 	if ((r = parse_objects(in, inlen, &arr, err)) != 0)
 		goto out;
-	if (cert_sha1(dev, dev_sha1) != 0 || (out = json_array()) == NULL) {
+	if (util_cert_sha1(dev, dev_sha1) != 0 ||
+	    (out = json_array()) == NULL) {
 		r = ca_err_ssl(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -578,7 +568,8 @@ intune_device_open(const json_t *o, EVP_PKEY *dkey, X509 *dcert,
 	p = env;
 	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)envlen)) == NULL ||
 	    (out = BIO_new(BIO_s_mem())) == NULL ||
-	    CMS_decrypt(cms, dkey, dcert, NULL, out, CMS_BINARY) != 1) {
+	    CMS_decrypt(cms, dkey, dcert, NULL, out, CMS_BINARY |
+	    (dcert == NULL ? CMS_DEBUG_DECRYPT : 0)) != 1) {
 		r = ca_err_ssl(err, CA_ERR_CRYPTO, "certificate %s: the PFX "
 		    "password does not open with this device key (was it "
 		    "re-encrypted to another device?)", thumb);
@@ -594,7 +585,6 @@ intune_device_open(const json_t *o, EVP_PKEY *dkey, X509 *dcert,
 	}
 	p = pfx;
 	if ((p12 = d2i_PKCS12(NULL, &p, (long)pfxlen)) == NULL ||
-	    !PKCS12_verify_mac(p12, pw, -1) ||
 	    !PKCS12_parse(p12, pw, &key, &cert, &chain)) {
 		r = ca_err_ssl(err, CA_ERR_CRYPTO, "certificate %s: the PFX "
 		    "does not open with its password", thumb);
@@ -607,7 +597,7 @@ intune_device_open(const json_t *o, EVP_PKEY *dkey, X509 *dcert,
 		    "a private key that belongs to none of its certificates");
 		goto out;
 	}
-	if (cert_sha1(cert, sha1) != 0 || strcasecmp(sha1, thumb) != 0) {
+	if (util_cert_sha1(cert, sha1) != 0 || strcasecmp(sha1, thumb) != 0) {
 		r = ca_err_set(err, CA_ERR_INVALID, "the PFX holds certificate "
 		    "%s, not %s as its thumbprint says", sha1, thumb);
 		goto out;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sqlite3.h>
 
@@ -21,8 +22,10 @@
 #include "archive/recover.h"
 #include "archive/shamir.h"
 #include "ca/ca.h"
+#include "ca/config.h"
 #include "ca/db.h"
 #include "ca/err.h"
+#include "ca/template.h"
 #include "ca/util.h"
 
 static int open_one(const struct rcv_blob *, size_t,
@@ -74,9 +77,12 @@ open_quorum(const struct rcv_blob *b, size_t i, const struct mdm_officer *off,
 	for (k = 0; k < noff; k++) {
 		ca_err_clear(&e);
 		if (rcv_open_share(b, i, off[k].key, off[k].cert,
-		    &shares[got], &e) == 0)
+		    &shares[got], &e) == 0) {
 			got++;
-		else if (first.count == 0)
+			continue;
+		}
+		shamir_share_clear(&shares[got]);
+		if (first.count == 0)
 			first = e;
 	}
 	if (got < (size_t)q) {
@@ -142,9 +148,9 @@ mdm_recover(struct ca *ca, const char *email,
 {
 	struct mdm_user *u = NULL;
 	struct rcv_blob *b = NULL;
-	unsigned char *der = NULL, *cder = NULL;
+	unsigned char *der = NULL;
 	size_t len = 0, i;
-	int clen, r;
+	int r;
 
 	*up = NULL;
 	if ((r = rcv_blob_make(ca, NULL, email, &der, &len, err)) != 0 ||
@@ -169,14 +175,11 @@ mdm_recover(struct ca *ca, const char *email,
 		X509_up_ref(id->cert);
 		u->n++;
 		util_serial_hex(X509_get0_serialNumber(id->cert), id->serial);
-		if ((clen = i2d_X509(id->cert, &cder)) <= 0) {
+		if (util_cert_sha1(id->cert, id->sha1) != 0) {
 			r = ca_err_ssl(err, CA_ERR_CRYPTO, "certificate %s: "
-			    "encoding", id->serial);
+			    "thumbprint", id->serial);
 			goto out;
 		}
-		util_sha1_hex(cder, (size_t)clen, id->sha1);
-		OPENSSL_free(cder);
-		cder = NULL;
 	}
 	if ((r = order_and_mark(ca, u, now, err)) != 0)
 		goto out;
@@ -187,7 +190,6 @@ mdm_recover(struct ca *ca, const char *email,
 	mdm_user_free(u);
 	rcv_blob_free(b);
 	OPENSSL_free(der);
-	OPENSSL_free(cder);
 	return r;
 }
 
@@ -310,6 +312,9 @@ mdm_check_device_cert(X509 *dev, const char *trust_file, int64_t now,
 		r = ca_err_ssl(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	/* An issuing CA alone in trust_file is enough to pin it. */
+	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
+	    X509_V_FLAG_PARTIAL_CHAIN);
 	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx),
 	    (time_t)now);
 	if (X509_verify_cert(ctx) != 1) {
@@ -336,5 +341,73 @@ mdm_check_device_cert(X509 *dev, const char *trust_file, int64_t now,
 	free(subj);
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);
+	return r;
+}
+
+int
+mdm_check_device_record(struct ca *ca, X509 *dev, const char *email,
+    struct ca_err *err)
+{
+	sqlite3 *h = db_handle(ca_db(ca));
+	sqlite3_stmt *st = NULL;
+	struct tpl *t = NULL;
+	const char *tname, *who, *sha256;
+	char serial[65], want[65];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int r;
+
+	util_serial_hex(X509_get0_serialNumber(dev), serial);
+	if (X509_digest(dev, EVP_sha256(), md, &mdlen) != 1)
+		return ca_err_ssl(err, CA_ERR_CRYPTO, "device certificate %s",
+		    serial);
+	util_hex(md, mdlen, want);
+	if (sqlite3_prepare_v2(h, "SELECT c.sha256, c.revoked, c.template, "
+	    "r.requester FROM certs c LEFT JOIN requests r ON "
+	    "r.id = c.request_id WHERE c.serial = ?", -1, &st, NULL) !=
+	    SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC) != SQLITE_OK) {
+		r = ca_err_set(err, CA_ERR_DB, "device certificate %s: %s",
+		    serial, sqlite3_errmsg(h));
+		goto out;
+	}
+	if (sqlite3_step(st) != SQLITE_ROW ||
+	    (sha256 = (const char *)sqlite3_column_text(st, 0)) == NULL ||
+	    strcmp(sha256, want) != 0) {
+		r = ca_err_set(err, CA_ERR_AUTH, "device certificate %s is not "
+		    "one this CA issued (see smimeca cert list)", serial);
+		goto out;
+	}
+	if (sqlite3_column_int(st, 1) != 0) {
+		r = ca_err_set(err, CA_ERR_POLICY, "device certificate %s is "
+		    "revoked: a lost or retired device gets no keys", serial);
+		goto out;
+	}
+	tname = (const char *)sqlite3_column_text(st, 2);
+	if (tname == NULL || tpl_load(ca_config(ca)->template_dir, tname, &t,
+	    NULL) != 0 || t->purpose != TPL_PURPOSE_DEVICE) {
+		r = ca_err_set(err, CA_ERR_POLICY, "certificate %s was issued "
+		    "under template %s, not a device template (device-auth)",
+		    serial, tname != NULL ? tname : "?");
+		goto out;
+	}
+	/*
+	 * Enrolled by an account ("local:MAIL", "code:MAIL", ...): only for
+	 * that account's own keys. The administrator's are anybody's.
+	 */
+	if ((who = (const char *)sqlite3_column_text(st, 3)) != NULL &&
+	    strchr(who, ':') != NULL)
+		who = strchr(who, ':') + 1;
+	if (email != NULL && who != NULL && strchr(who, '@') != NULL &&
+	    strcasecmp(who, email) != 0) {
+		r = ca_err_set(err, CA_ERR_POLICY, "device certificate %s was "
+		    "enrolled by %s, not by %s: refusing to hand %s's keys to "
+		    "another user's device", serial, who, email, email);
+		goto out;
+	}
+	r = 0;
+ out:
+	tpl_free(t);
+	sqlite3_finalize(st);
 	return r;
 }

@@ -59,6 +59,14 @@ void mdm_free_strings(char **list, size_t n);
 int mdm_check_device_cert(X509 *device_cert, const char *trust_file,
     int64_t now, struct ca_err *err);
 
+/*
+ * With the CA at hand: dev is a certificate of its database (the same
+ * DER), not revoked, of a device template, and, when email is given and
+ * an account enrolled it, that account's.
+ */
+int mdm_check_device_record(struct ca *ca, X509 *dev, const char *email,
+    struct ca_err *err);
+
 /* An RFC 4122 version 4 UUID in upper case (37 bytes with the NUL). */
 int mdm_uuid(char out[37], struct ca_err *err);
 

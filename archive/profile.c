@@ -259,7 +259,7 @@ free_plist(xmlDocPtr doc)
 	xmlFreeDoc(doc);
 }
 
-/* The document as UTF-8 text, malloc'd and NUL-terminated. */
+/* The document as UTF-8 text, NUL-terminated, for OPENSSL_clear_free. */
 static int
 dump_plist(xmlDocPtr doc, char **outp, size_t *lenp)
 {
@@ -269,7 +269,7 @@ dump_plist(xmlDocPtr doc, char **outp, size_t *lenp)
 	*outp = NULL;
 	xmlDocDumpFormatMemoryEnc(doc, &mem, &mlen, "UTF-8", 1);
 	if (mem != NULL && mlen > 0 &&
-	    (*outp = malloc((size_t)mlen + 1)) != NULL) {
+	    (*outp = OPENSSL_malloc((size_t)mlen + 1)) != NULL) {
 		memcpy(*outp, mem, (size_t)mlen);
 		(*outp)[mlen] = '\0';
 		*lenp = (size_t)mlen;
@@ -405,6 +405,7 @@ prof_sign(const char *xml, size_t len, X509 *signer, EVP_PKEY *key,
     struct ca_err *err)
 {
 	CMS_ContentInfo *cms = NULL;
+	ASN1_OCTET_STRING **content;
 	BIO *in = NULL;
 	unsigned char *der = NULL;
 	int dlen, r;
@@ -424,6 +425,10 @@ prof_sign(const char *xml, size_t len, X509 *signer, EVP_PKEY *key,
  out:
 	OPENSSL_free(der);
 	BIO_free(in);
+	/* Its attached content is the plist, passwords and all. */
+	if (cms != NULL && (content = CMS_get0_content(cms)) != NULL &&
+	    *content != NULL && (*content)->data != NULL)
+		OPENSSL_cleanse((*content)->data, (size_t)(*content)->length);
 	CMS_ContentInfo_free(cms);
 	return r;
 }

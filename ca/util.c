@@ -401,3 +401,15 @@ util_b64_decode(const char *s, size_t maxlen, unsigned char **bufp,
 	*lenp = (size_t)dl - pad;
 	return 0;
 }
+
+int
+util_cert_sha1(X509 *cert, char out[41])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (X509_digest(cert, EVP_sha1(), md, &len) != 1 || len != 20)
+		return -1;
+	util_hex(md, len, out);
+	return 0;
+}

@@ -26,6 +26,8 @@ void util_hex(const unsigned char *buf, size_t len, char *out);
 /* SHA-256 / SHA-1 of DER as lower-case hex (65 / 41 bytes incl. NUL). */
 void util_sha256_hex(const unsigned char *buf, size_t len, char out[65]);
 void util_sha1_hex(const unsigned char *buf, size_t len, char out[41]);
+/* The certificate's SHA-1 thumbprint, lower-case hex; -1 on failure. */
+int util_cert_sha1(X509 *cert, char out[41]);
 /* Lower-cases an ASCII string in place. */
 void util_lower(char *s);
 int64_t util_asn1_time_to_unix(const ASN1_TIME *t);

@@ -575,7 +575,10 @@ cmd_export_mobileconfig(struct cli *cli, int argc, char **argv)
 		switch (ch) {
 		case 'e':
 			free(email);
-			email = strdup(optarg);
+			if ((email = strdup(optarg)) == NULL) {
+				cli_warnx("out of memory");
+				return CLI_FAIL;
+			}
 			break;
 		case 's': sign = 1; break;
 		case 'I': pp.imap_host = optarg; break;
@@ -610,6 +613,9 @@ cmd_export_mobileconfig(struct cli *cli, int argc, char **argv)
 	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		goto out;
 	rc = CLI_FAIL;
+	if (tof != NULL && mdm_check_device_record(ca, pp.encrypt_to, email,
+	    &err) != 0)
+		goto out;
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(ca_cert(ca)),
 	    NID_commonName, org, sizeof(org)) > 0)
 		pp.org = org;
@@ -637,7 +643,8 @@ cmd_export_mobileconfig(struct cli *cli, int argc, char **argv)
 		cli_print_err(&err);
 	if (xml != NULL)
 		OPENSSL_clear_free(xml, xlen);
-	OPENSSL_free(der);
+	if (der != NULL)
+		OPENSSL_clear_free(der, dlen);
 	X509_free(signer);
 	EVP_PKEY_free(skey);
 	mdm_user_free(u);
@@ -670,7 +677,8 @@ cmd_mdm_connector(struct cli *cli, int argc, char **argv)
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	json_t *res = NULL;
-	int ch, rc = CLI_FAIL;
+	struct ca *ca = NULL;
+	int ch, own_ca, rc = CLI_FAIL;
 
 	ca_err_clear(&err);
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -686,11 +694,21 @@ cmd_mdm_connector(struct cli *cli, int argc, char **argv)
 	if (optind != argc || keyf == NULL || certf == NULL || in == NULL ||
 	    out == NULL)
 		return cli_usage(me);
+	own_ca = caf == NULL;
 	if (device_ca(cli, &caf, &chain, &err) != 0 ||
 	    util_read_cert(certf, &dev, &err) != 0 ||
 	    mdm_check_device_cert(dev, caf, (int64_t)time(NULL),
-	    &err) != 0 ||
-	    ca_read_key(keyf, NULL, &key, &err) != 0 ||
+	    &err) != 0)
+		goto out;
+	/* The device CA is this CA: its database knows revoked devices. */
+	if (own_ca) {
+		if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+			goto out;
+		rc = CLI_FAIL;
+		if (mdm_check_device_record(ca, dev, NULL, &err) != 0)
+			goto out;
+	}
+	if (ca_read_key(keyf, NULL, &key, &err) != 0 ||
 	    util_read_file(in, JSON_IN_MAX, &buf, &len, &err) != 0)
 		goto out;
 	if (intune_connector((char *)buf, len, key, dev, &res, &err) != 0) {
@@ -711,6 +729,7 @@ cmd_mdm_connector(struct cli *cli, int argc, char **argv)
 	free(chain);
 	EVP_PKEY_free(key);
 	X509_free(dev);
+	ca_close(ca);
 	return rc;
 }
 

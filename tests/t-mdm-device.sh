@@ -1,0 +1,124 @@
+#!/bin/sh
+# Which device may receive a user's keys: a device certificate enrolled
+# over EST (curl) by an account goes only with that account's keys;
+# `export mobileconfig --encrypt-to` puts the payloads in a CMS envelope
+# (EncryptedPayloadContent) that openssl opens with that device's key and
+# plistlib reads; a revoked device certificate, one of another user and one
+# of a foreign CA are refused, by the profile export and by the connector.
+. "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/keys.sh"
+. "$top_srcdir/tests/smimecad.sh"
+
+command -v smimeca-enroll >/dev/null 2>&1 ||
+    bail_out "smimeca-enroll not found in $top_builddir/tools (build first)"
+command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
+
+run_ok smimeca -d "$T/lab" init --lab --no-ldap ||
+    bail_out "smimeca init --lab failed"
+officer_pw 1 >kp1
+for u in alice bob; do
+	printf '%s-Pw-1\n' "$u" >"$u.pw"
+	run_ok -m "user add $u" smimeca -d lab user add "$u@lab.example" \
+	    --password-file "$u.pw"
+done
+smimecad_start "$T/lab" || bail_out "smimecad did not start"
+
+# est_device NAME USER: a device-auth certificate NAME.crt for NAME.key,
+# enrolled over EST simpleenroll by USER.
+est_device()
+{
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$1.key" \
+	    -subj "/CN=$1" -outform DER -out "$1.der" 2>/dev/null
+	chmod 600 "$1.key"
+	est_curl -u "$2@lab.example:$(cat "$2.pw")" \
+	    -H 'Content-Type: application/pkcs10' \
+	    --data-binary "$(base64 -w0 "$1.der")" -o "$1.b64" \
+	    "$HTTPS_URL/.well-known/est/device-auth/simpleenroll" &&
+	    base64 -d "$1.b64" | openssl pkcs7 -inform DER -print_certs |
+	    openssl x509 -out "$1.crt"
+}
+check "alice enrolls a device certificate over EST" est_device alicephone alice
+check "bob enrolls a device certificate over EST" est_device bobphone bob
+check "bob enrolls a second one" est_device bobtablet bob
+
+run_ok -m "xchg show" smimeca -d lab xchg show --pem
+printf '%s\n' "$out" >xchg.pem
+enroll bob bob@lab.example Bob || bail_out "bob's encryption certificate"
+
+mc()
+{
+	run_cmd smimeca -d lab export mobileconfig --email bob@lab.example \
+	    --kra-key officers/officer1.p12 --kra-pass-file kp1 "$@"
+}
+
+# --- bob's own device ---
+mc --encrypt-to bobphone.crt --out bob.mobileconfig
+is "$rc" 0 "--encrypt-to bob's own device certificate: exit 0"
+like "$out" "encrypted to the device" "it says so"
+py_tap <<'PY'
+import plistlib
+d = plistlib.load(open("bob.mobileconfig", "rb"))
+check("PayloadContent" not in d, "no plain PayloadContent")
+enc = d.get("EncryptedPayloadContent")
+check(isinstance(enc, bytes) and len(enc) > 100,
+    "EncryptedPayloadContent is data")
+open("enc.der", "wb").write(enc or b"")
+PY
+check "openssl cms -decrypt opens it with the device key" \
+    openssl cms -decrypt -inform DER -in enc.der -inkey bobphone.key \
+    -recip bobphone.crt -out inner.plist
+py_tap <<'PY'
+import plistlib
+a = plistlib.load(open("inner.plist", "rb"))
+types = [p.get("PayloadType") for p in a] if isinstance(a, list) else []
+check(types == ["com.apple.security.pkcs12", "com.apple.mail.managed"],
+    "the envelope holds the payload array: %s" % types)
+PY
+run_fails -m "another device's key does not open it" \
+    openssl cms -decrypt -inform DER -in enc.der -inkey bobtablet.key \
+    -recip bobtablet.crt -out /dev/null
+
+# --- refusals ---
+mc --encrypt-to alicephone.crt --out x1.mobileconfig
+is "$rc" 1 "a device certificate alice enrolled: refused for bob's keys"
+like "$err" "enrolled by alice@lab\\.example" "the message names who enrolled it"
+check "nothing written" test ! -e x1.mobileconfig
+
+openssl req -x509 -newkey rsa:2048 -nodes -keyout foreign.key \
+    -subj /CN=Foreign -addext extendedKeyUsage=clientAuth -days 2 \
+    -out foreign.crt 2>/dev/null
+mc --encrypt-to foreign.crt --out x2.mobileconfig
+is "$rc" 1 "a foreign CA's device certificate: refused"
+like "$err" "not issued by the device CA" "the message says why"
+
+run_ok -m "revoke bob's tablet" smimeca -d lab revoke \
+    "$(openssl x509 -in bobtablet.crt -noout -serial | sed 's/.*=//')" \
+    --reason cessationOfOperation
+mc --encrypt-to bobtablet.crt --out x3.mobileconfig
+is "$rc" 1 "a revoked device certificate: refused"
+like "$err" "revoked" "the message says it is revoked"
+check "nothing written" test ! -e x3.mobileconfig
+
+# The connector, with this CA as the device CA, refuses it as well.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+    -out import.key 2>/dev/null
+openssl pkey -in import.key -pubout -out import.pub
+run_ok -m "export intune for bob" smimeca -d lab export intune \
+    --email bob@lab.example --import-key import.pub --key-name K \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --out intune
+run_exit 1 -m "the connector refuses the revoked tablet" \
+    smimeca -d lab mdm connector --import-key import.key \
+    --device-cert bobtablet.crt --in intune/bob@lab.example.json \
+    --out t.json
+like "$err" "revoked" "the connector says it is revoked"
+run_ok -m "the connector takes bob's phone" \
+    smimeca -d lab mdm connector --import-key import.key \
+    --device-cert bobphone.crt --in intune/bob@lab.example.json \
+    --out p.json
+run_ok -m "the phone opens it" smimeca mdm device --device-key bobphone.key \
+    --in p.json --out phone
+run_exit 1 -m "the tablet's key does not open the phone's passwords" \
+    smimeca mdm device --device-key bobtablet.key --in p.json --out tablet
+like "$err" "another device" "the device step says why"
+
+done_testing
