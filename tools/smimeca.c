@@ -60,7 +60,8 @@ usage_group(const char *name, const char *sub)
 					cli_warnx("%s has no subcommand \"%s\"",
 					    name, sub);
 				else
-					cli_warnx("%s needs a subcommand", name);
+					cli_warnx("%s needs a subcommand",
+					    name);
 				fprintf(stderr, "usage:\n");
 			}
 			fprintf(stderr, "  smimeca %s %s %s\n", c->name, c->sub,
@@ -69,19 +70,12 @@ usage_group(const char *name, const char *sub)
 	return n > 0;
 }
 
-/* A command's own --help (or -h) before any "--". */
+/* --help (or -h) as a command's first argument, where no value can be. */
 static int
 wants_help(int argc, char **argv)
 {
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			return 0;
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return 1;
-	}
-	return 0;
+	return argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0);
 }
 
 /* *consumed: 1 for "init", 2 for "cert list". */
