@@ -954,7 +954,7 @@ ca_store_held(struct ca *ca, const char *role, X509 *cert, EVP_PKEY *key,
     const char *rel, const char *action, const char *detail,
     struct ca_err *err)
 {
-	struct db *db = ca->db;
+	struct db *db = ca_db(ca);
 	unsigned char *der = NULL;
 	char serial[65], *path = NULL;
 	int64_t id;

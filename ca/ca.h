@@ -56,7 +56,8 @@ const struct ca_config *ca_config(const struct ca *ca);
 struct db *ca_db(struct ca *ca);
 /*
  * Until called again with NULL, ca_db() returns db: a group commit runs
- * this handle's statements on the handle that leads the batch.
+ * this handle's statements on the handle that leads the batch, from the
+ * leader's thread. So a struct ca belongs to one thread at a time.
  */
 void ca_use_db(struct ca *ca, struct db *db);
 X509 *ca_cert(const struct ca *ca);		/* issuing CA */

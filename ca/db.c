@@ -15,6 +15,8 @@
 
 #include <sqlite3.h>
 
+#include <openssl/err.h>
+
 #include "ca/db.h"
 #include "ca/err.h"
 
@@ -109,7 +111,7 @@ static struct db_member *db_group_take(struct db_group *);
 static void db_ts_add_us(struct timespec *, long);
 static int db_ts_before(const struct timespec *, const struct timespec *);
 static void db_group_fail(struct db_member *, int, const struct ca_err *);
-static void db_group_commit(struct db *, struct db_member *);
+static size_t db_group_commit(struct db *, struct db_member *);
 
 /*
  * Forward migrations: migrations[i] takes the schema from version i to
@@ -541,9 +543,12 @@ db_group_get(struct db *db, struct ca_err *err)
 	pthread_condattr_t attr;
 	const char *name;
 
+	/* A memory or temporary database has no name to share: no group. */
 	if ((name = sqlite3_db_filename(db->h, "main")) == NULL ||
-	    *name == '\0')
-		name = db->path;
+	    *name == '\0') {
+		db->group = NULL;
+		return 0;
+	}
 	pthread_mutex_lock(&db_groups_lock);
 	for (g = db_groups; g != NULL; g = g->next)
 		if (strcmp(g->path, name) == 0)
@@ -640,8 +645,6 @@ db_group_take(struct db_group *g)
 	if (g->head == NULL)
 		g->tail = &g->head;
 	g->queued -= n;
-	g->batches++;
-	g->members += n;
 	return batch;
 }
 
@@ -678,24 +681,27 @@ db_group_fail(struct db_member *batch, int code, const struct ca_err *why)
  * Runs the batch on the leader's handle: BEGIN IMMEDIATE, each member
  * under a savepoint, COMMIT. A member that fails is rolled back to its
  * savepoint; should SQLite have ended the whole transaction meanwhile
- * (I/O error, full disk), everything fails.
+ * (I/O error, full disk), everything fails. Returns the members stored.
  */
-static void
+static size_t
 db_group_commit(struct db *db, struct db_member *batch)
 {
 	struct db_member *m;
 	struct ca_err berr;
-	int r, stored = 0;
+	size_t stored = 0;
+	int r;
 
 	ca_err_clear(&berr);
 	if ((r = db_begin(db, &berr)) != 0) {
 		db_group_fail(batch, r, &berr);
-		return;
+		return 0;
 	}
 	for (m = batch; m != NULL; m = m->next) {
 		if ((r = db_exec(db, "SAVEPOINT db_group_member",
 		    "starting a savepoint", &berr)) != 0)
 			goto fail;
+		/* OpenSSL's error queue is per thread: not the last one's. */
+		ERR_clear_error();
 		if ((m->rc = m->fn(m->ctx, db, m->err)) == 0) {
 			if ((r = db_exec(db, "RELEASE db_group_member",
 			    "releasing a savepoint", &berr)) != 0)
@@ -717,14 +723,17 @@ db_group_commit(struct db *db, struct db_member *batch)
 	}
 	if (stored == 0) {
 		db_rollback(db);
-		return;
+		return 0;
 	}
-	if ((r = db_commit(db, &berr)) != 0)
+	if ((r = db_commit(db, &berr)) != 0) {
 		db_group_fail(batch, r, &berr);
-	return;
+		return 0;
+	}
+	return stored;
  fail:
 	db_rollback(db);
 	db_group_fail(batch, r, &berr);
+	return 0;
 }
 
 int
@@ -732,6 +741,7 @@ db_group_run(struct db *db, db_group_fn fn, void *ctx, struct ca_err *err)
 {
 	struct db_group *g = db->group;
 	struct db_member self, *batch, *m, *next;
+	size_t stored;
 
 	if (db->write_locked)
 		return ca_err_set(err, CA_ERR_INTERNAL, "%s: group commit "
@@ -740,6 +750,11 @@ db_group_run(struct db *db, db_group_fn fn, void *ctx, struct ca_err *err)
 	self.fn = fn;
 	self.ctx = ctx;
 	self.err = err;
+	if (g == NULL) {
+		/* Nobody to share with: a batch of one. */
+		db_group_commit(db, &self);
+		return self.rc;
+	}
 	pthread_cond_init(&self.cv, NULL);
 	pthread_mutex_lock(&g->mu);
 	db_group_enqueue(g, &self);
@@ -752,8 +767,12 @@ db_group_run(struct db *db, db_group_fn fn, void *ctx, struct ca_err *err)
 	if (self.state == DB_M_LEAD) {
 		batch = db_group_take(g);
 		pthread_mutex_unlock(&g->mu);
-		db_group_commit(db, batch);
+		stored = db_group_commit(db, batch);
 		pthread_mutex_lock(&g->mu);
+		if (stored > 0) {
+			g->batches++;
+			g->members += stored;
+		}
 		/* A woken member returns and its stack is gone: next first. */
 		for (m = batch; m != NULL; m = next) {
 			next = m->next;
@@ -778,6 +797,9 @@ db_group_stats(struct db *db, uint64_t *batchesp, uint64_t *membersp)
 {
 	struct db_group *g = db->group;
 
+	*batchesp = *membersp = 0;
+	if (g == NULL)
+		return;
 	pthread_mutex_lock(&g->mu);
 	*batchesp = g->batches;
 	*membersp = g->members;

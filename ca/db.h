@@ -71,7 +71,10 @@ int db_schema_version(struct db *db);
 typedef int (*db_group_fn)(void *ctx, struct db *txdb, struct ca_err *err);
 int db_group_run(struct db *db, db_group_fn fn, void *ctx,
     struct ca_err *err);
-/* Transactions committed through db_group_run on db's file, and members. */
+/*
+ * Transactions that stored rows through db_group_run on db's file, and the
+ * members they stored (0 and 0 for a memory database).
+ */
 void db_group_stats(struct db *db, uint64_t *batchesp, uint64_t *membersp);
 /* The sqlite3 handle, for modules that add tables (archive/, enroll/). */
 void *db_handle(struct db *db);
