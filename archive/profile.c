@@ -466,16 +466,8 @@ signer_issue(struct ca *ca, int64_t now, X509 **certp, EVP_PKEY **keyp,
 	    (r = ca_keygen(CA_KEY_RSA2048, &key, err)) != 0 ||
 	    (r = ca_new_cert(ca, cn, key, (time_t)now - 300, na, &cert,
 	    err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_basic_constraints,
-	    "critical,CA:FALSE", err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_key_usage,
-	    "critical,digitalSignature", err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_ext_key_usage,
-	    "emailProtection", err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_subject_key_identifier, "hash",
-	    err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_authority_key_identifier,
-	    "keyid:always", err)) != 0)
+	    (r = ca_add_service_exts(cert, issuer, "digitalSignature",
+	    "emailProtection", err)) != 0)
 		goto out;
 	if (X509_sign(cert, ca_key(ca), ca_digest(ca)) <= 0) {
 		r = ca_err_ssl(err, CA_ERR_CRYPTO, "signing the "

@@ -102,17 +102,9 @@ make_cert(struct ca *ca, EVP_PKEY *key, int64_t now, X509 **certp,
 	snprintf(cn, sizeof(cn), "%s-Xchg", utf8);
 	if ((r = ca_new_cert(ca, cn, key, nb, na, &cert, err)) != 0)
 		goto out;
-	if ((r = ca_add_ext(cert, issuer, NID_basic_constraints,
-	    "critical,CA:FALSE", err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_key_usage,
-	    "critical,keyEncipherment", err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_ext_key_usage,
+	if ((r = ca_add_service_exts(cert, issuer, "keyEncipherment",
 	    OID_MS_KP_CA_EXCHANGE, err)) != 0 ||
-	    (r = add_app_policy(cert, err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_subject_key_identifier, "hash",
-	    err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_authority_key_identifier,
-	    "keyid:always", err)) != 0)
+	    (r = add_app_policy(cert, err)) != 0)
 		goto out;
 	if (cfg->ncdp > 0) {
 		if (asprintf(&url, "URI:%s", cfg->cdp_urls[0]) == -1) {

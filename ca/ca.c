@@ -995,3 +995,22 @@ ca_store_held(struct ca *ca, const char *role, X509 *cert, EVP_PKEY *key,
 	OPENSSL_free(der);
 	return r;
 }
+
+int
+ca_add_service_exts(X509 *cert, X509 *issuer, const char *ku,
+    const char *eku, struct ca_err *err)
+{
+	char kuval[128];
+	int r;
+
+	snprintf(kuval, sizeof(kuval), "critical,%s", ku);
+	if ((r = ca_add_ext(cert, issuer, NID_basic_constraints,
+	    "critical,CA:FALSE", err)) != 0 ||
+	    (r = ca_add_ext(cert, issuer, NID_key_usage, kuval, err)) != 0 ||
+	    (r = ca_add_ext(cert, issuer, NID_ext_key_usage, eku, err)) != 0 ||
+	    (r = ca_add_ext(cert, issuer, NID_subject_key_identifier, "hash",
+	    err)) != 0)
+		return r;
+	return ca_add_ext(cert, issuer, NID_authority_key_identifier,
+	    "keyid:always", err);
+}

@@ -107,6 +107,13 @@ int ca_random_serial(ASN1_INTEGER **serialp, struct ca_err *err);
  */
 int ca_new_cert(struct ca *ca, const char *cn, EVP_PKEY *key, time_t nb,
     time_t na, X509 **certp, struct ca_err *err);
+/*
+ * The extensions every certificate of the CA's own services has: CA:FALSE,
+ * keyUsage ku (critical) and extendedKeyUsage eku in OpenSSL's syntax,
+ * subject and authority key identifiers.
+ */
+int ca_add_service_exts(X509 *cert, X509 *issuer, const char *ku,
+    const char *eku, struct ca_err *err);
 /* Adds an extension from OpenSSL's configuration syntax. */
 int ca_add_ext(X509 *cert, X509 *issuer, int nid, const char *value,
     struct ca_err *err);

@@ -82,18 +82,10 @@ make_cert(struct ca *ca, EVP_PKEY *key, const char *cn, const char *san,
 		na = (time_t)ca_na;
 	if ((r = ca_new_cert(ca, cn, key, nb, na, &cert, err)) != 0)
 		goto out;
-	if ((r = ca_add_ext(cert, issuer, NID_basic_constraints,
-	    "critical,CA:FALSE", err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_key_usage,
-	    "critical,digitalSignature,keyEncipherment", err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_ext_key_usage, "serverAuth",
-	    err)) != 0 ||
+	if ((r = ca_add_service_exts(cert, issuer,
+	    "digitalSignature,keyEncipherment", "serverAuth", err)) != 0 ||
 	    (r = ca_add_ext(cert, issuer, NID_subject_alt_name, san,
-	    err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_subject_key_identifier, "hash",
-	    err)) != 0 ||
-	    (r = ca_add_ext(cert, issuer, NID_authority_key_identifier,
-	    "keyid:always", err)) != 0)
+	    err)) != 0)
 		goto out;
 	if (X509_sign(cert, ca_key(ca), ca_digest(ca)) <= 0) {
 		r = ca_err_ssl(err, CA_ERR_CRYPTO, "signing the TLS "
