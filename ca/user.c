@@ -315,6 +315,22 @@ user_code_new(struct ca *ca, const char *email, int64_t ttl, char **codep,
 	    (r = db_begin(db, err)) != 0)
 		goto out;
 	in_tx = 1;
+	/* One live code an account: a new one retires the unused older. */
+	if (sqlite3_prepare_v2(h, "UPDATE enroll_codes SET expires = ? "
+	    "WHERE used = 0 AND expires >= ? AND user_id = (SELECT id FROM "
+	    "users WHERE email = ?)", -1, &st, NULL) != SQLITE_OK) {
+		r = ca_err_set(err, CA_ERR_DB, "codes: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)(now - 1));
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	sqlite3_bind_text(st, 3, mail, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = ca_err_set(err, CA_ERR_DB, "codes: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
 	if (sqlite3_prepare_v2(h, "INSERT INTO enroll_codes(user_id, "
 	    "codehash, expires, used) SELECT id, ?, ?, 0 FROM users WHERE "
 	    "email = ? AND disabled = 0", -1, &st, NULL) != SQLITE_OK) {
@@ -352,7 +368,9 @@ user_code_new(struct ca *ca, const char *email, int64_t ttl, char **codep,
 
 /*
  * 0 and *up when the password matches an enabled account. Unless flags has
- * USER_AUTH_FALLBACK, a miss costs one scrypt, as a wrong password does.
+ * USER_AUTH_FALLBACK, every failure costs two scrypts: the password's and
+ * the (one live) code's, real or not, so the time does not tell whether
+ * the account exists or has a code.
  */
 static int
 check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
@@ -370,8 +388,10 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 		return -1;
 	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		if (!(flags & USER_AUTH_FALLBACK))
+		if (!(flags & USER_AUTH_FALLBACK)) {
 			(void)user_check_secret(secret, USER_DUMMY_HASH);
+			(void)user_check_secret(secret, USER_DUMMY_HASH);
+		}
 		goto out;
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL)
@@ -392,19 +412,25 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 		r = 0;
 		goto out;
 	}
-	if (find_code(h, mail, secret, now, codep) == 0) {
+	if ((r = find_code(h, mail, secret, now, codep)) == 0) {
 		u->via_code = 1;
 		*up = u;
 		u = NULL;
-		r = 0;
+		goto out;
 	}
+	if (r == 1 && !(flags & USER_AUTH_FALLBACK))
+		(void)user_check_secret(secret, USER_DUMMY_HASH);
+	r = -1;
  out:
 	sqlite3_finalize(st);
 	user_free(u);
 	return r;
 }
 
-/* Marks one matching, unused, unexpired code as used; 0 on success. */
+/*
+ * The matching unused, unexpired code: 0 and *idp; 1 when the account has
+ * no such code to try (no scrypt ran), -1 when none matched.
+ */
 static int
 find_code(sqlite3 *h, const char *mail, const char *secret, int64_t now,
     int64_t *idp)
@@ -420,7 +446,9 @@ find_code(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 		return -1;
 	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	r = 1;
 	while (sqlite3_step(st) == SQLITE_ROW) {
+		r = -1;
 		if (user_check_secret(secret,
 		    (const char *)sqlite3_column_text(st, 1)) != 0)
 			continue;

@@ -297,6 +297,18 @@ is "$code" 200 "an enrollment code authenticates once"
 refused "the same code a second time" 401 "wrong account or password" \
     "$HTTPS_URL$EST/simpleenroll" -u "bob@lab.example:$code1" \
     -H "$PKCS10" --data-binary "$(base64 -w0 bob.der)"
+# One live code an account: a new code retires the unused older one.
+run_ok -m "a first unused code" smimeca -d lab user code bob@lab.example
+code2=$out
+run_ok -m "a second code for the same account" \
+    smimeca -d lab user code bob@lab.example
+code3=$out
+refused "the code the second one replaced" 401 "wrong account or password" \
+    "$HTTPS_URL$EST/simpleenroll" -u "bob@lab.example:$code2" \
+    -H "$PKCS10" --data-binary "$(base64 -w0 bob.der)"
+req "$HTTPS_URL$EST/simpleenroll" -u "bob@lab.example:$code3" \
+    -H "$PKCS10" --data-binary "$(base64 -w0 bob.der)"
+is "$code" 200 "the newest code authenticates"
 printf 'carol-secret-3\n' >carol.pw
 run_ok smimeca -d lab user add carol@lab.example --password-file carol.pw
 run_ok smimeca -d lab user disable carol@lab.example
