@@ -147,14 +147,14 @@ check(all(o.get("@odata.type") == "#microsoft.graph.userPFXCertificate" and
           o.get("paddingScheme") == "oaepSha512" and o.get("keyName") == "K"
           for o in objs), "%s: type, purpose, padding and keyName of every object" % src)
 if deep or len(objs) <= 6:
-    todo = objs
+    wanted = objs
 else:
-    todo = [o for o in objs if o.get("userPrincipalName") in
+    wanted = [o for o in objs if o.get("userPrincipalName") in
             ("user000@lab.example", "user001@lab.example", "user199@lab.example")]
 imp = serialization.load_pem_private_key(open(impk, "rb").read(), None)
 oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA512()), algorithm=hashes.SHA512(), label=None)
 bad = []
-for o in todo:
+for o in wanted:
     tp = o.get("thumbprint")
     try:
         pw = imp.decrypt(base64.b64decode(o["encryptedPfxPassword"]), oaep)
@@ -166,9 +166,9 @@ for o in todo:
             bad.append("%s: another certificate" % tp)
     except Exception as e:
         bad.append("%s: %r" % (tp, e))
-check(bad == [] and len(todo) > 0,
+check(bad == [] and len(wanted) > 0,
       "%s: %d passwords decrypt (OAEP-SHA512), open their PKCS12, and give the enrolled key"
-      % (src, len(todo)), "\n".join(bad[:5]))
+      % (src, len(wanted)), "\n".join(bad[:5]))
 '
 printf '%s\n' "$ALL_CHECK" >"$T/all-check.py"
 
