@@ -25,7 +25,7 @@
 #include "ca/util.h"
 
 /* AES-256 content key of m-of-n records. */
-#define ESC_KEYLEN	32
+#define ESC_KEYLEN	ESC_SHARE_KEYLEN
 
 static int esc_counts(struct ca *, int *, int *, struct ca_err *);
 static int too_few(struct ca_err *, int, size_t);
@@ -37,7 +37,7 @@ static int encrypted_data(const unsigned char *, size_t,
     const unsigned char *, unsigned char **, size_t *, struct ca_err *);
 static int cert_hex(X509 *, char[41], char[65]);
 static int kra_names(STACK_OF(X509) *, char **, struct ca_err *);
-static int seal_shares(const unsigned char *, STACK_OF(X509) *, int,
+static int seal_shares(const unsigned char *, X509 *, STACK_OF(X509) *, int,
     struct esc_record *, struct ca_err *);
 static void rec_free_sealed(struct esc_record *);
 static int insert_record(sqlite3 *, int64_t, int64_t,
@@ -257,16 +257,23 @@ kra_names(STACK_OF(X509) *kras, char **namesp, struct ca_err *err)
 
 /* Splits k into one share per KRA, each enveloped to its KRA alone. */
 static int
-seal_shares(const unsigned char *k, STACK_OF(X509) *kras, int quorum,
-    struct esc_record *rec, struct ca_err *err)
+seal_shares(const unsigned char *k, X509 *cert, STACK_OF(X509) *kras,
+    int quorum, struct esc_record *rec, struct ca_err *err)
 {
 	struct shamir_share *sh = NULL;
 	STACK_OF(X509) *one = NULL;
-	unsigned char plain[1 + ESC_KEYLEN];
+	unsigned char plain[ESC_SHARE_LEN];
 	char sha1[41];
-	unsigned n = (unsigned)sk_X509_num(kras), j;
+	unsigned n = (unsigned)sk_X509_num(kras), j, mdlen = 0;
 	int r;
 
+	/* The record's certificate rides in every share (escrow.h). */
+	if (X509_digest(cert, EVP_sha256(), plain + 1 + ESC_KEYLEN,
+	    &mdlen) != 1 || mdlen != 32) {
+		r = ca_err_ssl(err, CA_ERR_CRYPTO, "escrow: fingerprint of the "
+		    "certificate");
+		goto out;
+	}
 	if ((sh = calloc(n, sizeof(*sh))) == NULL ||
 	    (rec->shares = calloc(n, sizeof(*rec->shares))) == NULL ||
 	    (one = sk_X509_new_null()) == NULL) {
@@ -281,7 +288,6 @@ seal_shares(const unsigned char *k, STACK_OF(X509) *kras, int quorum,
 	for (j = 0; j < n; j++) {
 		struct esc_share *es = &rec->shares[j];
 
-		/* Stored as 1 byte x || y (archive/shamir.h). */
 		plain[0] = sh[j].x;
 		memcpy(plain + 1, sh[j].y, ESC_KEYLEN);
 		es->x = sh[j].x;
@@ -348,6 +354,11 @@ esc_seal(EVP_PKEY *key, STACK_OF(X509) *kras, int quorum,
 
 	rec_free_sealed(rec);
 	rec->quorum = quorum;
+	if (rec->cert == NULL) {
+		r = ca_err_set(err, CA_ERR_INTERNAL, "escrow: sealing a key "
+		    "without its certificate");
+		goto out;
+	}
 	if (n < 1 || n > SHAMIR_MAX_SHARES || quorum < 1 || quorum > n) {
 		r = ca_err_set(err, CA_ERR_INVALID, "escrow: a quorum of %d "
 		    "out of %d KRAs is not possible", quorum, n);
@@ -378,7 +389,7 @@ esc_seal(EVP_PKEY *key, STACK_OF(X509) *kras, int quorum,
 	}
 	if ((r = encrypted_data(p8, p8len, k, &rec->env, &rec->envlen,
 	    err)) != 0 ||
-	    (r = seal_shares(k, kras, quorum, rec, err)) != 0)
+	    (r = seal_shares(k, rec->cert, kras, quorum, rec, err)) != 0)
 		goto out;
 	r = 0;
  out:
@@ -495,6 +506,11 @@ esc_store(struct ca *ca, int64_t cert_id, X509 *cert, EVP_PKEY *key,
 			goto out;
 		}
 	}
+	if (!X509_up_ref(cert)) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rec.cert = cert;
 	if ((r = esc_seal(key, chosen, m, &rec, err)) != 0 ||
 	    (r = insert_record(db_handle(db), cert_id, now, &rec, serial,
 	    err)) != 0)

@@ -36,9 +36,18 @@ int esc_store(struct ca *ca, int64_t cert_id, X509 *cert, EVP_PKEY *key,
 struct esc_share {
 	uint8_t x;
 	char kra_sha256[65];	/* SHA-256 of the KRA certificate's DER */
-	unsigned char *env;	/* EnvelopedData of x || y to that KRA */
+	unsigned char *env;	/* EnvelopedData of ESC_SHARE_LEN to that KRA */
 	size_t envlen;
 };
+
+/*
+ * What a share envelope holds: 1 byte x || 32 bytes y || the SHA-256 of
+ * the record's certificate (DER), which binds the share to that record.
+ * Shares sealed by smimeca 0.1 hold x || y alone (ESC_SHARE_LEN_UNBOUND).
+ */
+#define ESC_SHARE_KEYLEN	32
+#define ESC_SHARE_LEN		(1 + ESC_SHARE_KEYLEN + 32)
+#define ESC_SHARE_LEN_UNBOUND	(1 + ESC_SHARE_KEYLEN)
 
 struct esc_record {
 	X509 *cert;		/* the certificate the key belongs to */
@@ -53,7 +62,8 @@ struct esc_record {
 /*
  * The envelopes of esc_store, without the database: wraps key to every
  * KRA in kras. rec is zeroed or sealed before (what it held is replaced);
- * rec->cert is left alone.
+ * rec->cert, the certificate of key, must be set (the shares are bound to
+ * it) and is left alone.
  */
 int esc_seal(EVP_PKEY *key, STACK_OF(X509) *kras, int quorum,
     struct esc_record *rec, struct ca_err *err);

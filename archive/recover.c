@@ -14,8 +14,16 @@
  *	ShareEnvelope ::= SEQUENCE {
  *		x		INTEGER,	-- 1..255
  *		kraSha256	OCTET STRING,	-- SHA-256 of the KRA cert
- *		envelope	ANY }		-- EnvelopedData of x || y
+ *		envelope	ANY }		-- EnvelopedData, see escrow.h
  * and whose certificates are the CA chain.
+ *
+ * An officer trusts a blob for what the CA vouches: its one signer must
+ * hold the public key of the CA certificate the officer was given, and
+ * every record's certificate must be issued by that CA. Inside the
+ * envelopes, each record's escrow is bound to its certificate: a key must
+ * be the private half of the certificate's public key, and a share carries
+ * the certificate's SHA-256 beside x and y, so neither can be moved to
+ * another record, even by whoever holds the CA key.
  */
 #include "ac-config.h"
 
@@ -46,7 +54,7 @@
 
 #define RCV_VERSION	1
 #define RCV_MAX_RECORDS	1000
-#define RCV_KEYLEN	32		/* AES-256 key of m-of-n records */
+#define RCV_KEYLEN	ESC_SHARE_KEYLEN /* AES-256 key of m-of-n records */
 #define RCV_P12_MAX	(1024 * 1024)
 #define RCV_WHO_MAX	1024		/* recipient list in messages */
 #define RCV_FIX	"ask the CA administrator for a new one " \
@@ -103,11 +111,13 @@ struct rcv_rec {
 	int nshares;
 	char serial[65];	/* of the certificate */
 	char sha256[65];	/* SHA-256 of the certificate's DER */
+	unsigned char md[32];	/* the same, as bytes */
 };
 
 struct rcv_blob {
 	RCV_CONTENT *content;
 	STACK_OF(X509) *chain;
+	X509 *signer;		/* holds the CA's public key */
 	struct rcv_rec *recs;
 	size_t n;
 };
@@ -119,10 +129,14 @@ static int any_set_der(ASN1_TYPE **, const unsigned char *, size_t);
 static CMS_ContentInfo *any_cms(const ASN1_TYPE *);
 static int hex_decode(const char *, unsigned char *, size_t);
 static int int_in(const ASN1_INTEGER *, int64_t, int64_t, int *);
-static int cert_sha256(X509 *, char[65]);
+static int cert_sha256(X509 *, char[65], unsigned char[32]);
+static void cert_mail(X509 *, char *, size_t);
+static int blob_signer(CMS_ContentInfo *, X509 *, X509 **,
+    struct ca_err *);
+static char *cert_label(X509 *);
 static int record_to_asn1(const struct esc_record *, RCV_RECORD **,
     struct ca_err *);
-static int check_record(RCV_RECORD *, size_t, struct rcv_rec *,
+static int check_record(RCV_RECORD *, size_t, X509 *, struct rcv_rec *,
     struct ca_err *);
 static const struct rcv_rec *rec_at(const struct rcv_blob *, size_t,
     struct ca_err *);
@@ -213,17 +227,85 @@ int_in(const ASN1_INTEGER *ai, int64_t min, int64_t max, int *vp)
 }
 
 static int
-cert_sha256(X509 *cert, char out[65])
+cert_sha256(X509 *cert, char out[65], unsigned char md[32])
 {
-	unsigned char *der = NULL;
-	int len;
+	unsigned int mdlen = 0;
 
 	out[0] = '\0';
-	if ((len = i2d_X509(cert, &der)) <= 0)
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
 		return -1;
-	util_sha256_hex(der, (size_t)len, out);
-	OPENSSL_free(der);
-	return out[0] == '\0' ? -1 : 0;
+	util_hex(md, 32, out);
+	return 0;
+}
+
+/* "SUBJECT (serial S)" for messages; NULL without memory. */
+static char *
+cert_label(X509 *cert)
+{
+	char serial[65], *subj, *s = NULL;
+
+	if (util_serial_hex(X509_get0_serialNumber(cert), serial) != 0)
+		snprintf(serial, sizeof(serial), "?");
+	subj = util_name_oneline(X509_get_subject_name(cert));
+	if (asprintf(&s, "%s (serial %s)", subj != NULL && *subj != '\0' ?
+	    subj : "an empty subject", serial) == -1)
+		s = NULL;
+	free(subj);
+	return s;
+}
+
+/*
+ * The one signer of a blob, found among the certificates it carries; it
+ * must hold the CA's public key: a certificate that merely chains to the
+ * CA (an enrollee's, an officer's) signs nothing an officer should open.
+ */
+static int
+blob_signer(CMS_ContentInfo *cms, X509 *trust, X509 **signerp,
+    struct ca_err *err)
+{
+	STACK_OF(CMS_SignerInfo) *sis;
+	X509 *signer = NULL;
+	char *who = NULL, *ca = NULL;
+	int r;
+
+	*signerp = NULL;
+	sis = CMS_get0_SignerInfos(cms);
+	if (sk_CMS_SignerInfo_num(sis) != 1) {
+		r = ca_err_set(err, CA_ERR_AUTH, "recovery blob: %d signers; "
+		    "a blob has exactly one, the CA; " RCV_FIX,
+		    sk_CMS_SignerInfo_num(sis) < 0 ? 0 :
+		    sk_CMS_SignerInfo_num(sis));
+		goto out;
+	}
+	if (CMS_set1_signers_certs(cms, NULL, 0) < 0 ||
+	    (CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(sis, 0), NULL,
+	    &signer, NULL, NULL), signer == NULL)) {
+		r = ca_err_ssl(err, CA_ERR_AUTH, "recovery blob: the signer's "
+		    "certificate is not in the blob; " RCV_FIX);
+		goto out;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(signer),
+	    X509_get0_pubkey(trust)) != 1) {
+		ERR_clear_error();
+		who = cert_label(signer);
+		ca = cert_label(trust);
+		r = ca_err_set(err, CA_ERR_AUTH, "recovery blob: signed by %s, "
+		    "not by the CA %s: only the CA signs recovery blobs, so "
+		    "this one is refused (ask the CA administrator for a blob: "
+		    "smimeca recover blob)", who != NULL ? who : "?",
+		    ca != NULL ? ca : "?");
+		goto out;
+	}
+	if (!X509_up_ref(signer)) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	*signerp = signer;
+	r = 0;
+ out:
+	free(who);
+	free(ca);
+	return r;
 }
 
 static int
@@ -576,20 +658,34 @@ rcv_blob_make(struct ca *ca, const char *serial, const char *email,
 
 /* Checks record i of a parsed blob; fills what later calls need. */
 static int
-check_record(RCV_RECORD *rr, size_t i, struct rcv_rec *rec,
+check_record(RCV_RECORD *rr, size_t i, X509 *ca, struct rcv_rec *rec,
     struct ca_err *err)
 {
 	CMS_ContentInfo *cms = NULL;
 	RCV_SHARE *rs;
 	uint8_t seen[SHAMIR_MAX_SHARES + 1];
+	char *who = NULL, *by = NULL;
 	int j, x, nid, want, r = CA_ERR_INVALID;
 
 	memset(seen, 0, sizeof(seen));
 	rec->asn = rr;
 	if (util_serial_hex(X509_get0_serialNumber(rr->cert),
-	    rec->serial) != 0 || cert_sha256(rr->cert, rec->sha256) != 0) {
+	    rec->serial) != 0 ||
+	    cert_sha256(rr->cert, rec->sha256, rec->md) != 0) {
 		ca_err_set(err, r, "recovery blob: record %zu: unreadable "
 		    "certificate; " RCV_FIX, i + 1);
+		goto out;
+	}
+	/* The name matches and the CA's key signed it. */
+	if (X509_check_issued(ca, rr->cert) != X509_V_OK ||
+	    X509_verify(rr->cert, X509_get0_pubkey(ca)) != 1) {
+		ERR_clear_error();
+		who = cert_label(rr->cert);
+		by = cert_label(ca);
+		r = ca_err_set(err, CA_ERR_AUTH, "recovery blob: record %zu: "
+		    "certificate %s was not issued by the CA %s; refusing the "
+		    "blob", i + 1, who != NULL ? who : rec->serial,
+		    by != NULL ? by : "?");
 		goto out;
 	}
 	if (int_in(rr->quorum, 1, SHAMIR_MAX_SHARES, &rec->quorum) != 0) {
@@ -633,6 +729,8 @@ check_record(RCV_RECORD *rr, size_t i, struct rcv_rec *rec,
 	}
 	r = 0;
  out:
+	free(who);
+	free(by);
 	CMS_ContentInfo_free(cms);
 	return r;
 }
@@ -643,16 +741,22 @@ rcv_blob_parse(const unsigned char *der, size_t len, X509 *trust,
 {
 	struct rcv_blob *b = NULL;
 	CMS_ContentInfo *cms = NULL;
-	X509_STORE *store = NULL;
+	X509 *signer = NULL;
 	BIO *out = NULL;
 	const unsigned char *p = der;
 	char *data;
 	long dlen;
-	unsigned flags = CMS_BINARY;
 	int v, nrec, r;
 	size_t i;
 
 	*bp = NULL;
+	if (trust == NULL) {
+		r = ca_err_set(err, CA_ERR_INVALID, "recovery blob: no CA "
+		    "certificate to check it against (give the CA's "
+		    "certificate, smimeca recover open --ca-cert CA.pem): a "
+		    "blob checked against nothing proves nothing");
+		goto out;
+	}
 	if (len == 0 || len > LONG_MAX ||
 	    (cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL ||
 	    p != der + len ||
@@ -661,26 +765,18 @@ rcv_blob_parse(const unsigned char *der, size_t len, X509 *trust,
 		    "SignedData (DER); " RCV_FIX);
 		goto out;
 	}
-	if (trust != NULL) {
-		/* The officer's CA certificate may be the issuing CA's. */
-		if ((store = X509_STORE_new()) == NULL ||
-		    !X509_STORE_add_cert(store, trust) ||
-		    !X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) ||
-		    !X509_STORE_set_purpose(store, X509_PURPOSE_ANY)) {
-			r = ca_err_ssl(err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	} else
-		flags |= CMS_NO_SIGNER_CERT_VERIFY;
+	if ((r = blob_signer(cms, trust, &signer, err)) != 0)
+		goto out;
 	if ((out = BIO_new(BIO_s_mem())) == NULL) {
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (CMS_verify(cms, NULL, store, NULL, out, flags) != 1) {
+	/* The signer holds the CA's key: its signature is all that counts. */
+	if (CMS_verify(cms, NULL, NULL, NULL, out,
+	    CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
 		r = ca_err_ssl(err, CA_ERR_AUTH, "recovery blob: the CA "
-		    "signature does not verify%s: the blob was changed, or "
-		    "another CA made it; " RCV_FIX, trust != NULL ?
-		    " against the given CA certificate" : "");
+		    "signature does not verify: the blob was changed after "
+		    "the CA signed it; " RCV_FIX);
 		goto out;
 	}
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
@@ -715,20 +811,22 @@ rcv_blob_parse(const unsigned char *der, size_t len, X509 *trust,
 	b->n = (size_t)nrec;
 	for (i = 0; i < b->n; i++)
 		if ((r = check_record(sk_RCV_RECORD_value(b->content->records,
-		    (int)i), i, &b->recs[i], err)) != 0)
+		    (int)i), i, trust, &b->recs[i], err)) != 0)
 			goto out;
 	if ((b->chain = CMS_get1_certs(cms)) == NULL &&
 	    (b->chain = sk_X509_new_null()) == NULL) {
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	b->signer = signer;
+	signer = NULL;
 	*bp = b;
 	b = NULL;
 	r = 0;
  out:
+	X509_free(signer);
 	rcv_blob_free(b);
 	BIO_free(out);
-	X509_STORE_free(store);
 	CMS_ContentInfo_free(cms);
 	return r;
 }
@@ -740,6 +838,7 @@ rcv_blob_free(struct rcv_blob *b)
 		return;
 	RCV_CONTENT_free(b->content);
 	sk_X509_pop_free(b->chain, X509_free);
+	X509_free(b->signer);
 	free(b->recs);
 	free(b);
 }
@@ -766,6 +865,79 @@ STACK_OF(X509) *
 rcv_blob_chain(const struct rcv_blob *b)
 {
 	return b->chain;
+}
+
+X509 *
+rcv_blob_signer(const struct rcv_blob *b)
+{
+	return b->signer;
+}
+
+/* The first rfc822Name of the certificate, else its emailAddress. */
+static void
+cert_mail(X509 *cert, char *buf, size_t len)
+{
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *g;
+	X509_NAME *subj = X509_get_subject_name(cert);
+	const ASN1_STRING *s = NULL;
+	int i;
+
+	buf[0] = '\0';
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type == GEN_EMAIL) {
+			s = g->d.rfc822Name;
+			break;
+		}
+	}
+	if (s == NULL && (i = X509_NAME_get_index_by_NID(subj,
+	    NID_pkcs9_emailAddress, -1)) >= 0)
+		s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+	/* IA5 text, shown with anything outside printable ASCII as '?'. */
+	for (i = 0; s != NULL && i < ASN1_STRING_length(s) &&
+	    (size_t)i + 1 < len; i++) {
+		unsigned char c = ASN1_STRING_get0_data(s)[i];
+
+		buf[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	buf[i] = '\0';
+	GENERAL_NAMES_free(gens);
+	ERR_clear_error();
+}
+
+int
+rcv_blob_describe(const struct rcv_blob *b, size_t i, char *buf, size_t len)
+{
+	const struct rcv_rec *rec;
+	CMS_ContentInfo *cms = NULL;
+	char mail[256], when[21], *subj;
+	int kras = 0;
+
+	if (b == NULL || i >= b->n || len == 0)
+		return -1;
+	rec = &b->recs[i];
+	cert_mail(rec->asn->cert, mail, sizeof(mail));
+	util_iso8601(util_asn1_time_to_unix(X509_get0_notBefore(
+	    rec->asn->cert)), when);
+	subj = util_name_oneline(X509_get_subject_name(rec->asn->cert));
+	if (rec->quorum == 1 &&
+	    (cms = any_cms(rec->asn->key_envelope)) != NULL)
+		kras = sk_CMS_RecipientInfo_num(CMS_get0_RecipientInfos(cms));
+	if (rec->quorum == 1)
+		snprintf(buf, len, "serial %s, subject %s, mail %s, issued "
+		    "%s, any one of %d KRAs", rec->serial,
+		    subj != NULL && *subj != '\0' ? subj : "(empty)",
+		    *mail ? mail : "(none)", when, kras);
+	else
+		snprintf(buf, len, "serial %s, subject %s, mail %s, issued "
+		    "%s, %d of %d officers", rec->serial,
+		    subj != NULL && *subj != '\0' ? subj : "(empty)",
+		    *mail ? mail : "(none)", when, rec->quorum, rec->nshares);
+	free(subj);
+	CMS_ContentInfo_free(cms);
+	return 0;
 }
 
 static const struct rcv_rec *
@@ -993,12 +1165,23 @@ rcv_open_share(const struct rcv_blob *b, size_t i, EVP_PKEY *kra_key,
 		goto out;
 	}
 	len = BIO_get_mem_data(out, &data);
-	/* 1 byte x || 32 bytes y, and x as the blob says. */
-	if (len != 1 + RCV_KEYLEN || int_in(rs->x, 1, SHAMIR_MAX_SHARES,
-	    &x) != 0 || (unsigned char)data[0] != x) {
+	/* x || y || certificate SHA-256 (escrow.h), and x as the blob says. */
+	if ((len != ESC_SHARE_LEN && len != ESC_SHARE_LEN_UNBOUND) ||
+	    int_in(rs->x, 1, SHAMIR_MAX_SHARES, &x) != 0 ||
+	    (unsigned char)data[0] != x) {
 		r = ca_err_set(err, CA_ERR_CRYPTO, "record %zu (certificate "
 		    "%s): the decrypted share is malformed", i + 1,
 		    rec->serial);
+		goto out;
+	}
+	if (len == ESC_SHARE_LEN && CRYPTO_memcmp(data + 1 + RCV_KEYLEN,
+	    rec->md, sizeof(rec->md)) != 0) {
+		util_hex((const unsigned char *)data + 1 + RCV_KEYLEN, 32, hex);
+		r = ca_err_set(err, CA_ERR_AUTH, "record %zu (certificate %s): "
+		    "this share was sealed for another certificate (SHA-256 "
+		    "%s), not for this record's (SHA-256 %s): the blob was "
+		    "put together from other records; refusing it", i + 1,
+		    rec->serial, hex, rec->sha256);
 		goto out;
 	}
 	if ((share->y = OPENSSL_malloc(RCV_KEYLEN)) == NULL) {

@@ -24,8 +24,12 @@ int rcv_blob_make(struct ca *ca, const char *serial, const char *email,
     unsigned char **derp, size_t *lenp, struct ca_err *err);
 
 /*
- * Recovery officer: parses a blob and checks the CA's signature over it
- * (against trust when given, else against the certificate it carries).
+ * Recovery officer: parses a blob and checks it against trust, the CA
+ * certificate (required): its one signer holds the CA's public key (no
+ * other certificate, whatever it chains to, may sign a blob), and the CA
+ * issued every record's certificate (CA_ERR_AUTH, naming the signer or the
+ * record). Opening a record later checks that its escrow belongs to its
+ * certificate.
  */
 int rcv_blob_parse(const unsigned char *der, size_t len, X509 *trust,
     struct rcv_blob **bp, struct ca_err *err);
@@ -34,6 +38,14 @@ size_t rcv_blob_count(const struct rcv_blob *b);
 X509 *rcv_blob_cert(const struct rcv_blob *b, size_t i);
 int rcv_blob_quorum(const struct rcv_blob *b, size_t i);
 STACK_OF(X509) *rcv_blob_chain(const struct rcv_blob *b);
+/* The certificate that signed the blob (it holds the CA's key). */
+X509 *rcv_blob_signer(const struct rcv_blob *b);
+/*
+ * What an officer reads before decrypting: "serial S, subject N, mail M,
+ * issued T, any one of n KRAs | m of n officers" for record i.
+ */
+int rcv_blob_describe(const struct rcv_blob *b, size_t i, char *buf,
+    size_t len);
 
 /* Quorum 1: decrypts record i with a KRA key; checks it fits the cert. */
 int rcv_open_key(const struct rcv_blob *b, size_t i, EVP_PKEY *kra_key,

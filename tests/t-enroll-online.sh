@@ -73,7 +73,7 @@ recovered()
 	    smimeca -d lab recover blob --serial "$2" --out "$1.blob" ||
 	    return 0
 	run_ok -m "$1: smimeca recover open with officer1's key" \
-	    smimeca recover open --blob "$1.blob" \
+	    smimeca recover open --blob "$1.blob" --ca-cert lab/ca.crt \
 	    --kra-key officers/officer1.p12 --kra-pass-file kp1 \
 	    --out "$1.p12" --password-file p12pw || return 0
 	openssl pkcs12 -in "$1.p12" -passin file:p12pw -nodes -nocerts \

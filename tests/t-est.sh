@@ -378,7 +378,7 @@ officer_pw 1 >kp1
 printf 'export-pass-1\n' >p12pw
 run_ok -m "recover blob for the server-generated key" \
     smimeca -d lab recover blob --serial "$skg_serial" --out skg.blob
-run_ok -m "an officer opens it" smimeca recover open --blob skg.blob \
+run_ok -m "an officer opens it" smimeca recover open --blob skg.blob --ca-cert lab/ca.crt \
     --kra-key officers/officer1.p12 --kra-pass-file kp1 --out skg.p12 \
     --password-file p12pw
 openssl pkcs12 -in skg.p12 -passin pass:export-pass-1 -nocerts -nodes \
@@ -430,7 +430,7 @@ win_serial=$(sqlite3 lab/smimeca.db "SELECT serial FROM certs WHERE
     if c["template"] == "smime-encryption" and c["status"] == "valid"][-1])')
 run_ok -m "recover blob for the fullcmc-archived key" \
     smimeca -d lab recover blob --serial "$win_serial" --out win.blob
-run_ok -m "an officer recovers it" smimeca recover open --blob win.blob \
+run_ok -m "an officer recovers it" smimeca recover open --blob win.blob --ca-cert lab/ca.crt \
     --kra-key officers/officer1.p12 --kra-pass-file kp1 --out win.p12 \
     --password-file p12pw
 openssl pkcs12 -in win.p12 -passin pass:export-pass-1 -nocerts -nodes \

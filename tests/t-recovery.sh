@@ -116,7 +116,7 @@ mkdir elsewhere
 cd elsewhere || bail_out "cd elsewhere"
 run_ok -m "recover open --out without -d (SMIMECA_DIR pointing nowhere)" \
     env SMIMECA_DIR="$T/no-such-ca" smimeca recover open \
-    --blob ../alice.blob --kra-key ../officers/officer1.p12 \
+    --blob ../alice.blob --ca-cert ../lab/ca.crt --kra-key ../officers/officer1.p12 \
     --kra-pass-file ../kp1 --out alice.p12 --password-file ../pw
 unlike "$out" 'PKCS#12 password' "with --password-file no password is printed"
 cd "$T" || bail_out "cd $T"
@@ -154,7 +154,7 @@ isnt "$genpw" "" "a non-empty generated password"
 is "$(p12key gen.p12 "pass:$genpw")" "$orig" \
     "gen.p12 opens with the printed password and holds the original key"
 run_ok -m "officer3 recovers too" \
-    smimeca recover open --blob alice.blob --kra-key officers/officer3.p12 \
+    smimeca recover open --blob alice.blob --ca-cert lab/ca.crt --kra-key officers/officer3.p12 \
     --kra-pass-file kp3 --out alice3.p12 --password-file pw
 is "$(p12key alice3.p12 file:pw)" "$orig" "officer3: the original key"
 
@@ -169,13 +169,13 @@ check "openssl pkcs12 -export of the fake officer" \
     -passout pass:fakepw -out fake-kra.p12
 printf 'fakepw\n' >fakepw
 run_exit 1 -m "recover open with an unregistered KRA key: exit 1" \
-    smimeca recover open --blob alice.blob --kra-key fake-kra.p12 \
+    smimeca recover open --blob alice.blob --ca-cert lab/ca.crt --kra-key fake-kra.p12 \
     --kra-pass-file fakepw --out fake.p12 --password-file pw
 [ -e fake.p12 ] && not_ok "no PKCS#12 written for the wrong officer" ||
     ok "no PKCS#12 written for the wrong officer"
 printf 'not-the-password\n' >badpw
 run_exit 1 -m "recover open with a wrong KRA password: exit 1" \
-    smimeca recover open --blob alice.blob --kra-key officers/officer1.p12 \
+    smimeca recover open --blob alice.blob --ca-cert lab/ca.crt --kra-key officers/officer1.p12 \
     --kra-pass-file badpw --out bad.p12 --password-file pw
 run_exit 1 -m "recover open with --ca-cert of another CA: exit 1" \
     smimeca recover open --blob alice.blob --kra-key officers/officer1.p12 \
@@ -187,7 +187,7 @@ b = bytearray(open(sys.argv[1], "rb").read())
 b[len(b) // 2] ^= 0x01
 open(sys.argv[2], "wb").write(bytes(b))' alice.blob tampered.blob
 run_exit 1 -m "recover open of a tampered blob: exit 1" \
-    smimeca recover open --blob tampered.blob --kra-key officers/officer1.p12 \
+    smimeca recover open --blob tampered.blob --ca-cert lab/ca.crt --kra-key officers/officer1.p12 \
     --kra-pass-file kp1 --out bad3.p12 --password-file pw
 run_fails -m "openssl cms -verify rejects the tampered blob too" \
     openssl cms -verify -inform DER -in tampered.blob -CAfile lab/ca.crt \
@@ -248,7 +248,7 @@ if command -v gpgsm >/dev/null 2>&1 && command -v gpg-agent >/dev/null 2>&1; the
 	# export with new salts; the key must import within three.
 	imported=no
 	for try in 1 2 3; do
-		run_cmd smimeca recover open --blob alice.blob \
+		run_cmd smimeca recover open --blob alice.blob --ca-cert lab/ca.crt \
 		    --kra-key officers/officer1.p12 --kra-pass-file kp1 \
 		    --out alice-legacy.p12 --password-file pw --legacy
 		[ "$rc" -eq 0 ] || break
@@ -305,11 +305,11 @@ check "openssl cms -verify of the two-record blob" \
 run_ok -m "recover blob --email in mixed case" \
     smimeca -d lab recover blob --email Alice@Lab.Example --out alice-all2.blob
 run_exit 1 -m "recover open --out of a two-record blob: exit 1" \
-    smimeca recover open --blob alice-all.blob --kra-key officers/officer1.p12 \
+    smimeca recover open --blob alice-all.blob --ca-cert lab/ca.crt --kra-key officers/officer1.p12 \
     --kra-pass-file kp1 --out one.p12 --password-file pw
 mkdir D
 run_ok -m "recover open --out-dir D writes one PKCS#12 per record" \
-    smimeca recover open --blob alice-all.blob \
+    smimeca recover open --blob alice-all.blob --ca-cert lab/ca.crt \
     --kra-key officers/officer1.p12 --kra-pass-file kp1 --out-dir D \
     --password-file pw
 is "$(ls D/*.p12 2>/dev/null | wc -l | tr -d ' ')" 2 "D holds two .p12 files"
@@ -322,7 +322,7 @@ is "$(p12cert "D/$s2.p12" file:pw sha256)" "$(fp alice2.crt sha256)" \
     "D/$s2.p12 holds the second certificate"
 # Like smimeca-enroll --out-dir, --out-dir makes a directory not there yet.
 run_ok -m "recover open --out-dir D2 (not there yet) of the mixed-case blob" \
-    smimeca recover open --blob alice-all2.blob \
+    smimeca recover open --blob alice-all2.blob --ca-cert lab/ca.crt \
     --kra-key officers/officer2.p12 --kra-pass-file kp2 --out-dir D2 \
     --password-file pw
 is "$(ls D2/*.p12 2>/dev/null | wc -l | tr -d ' ')" 2 "D2 holds two .p12 files"

@@ -109,14 +109,14 @@ check "openssl cms -verify of the blob" \
     openssl cms -verify -inform DER -in b -CAfile lab/ca.crt -binary \
     -out /dev/null
 run_exit 1 -m "recover open --out refuses a threshold record" \
-    smimeca recover open --blob b --kra-key officers/officer1.p12 \
+    smimeca recover open --blob b --ca-cert lab/ca.crt --kra-key officers/officer1.p12 \
     --kra-pass-file kp1 --out bob-one.p12 --password-file pw
 ilike "$err" 'share|officers|quorum' "the refusal says shares are needed"
 [ -e bob-one.p12 ] && not_ok "no PKCS#12 from one officer" ||
     ok "no PKCS#12 from one officer"
 for i in 1 2 3; do
 	run_ok -m "officer$i: recover open --share-out s$i" \
-	    smimeca recover open --blob b --kra-key officers/officer$i.p12 \
+	    smimeca recover open --blob b --ca-cert lab/ca.crt --kra-key officers/officer$i.p12 \
 	    --kra-pass-file kp$i --share-out s$i
 	is "$(fmode s$i)" "-rw-------" "s$i is mode 0600"
 done
@@ -133,7 +133,7 @@ for pair in "s1 s2" "s1 s3" "s2 s3" "s3 s1" "s1 s2 s3"; do
 	name=bob-$(printf '%s' "$pair" | tr -d ' s').p12
 	# shellcheck disable=SC2086
 	run_ok -m "recover combine $pair" \
-	    smimeca recover combine --blob b --out "$name" --password-file pw \
+	    smimeca recover combine --blob b --ca-cert lab/ca.crt --out "$name" --password-file pw \
 	    $pair
 	is "$(p12key "$name" file:pw)" "$orig" "$pair: the original key"
 done
@@ -151,11 +151,11 @@ cmp -s bob-12.der bob.der && ok "the PKCS#12 holds bob's certificate" ||
     not_ok "the PKCS#12 holds bob's certificate"
 
 run_exit 1 -m "recover combine with one share: exit 1" \
-    smimeca recover combine --blob b --out bob-s1.p12 --password-file pw s1
+    smimeca recover combine --blob b --ca-cert lab/ca.crt --out bob-s1.p12 --password-file pw s1
 [ -e bob-s1.p12 ] && not_ok "no PKCS#12 from one share" ||
     ok "no PKCS#12 from one share"
 run_exit 1 -m "recover combine with the same share twice: exit 1" \
-    smimeca recover combine --blob b --out bob-s11.p12 --password-file pw \
+    smimeca recover combine --blob b --ca-cert lab/ca.crt --out bob-s11.p12 --password-file pw \
     s1 s1
 [ -e bob-s11.p12 ] && not_ok "no PKCS#12 from a share given twice" ||
     ok "no PKCS#12 from a share given twice"
@@ -168,15 +168,15 @@ if run_ok -m "cleo's certificate issues from a Windows-layout request" \
     --archival-request uc/request.cmc --out cleo.crt; then
 	sc=$out
 	run_ok smimeca -d lab recover blob --serial "$sc" --out bc
-	run_ok smimeca recover open --blob bc --kra-key officers/officer2.p12 \
+	run_ok smimeca recover open --blob bc --ca-cert lab/ca.crt --kra-key officers/officer2.p12 \
 	    --kra-pass-file kp2 --share-out c2
 	run_exit 1 -m "recover combine with bob's s1 and cleo's share: exit 1" \
-	    smimeca recover combine --blob b --out bob-mix.p12 \
+	    smimeca recover combine --blob b --ca-cert lab/ca.crt --out bob-mix.p12 \
 	    --password-file pw s1 c2
-	run_ok smimeca recover open --blob bc --kra-key officers/officer1.p12 \
+	run_ok smimeca recover open --blob bc --ca-cert lab/ca.crt --kra-key officers/officer1.p12 \
 	    --kra-pass-file kp1 --share-out c1
 	run_ok -m "cleo: combine c1 c2" \
-	    smimeca recover combine --blob bc --out cleo.p12 --password-file pw \
+	    smimeca recover combine --blob bc --ca-cert lab/ca.crt --out cleo.p12 --password-file pw \
 	    c1 c2
 	is "$(p12key cleo.p12 file:pw)" "$(keyhex uc/key.pem)" \
 	    "cleo: the original key"
@@ -209,9 +209,9 @@ is "$(ncerts)" "$_before" "no certificate in the database"
 
 # bob's escrow still opens with the retired officer's share.
 run_ok -m "a retired officer still opens shares of older records" \
-    smimeca recover open --blob b --kra-key officers/officer3.p12 \
+    smimeca recover open --blob b --ca-cert lab/ca.crt --kra-key officers/officer3.p12 \
     --kra-pass-file kp3 --share-out s3b
-run_ok smimeca recover combine --blob b --out bob-3b.p12 --password-file pw \
+run_ok smimeca recover combine --blob b --ca-cert lab/ca.crt --out bob-3b.p12 --password-file pw \
     s1 s3b
 is "$(p12key bob-3b.p12 file:pw)" "$orig" "s1 + the retired officer's share"
 
@@ -226,14 +226,14 @@ sd=$out
 is "$(sqlite3 lab/smimeca.db "SELECT count(*) FROM escrow_shares
     WHERE escrow_id = '$(escrow_id "$sd")';")" 2 "two escrow_shares rows"
 run_ok smimeca -d lab recover blob --serial "$sd" --out bd
-run_ok smimeca recover open --blob bd --kra-key officers/officer1.p12 \
+run_ok smimeca recover open --blob bd --ca-cert lab/ca.crt --kra-key officers/officer1.p12 \
     --kra-pass-file kp1 --share-out d1
-run_ok smimeca recover open --blob bd --kra-key officers/officer2.p12 \
+run_ok smimeca recover open --blob bd --ca-cert lab/ca.crt --kra-key officers/officer2.p12 \
     --kra-pass-file kp2 --share-out d2
 run_exit 1 -m "officer3 (retired, not a recipient) has no share of dora's key" \
-    smimeca recover open --blob bd --kra-key officers/officer3.p12 \
+    smimeca recover open --blob bd --ca-cert lab/ca.crt --kra-key officers/officer3.p12 \
     --kra-pass-file kp3 --share-out d3
-run_ok smimeca recover combine --blob bd --out dora.p12 --password-file pw \
+run_ok smimeca recover combine --blob bd --ca-cert lab/ca.crt --out dora.p12 --password-file pw \
     d1 d2
 is "$(p12key dora.p12 file:pw)" "$(keyhex ud/key.pem)" "dora: the original key"
 

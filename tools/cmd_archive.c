@@ -34,6 +34,12 @@ static int cmd_kra_retire(struct cli *, int, char **);
 static int cmd_recover_blob(struct cli *, int, char **);
 static int cmd_recover_open(struct cli *, int, char **);
 static int cmd_recover_combine(struct cli *, int, char **);
+static int cmd_recover_show(struct cli *, int, char **);
+static int open_blob(const char *, const char *, X509 **, struct rcv_blob **,
+    struct ca_err *);
+static void print_records(const char *, const struct rcv_blob *);
+static int write_all(const struct rcv_blob *, EVP_PKEY **, const char *,
+    const char *, const char *, int, struct ca_err *);
 static int print_cert(X509 *, int);
 static int read_blob(const char *, X509 *, struct rcv_blob **,
     struct ca_err *);
@@ -51,12 +57,14 @@ const struct cli_cmd cli_archive_cmds[] = {
 	{ "kra", "retire", cmd_kra_retire, "FINGERPRINT" },
 	{ "recover", "blob", cmd_recover_blob,
 	    "(--serial SERIAL | --email MAIL) --out FILE" },
-	{ "recover", "open", cmd_recover_open, "--blob FILE --kra-key "
-	    "OFFICER.p12 [--kra-pass-file F] [--ca-cert CA.pem] (--out USER.p12 | --out-dir DIR "
-	    "| --share-out SHARE) [--password-file F] [--legacy]" },
+	{ "recover", "open", cmd_recover_open, "--blob FILE --ca-cert CA.pem "
+	    "--kra-key OFFICER.p12 [--kra-pass-file F] (--out USER.p12 | "
+	    "--out-dir DIR | --share-out SHARE) [--password-file F] "
+	    "[--legacy]" },
 	{ "recover", "combine", cmd_recover_combine, "--blob FILE "
-	    "[--ca-cert CA.pem] (--out USER.p12 | --out-dir DIR) "
+	    "--ca-cert CA.pem (--out USER.p12 | --out-dir DIR) "
 	    "[--password-file F] [--legacy] SHARE..." },
+	{ "recover", "show", cmd_recover_show, "--blob FILE --ca-cert CA.pem" },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -326,6 +334,93 @@ read_blob(const char *path, X509 *trust, struct rcv_blob **bp,
 	return r;
 }
 
+/* --ca-cert is required: a blob checked against nothing proves nothing. */
+static int
+open_blob(const char *blobf, const char *caf, X509 **trustp,
+    struct rcv_blob **bp, struct ca_err *err)
+{
+	int r;
+
+	if ((r = util_read_cert(caf, trustp, err)) != 0)
+		return r;
+	return read_blob(blobf, *trustp, bp, err);
+}
+
+/* What the officer checks before anything is decrypted. */
+static void
+print_records(const char *blobf, const struct rcv_blob *b)
+{
+	char line[1024], *ca;
+	size_t i;
+
+	ca = util_name_oneline(X509_get_subject_name(rcv_blob_signer(b)));
+	printf("%s: signed by the CA %s; %zu record(s):\n", blobf,
+	    ca != NULL ? ca : "?", rcv_blob_count(b));
+	free(ca);
+	for (i = 0; i < rcv_blob_count(b); i++)
+		if (rcv_blob_describe(b, i, line, sizeof(line)) == 0)
+			printf("  record %zu: %s\n", i + 1, line);
+	fflush(stdout);
+}
+
+/* Writes the identities of keys[i] (NULL: skipped) once all are open. */
+static int
+write_all(const struct rcv_blob *b, EVP_PKEY **keys, const char *out,
+    const char *out_dir, const char *pw, int legacy, struct ca_err *err)
+{
+	char *path = NULL;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < rcv_blob_count(b) && r == 0; i++) {
+		if (keys[i] == NULL)
+			continue;
+		if ((r = identity_path(out, out_dir, b, i, &path, err)) == 0)
+			r = write_identity(b, i, keys[i], path, pw, legacy,
+			    err);
+		free(path);
+		path = NULL;
+	}
+	return r;
+}
+
+static int
+cmd_recover_show(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "blob", required_argument, NULL, 'b' },
+		{ "ca-cert", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *blobf = NULL, *caf = NULL;
+	struct rcv_blob *b = NULL;
+	struct ca_err err;
+	X509 *trust = NULL;
+	int ch, rc = CLI_FAIL;
+
+	(void)cli;
+	ca_err_clear(&err);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'b': blobf = optarg; break;
+		case 'c': caf = optarg; break;
+		default: return cli_usage(&cli_archive_cmds[8]);
+		}
+	}
+	if (optind != argc || blobf == NULL || caf == NULL)
+		return cli_usage(&cli_archive_cmds[8]);
+	if (open_blob(blobf, caf, &trust, &b, &err) != 0) {
+		cli_print_err(&err);
+		goto out;
+	}
+	print_records(blobf, b);
+	rc = CLI_OK;
+ out:
+	X509_free(trust);
+	rcv_blob_free(b);
+	return rc;
+}
+
 /* From a file, else the environment variable env, else NULL. */
 static int
 read_pass(const char *file, const char *env, char **passp,
@@ -421,9 +516,9 @@ cmd_recover_open(struct cli *cli, int argc, char **argv)
 	struct ca_err err;
 	struct shamir_share *shares = NULL;
 	size_t *idx = NULL, i, nsh = 0;
-	EVP_PKEY *kkey = NULL, *key = NULL;
+	EVP_PKEY *kkey = NULL, **keys = NULL;
 	X509 *kcert = NULL, *trust = NULL;
-	char *krapass = NULL, *pw = NULL, *json = NULL, *path = NULL;
+	char *krapass = NULL, *pw = NULL, *json = NULL;
 	int ch, legacy = 0, rc = CLI_FAIL;
 
 	ca_err_clear(&err);
@@ -441,23 +536,24 @@ cmd_recover_open(struct cli *cli, int argc, char **argv)
 		default: return cli_usage(&cli_archive_cmds[6]);
 		}
 	}
-	if (optind != argc || blobf == NULL || kraf == NULL ||
+	if (optind != argc || blobf == NULL || kraf == NULL || caf == NULL ||
 	    (out != NULL) + (out_dir != NULL) + (share_out != NULL) != 1)
 		return cli_usage(&cli_archive_cmds[6]);
-	if ((caf != NULL && util_read_cert(caf, &trust, &err) != 0) ||
-	    read_blob(blobf, trust, &b, &err) != 0 ||
-	    read_pass(krapf, KRA_PASS_ENV, &krapass, &err) != 0 ||
+	if (open_blob(blobf, caf, &trust, &b, &err) != 0)
+		goto out;
+	print_records(blobf, b);
+	if (read_pass(krapf, KRA_PASS_ENV, &krapass, &err) != 0 ||
 	    rcv_load_p12(kraf, krapass, &kkey, &kcert, &err) != 0 ||
 	    read_pass(pwf, NULL, &pw, &err) != 0)
 		goto out;
-	if (share_out != NULL) {
-		if ((shares = calloc(rcv_blob_count(b), sizeof(*shares))) ==
-		    NULL || (idx = calloc(rcv_blob_count(b),
-		    sizeof(*idx))) == NULL) {
-			ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
+	if ((keys = calloc(rcv_blob_count(b), sizeof(*keys))) == NULL ||
+	    (share_out != NULL && ((shares = calloc(rcv_blob_count(b),
+	    sizeof(*shares))) == NULL || (idx = calloc(rcv_blob_count(b),
+	    sizeof(*idx))) == NULL))) {
+		ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
+		goto out;
 	}
+	/* Everything opens before anything is written. */
 	for (i = 0; i < rcv_blob_count(b); i++) {
 		if (share_out != NULL) {
 			if (rcv_blob_quorum(b, i) <= 1)
@@ -475,15 +571,12 @@ cmd_recover_open(struct cli *cli, int argc, char **argv)
 			    rcv_blob_quorum(b, i));
 			goto out;
 		}
-		if (rcv_open_key(b, i, kkey, kcert, &key, &err) != 0 ||
-		    identity_path(out, out_dir, b, i, &path, &err) != 0 ||
-		    write_identity(b, i, key, path, pw, legacy, &err) != 0)
+		if (rcv_open_key(b, i, kkey, kcert, &keys[i], &err) != 0)
 			goto out;
-		EVP_PKEY_free(key);
-		key = NULL;
-		free(path);
-		path = NULL;
 	}
+	if (share_out == NULL &&
+	    write_all(b, keys, out, out_dir, pw, legacy, &err) != 0)
+		goto out;
 	if (share_out != NULL) {
 		if (nsh == 0) {
 			ca_err_set(&err, CA_ERR_INVALID, "%s holds no "
@@ -506,13 +599,14 @@ cmd_recover_open(struct cli *cli, int argc, char **argv)
 		shamir_share_clear(&shares[i]);
 	free(shares);
 	free(idx);
-	free(path);
+	for (i = 0; keys != NULL && i < rcv_blob_count(b); i++)
+		EVP_PKEY_free(keys[i]);
+	free(keys);
 	if (json != NULL)
 		OPENSSL_clear_free(json, strlen(json));
 	util_free_secret(krapass);
 	util_free_secret(pw);
 	EVP_PKEY_free(kkey);
-	EVP_PKEY_free(key);
 	X509_free(kcert);
 	X509_free(trust);
 	rcv_blob_free(b);
@@ -537,9 +631,9 @@ cmd_recover_combine(struct cli *cli, int argc, char **argv)
 	struct ca_err err;
 	struct shamir_share *all = NULL, *sel = NULL;
 	size_t *allidx = NULL, nall = 0, i, j, k;
-	EVP_PKEY *key = NULL;
+	EVP_PKEY **keys = NULL;
 	X509 *trust = NULL;
-	char *pw = NULL, *path = NULL;
+	char *pw = NULL;
 	unsigned char *buf = NULL;
 	int ch, a, legacy = 0, rc = CLI_FAIL;
 
@@ -555,12 +649,13 @@ cmd_recover_combine(struct cli *cli, int argc, char **argv)
 		default: return cli_usage(&cli_archive_cmds[7]);
 		}
 	}
-	if (optind == argc || blobf == NULL || (out == NULL) ==
-	    (out_dir == NULL))
+	if (optind == argc || blobf == NULL || caf == NULL ||
+	    (out == NULL) == (out_dir == NULL))
 		return cli_usage(&cli_archive_cmds[7]);
-	if ((caf != NULL && util_read_cert(caf, &trust, &err) != 0) ||
-	    read_blob(blobf, trust, &b, &err) != 0 ||
-	    read_pass(pwf, NULL, &pw, &err) != 0)
+	if (open_blob(blobf, caf, &trust, &b, &err) != 0)
+		goto out;
+	print_records(blobf, b);
+	if (read_pass(pwf, NULL, &pw, &err) != 0)
 		goto out;
 	/* Gather every share of every file given. */
 	for (a = optind; a < argc; a++) {
@@ -597,25 +692,23 @@ cmd_recover_combine(struct cli *cli, int argc, char **argv)
 		free(sh);
 		free(ix);
 	}
-	if ((sel = calloc(nall + 1, sizeof(*sel))) == NULL) {
+	if ((sel = calloc(nall + 1, sizeof(*sel))) == NULL ||
+	    (keys = calloc(rcv_blob_count(b), sizeof(*keys))) == NULL) {
 		ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	/* Every key is rebuilt before anything is written. */
 	for (i = 0; i < rcv_blob_count(b); i++) {
 		if (rcv_blob_quorum(b, i) <= 1)
 			continue;
 		for (j = 0, k = 0; j < nall; j++)
 			if (allidx[j] == i)
 				sel[k++] = all[j];	/* borrowed */
-		if (rcv_combine(b, i, sel, (unsigned)k, &key, &err) != 0 ||
-		    identity_path(out, out_dir, b, i, &path, &err) != 0 ||
-		    write_identity(b, i, key, path, pw, legacy, &err) != 0)
+		if (rcv_combine(b, i, sel, (unsigned)k, &keys[i], &err) != 0)
 			goto out;
-		EVP_PKEY_free(key);
-		key = NULL;
-		free(path);
-		path = NULL;
 	}
+	if (write_all(b, keys, out, out_dir, pw, legacy, &err) != 0)
+		goto out;
 	rc = CLI_OK;
  out:
 	if (rc != CLI_OK)
@@ -625,10 +718,11 @@ cmd_recover_combine(struct cli *cli, int argc, char **argv)
 	free(all);
 	free(allidx);
 	free(sel);
-	free(path);
+	for (i = 0; keys != NULL && i < rcv_blob_count(b); i++)
+		EVP_PKEY_free(keys[i]);
+	free(keys);
 	free(buf);
 	util_free_secret(pw);
-	EVP_PKEY_free(key);
 	X509_free(trust);
 	rcv_blob_free(b);
 	return rc;

@@ -70,6 +70,7 @@ static void test_kra_db(void);
 static void test_any_one(void);
 static void test_blob_checks(void);
 static void test_threshold(void);
+static void test_share_binding(void);
 static void test_share_json(void);
 static void test_pkcs12(void);
 static void test_password(void);
@@ -582,10 +583,10 @@ test_blob_checks(void)
 	if (esc_seal(alice_key, sk, 1, &rec, &err) != 0 ||
 	    make_blob(&rec, 1, &der, &len) != 0)
 		exit(1);
-	TAP_INT_EQ(rcv_blob_parse(der, len, NULL, &b, &err), 0,
-	    "without a CA certificate the embedded signer is checked");
-	rcv_blob_free(b);
-	b = NULL;
+	TAP_INT_EQ(rcv_blob_parse(der, len, NULL, &b, &err), CA_ERR_INVALID,
+	    "without a CA certificate a blob is refused");
+	TAP_OK(b == NULL && has_msg(&err, "--ca-cert"),
+	    "the error asks for --ca-cert");
 	ca_err_clear(&err);
 	TAP_INT_EQ(rcv_blob_parse(der, len, other_cert, &b, &err),
 	    CA_ERR_AUTH, "another CA's certificate does not verify it");
@@ -594,14 +595,14 @@ test_blob_checks(void)
 	/* A byte of the record (inside the signed content) changed. */
 	der[len / 2] ^= 0x01;
 	ca_err_clear(&err);
-	TAP_OK(rcv_blob_parse(der, len, NULL, &b, &err) != 0 && b == NULL,
+	TAP_OK(rcv_blob_parse(der, len, ca_cert, &b, &err) != 0 && b == NULL,
 	    "a changed blob is refused");
 	der[len / 2] ^= 0x01;
 	ca_err_clear(&err);
-	TAP_INT_EQ(rcv_blob_parse(der, len - 1, NULL, &b, &err),
+	TAP_INT_EQ(rcv_blob_parse(der, len - 1, ca_cert, &b, &err),
 	    CA_ERR_INVALID, "a truncated blob is refused");
 	ca_err_clear(&err);
-	TAP_INT_EQ(rcv_blob_parse(junk, sizeof(junk), NULL, &b, &err),
+	TAP_INT_EQ(rcv_blob_parse(junk, sizeof(junk), ca_cert, &b, &err),
 	    CA_ERR_INVALID, "junk is refused");
 	TAP_OK(has_msg(&err, "smimeca recover blob"), "the error says how "
 	    "to get a good one");
@@ -609,6 +610,71 @@ test_blob_checks(void)
 	ca_err_clear(&err);
 	TAP_INT_EQ(rcv_blob_sign(ca_cert, ca_key, NULL, &rec, 0, &der, &len,
 	    &err), CA_ERR_INVALID, "a blob needs a record");
+
+	/* Alice's certificate chains to the CA: she still may not sign. */
+	ca_err_clear(&err);
+	TAP_OK(rcv_blob_sign(alice_cert, alice_key, NULL, &rec, 1, &der, &len,
+	    &err) == 0, "a blob signed by alice");
+	TAP_INT_EQ(rcv_blob_parse(der, len, ca_cert, &b, &err), CA_ERR_AUTH,
+	    "a blob signed by a certificate of the CA's is refused");
+	TAP_OK(b == NULL && has_msg(&err, "signed by CN=Alice") &&
+	    has_msg(&err, "not by the CA"), "the error names alice");
+	OPENSSL_free(der);
+	der = NULL;
+
+	/* The CA signs a record whose certificate another CA issued. */
+	esc_record_clear(&rec);
+	ca_err_clear(&err);
+	X509_up_ref(other_cert);
+	rec.cert = other_cert;
+	if (esc_seal(other_key, sk, 1, &rec, &err) != 0 ||
+	    make_blob(&rec, 1, &der, &len) != 0)
+		exit(1);
+	TAP_INT_EQ(rcv_blob_parse(der, len, ca_cert, &b, &err), CA_ERR_AUTH,
+	    "a record whose certificate the CA did not issue is refused");
+	TAP_OK(b == NULL && has_msg(&err, "record 1: certificate CN=Other CA")
+	    && has_msg(&err, "was not issued by the CA"),
+	    "the error names the record's certificate");
+	OPENSSL_free(der);
+	esc_record_clear(&rec);
+	sk_X509_free(sk);
+}
+
+/* A share sealed for bob's record does not open as alice's. */
+static void
+test_share_binding(void)
+{
+	struct esc_record rec;
+	struct ca_err err;
+	struct rcv_blob *b = NULL;
+	struct shamir_share sh;
+	STACK_OF(X509) *sk = kras(0, 1, 2);
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	memset(&rec, 0, sizeof(rec));
+	memset(&sh, 0, sizeof(sh));
+	ca_err_clear(&err);
+	X509_up_ref(bob_cert);
+	rec.cert = bob_cert;
+	if (esc_seal(bob_key, sk, 2, &rec, &err) != 0)
+		exit(1);
+	X509_free(rec.cert);
+	X509_up_ref(alice_cert);
+	rec.cert = alice_cert;		/* the CA key moves bob's shares */
+	if (make_blob(&rec, 1, &der, &len) != 0 ||
+	    rcv_blob_parse(der, len, ca_cert, &b, &err) != 0) {
+		TAP_OK(0, "a blob with bob's shares under alice: %s", err.msg);
+		goto out;
+	}
+	TAP_INT_EQ(rcv_open_share(b, 0, kra_key[0], kra_cert[0], &sh, &err),
+	    CA_ERR_AUTH, "a share moved to another record does not open");
+	TAP_OK(sh.y == NULL && has_msg(&err, "sealed for another certificate"),
+	    "the error says the share is another certificate's");
+ out:
+	shamir_share_clear(&sh);
+	rcv_blob_free(b);
+	OPENSSL_free(der);
 	esc_record_clear(&rec);
 	sk_X509_free(sk);
 }
@@ -994,6 +1060,7 @@ main(void)
 	test_kra_db();
 	test_any_one();
 	test_blob_checks();
+	test_share_binding();
 	test_threshold();
 	test_share_json();
 	test_pkcs12();
