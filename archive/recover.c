@@ -676,18 +676,6 @@ check_record(RCV_RECORD *rr, size_t i, X509 *ca, struct rcv_rec *rec,
 		    "certificate; " RCV_FIX, i + 1);
 		goto out;
 	}
-	/* The name matches and the CA's key signed it. */
-	if (X509_check_issued(ca, rr->cert) != X509_V_OK ||
-	    X509_verify(rr->cert, X509_get0_pubkey(ca)) != 1) {
-		ERR_clear_error();
-		who = cert_label(rr->cert);
-		by = cert_label(ca);
-		r = ca_err_set(err, CA_ERR_AUTH, "recovery blob: record %zu: "
-		    "certificate %s was not issued by the CA %s; refusing the "
-		    "blob", i + 1, who != NULL ? who : rec->serial,
-		    by != NULL ? by : "?");
-		goto out;
-	}
 	if (int_in(rr->quorum, 1, SHAMIR_MAX_SHARES, &rec->quorum) != 0) {
 		ca_err_set(err, r, "recovery blob: record %zu (certificate "
 		    "%s): quorum out of range; " RCV_FIX, i + 1, rec->serial);
@@ -726,6 +714,18 @@ check_record(RCV_RECORD *rr, size_t i, X509 *ca, struct rcv_rec *rec,
 			goto out;
 		}
 		seen[x] = 1;
+	}
+	/* The name matches and the CA's key signed it. */
+	if (X509_check_issued(ca, rr->cert) != X509_V_OK ||
+	    X509_verify(rr->cert, X509_get0_pubkey(ca)) != 1) {
+		ERR_clear_error();
+		who = cert_label(rr->cert);
+		by = cert_label(ca);
+		r = ca_err_set(err, CA_ERR_AUTH, "recovery blob: record %zu: "
+		    "certificate %s was not issued by the CA %s; refusing the "
+		    "blob", i + 1, who != NULL ? who : rec->serial,
+		    by != NULL ? by : "?");
+		goto out;
 	}
 	r = 0;
  out:

@@ -58,7 +58,9 @@ print(n)
 PYEOF
 ncorpus=$(ls corpus | wc -l)
 ok "a corpus of $ncorpus inputs"
-run_ok -m "fuzz_areq over the corpus" "$FZ/fuzz_areq" corpus/*
+# With the lab's exchange keys, requests are opened as fullcmc opens them.
+run_ok -m "fuzz_areq over the corpus" env FUZZ_CA_DIR="$T/lab" \
+    "$FZ/fuzz_areq" corpus/*
 like "$out" "^$ncorpus inputs" "fuzz_areq read every input"
 run_ok -m "fuzz_est_body over the corpus" "$FZ/fuzz_est_body" corpus/*
 like "$out" "^$ncorpus inputs" "fuzz_est_body read every input"
@@ -137,4 +139,66 @@ ok "a corpus of $nanswers EST answers"
 run_ok -m "fuzz_est_answer over the EST answers" "$FZ/fuzz_est_answer" \
     answers/*
 like "$out" "^$nanswers inputs" "fuzz_est_answer read every input"
+# --- key BLOBs and recovery blobs, and the corpora of real fuzzing runs -----
+[ -x "$FZ/fuzz_msblob" ] && [ -x "$FZ/fuzz_blob" ] ||
+    bail_out "fuzz_msblob or fuzz_blob is not built"
+# mutate SRC DST: each file of SRC, its truncations and byte flips, in DST.
+mutate()
+{
+	$PY - "$1" "$2" <<'PYEOF'
+import os, random, sys
+src, dst = sys.argv[1], sys.argv[2]
+os.makedirs(dst)
+rnd = random.Random(8894)
+n = 0
+for name in sorted(os.listdir(src)):
+    b = open(os.path.join(src, name), "rb").read()
+    outs = [b] + [b[:c] for c in range(0, len(b), max(1, len(b) // 30))]
+    for _ in range(40):
+        m = bytearray(b)
+        for _ in range(rnd.randint(1, 3)):
+            if m:
+                m[rnd.randrange(len(m))] = rnd.randrange(256)
+        outs.append(bytes(m))
+    for o in outs:
+        open(os.path.join(dst, "%05d" % n), "wb").write(o)
+        n += 1
+print(n)
+PYEOF
+}
+if have_pycrypto; then
+	run_ok -m "key BLOB seeds (RSA, ECDH, ECDSA) from Python cryptography" \
+	    "$PY" "$top_srcdir/tests/fuzz/msblob-seeds.py" msseeds
+	mutate msseeds mscorpus >/dev/null
+	nms=$(ls mscorpus | wc -l)
+	run_ok -m "fuzz_msblob over $nms key BLOBs" "$FZ/fuzz_msblob" mscorpus/*
+	like "$out" "^$nms inputs" "fuzz_msblob read every input"
+else
+	skip "fuzz_msblob over generated key BLOBs" \
+	    "$PY with the cryptography module is needed for the seeds"
+	skip "fuzz_msblob read every input" "no seeds"
+fi
+# The harness writes its seed blobs when it starts, then reads them.
+mkdir blobseeds
+: >blobseeds/empty
+run_ok -m "fuzz_blob over its own seed blobs (any one of 3, 2 of 3)" \
+    env FUZZ_BLOB_SEEDS="$T/blobseeds" "$FZ/fuzz_blob" blobseeds/empty \
+    blobseeds/any-one blobseeds/any-one.signed blobseeds/two-of-three \
+    blobseeds/two-of-three.signed
+like "$out" "^5 inputs" "fuzz_blob read the seeds it wrote"
+mutate blobseeds blobcorpus >/dev/null
+nbl=$(ls blobcorpus | wc -l)
+run_ok -m "fuzz_blob over $nbl mutated blobs" "$FZ/fuzz_blob" blobcorpus/*
+like "$out" "^$nbl inputs" "fuzz_blob read every input"
+for h in areq msblob blob; do
+	c=$top_srcdir/tests/fuzz/corpus/$h
+	n=$(ls "$c" 2>/dev/null | wc -l)
+	if [ "$n" -eq 0 ]; then
+		not_ok "the kept corpus of fuzz_$h is in tests/fuzz/corpus/$h"
+		continue
+	fi
+	run_ok -m "fuzz_$h over its kept libFuzzer corpus ($n inputs)" \
+	    env FUZZ_CA_DIR="$T/lab" "$FZ/fuzz_$h" "$c"/*
+	like "$out" "^$n inputs" "fuzz_$h read every kept input"
+done
 done_testing
