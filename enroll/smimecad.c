@@ -467,7 +467,7 @@ main(int argc, char **argv)
 		goto fail;
 	}
 	atomic_store(&s->gen, 1);
-	/* Bound here, so that an address in use fails the start, with exit 1. */
+	/* Bound before daemon(3): an address in use fails the start, exit 1. */
 	if (http_listen(https_addr, https_port, http_addr, http_port,
 	    &err) != 0)
 		goto fail;

@@ -110,7 +110,7 @@ like "$err" "HTTPS and HTTP both name 127\\.0\\.0\\.1:$OTHER" \
 
 # --- a second daemon in the background: the parent fails ------------------
 if [ "$have_ss" = 1 ]; then
-	run_exit 1 -m "a second smimecad (daemon mode) exits 1 before it detaches" \
+	run_exit 1 -m "a second smimecad in daemon mode exits 1, not detached" \
 	    timeout 10 smimecad -d "$T/lab" --https "127.0.0.1:$HTTPS_PORT" \
 	    --http none
 	like "$err" "127\\.0\\.0\\.1:$HTTPS_PORT is already in use" \

@@ -29,8 +29,8 @@ url()
 # plain listener, sent by Python since curl refuses such URLs; one line.
 raw()
 {
-	printf "GET $1 HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nConnection: close\\r\\n\\r\\n" \
-	    >raw.req
+	printf "GET $1 HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n" >raw.req
+	printf 'Connection: close\r\n\r\n' >>raw.req
 	_status=$($PY - "$HTTP_PORT" <<'PYEOF'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
