@@ -218,6 +218,103 @@ util_lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+/*
+ * The length of the valid UTF-8 character at p (at most n bytes) with its
+ * code point in *cp, or 0: a stray byte, an overlong form, a surrogate.
+ */
+static size_t
+utf8_char(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	uint32_t c;
+	size_t len, i;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		c = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		c = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		c = p[0] & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/*
+ * Characters a terminal or log viewer acts on: C0 and C1 controls, DEL,
+ * line and paragraph separators, and bidirectional overrides (which make
+ * a line read other than it is written).
+ */
+static int
+log_unsafe(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) ||
+	    c == 0x200e || c == 0x200f || (c >= 0x2028 && c <= 0x202e) ||
+	    (c >= 0x2066 && c <= 0x2069);
+}
+
+size_t
+util_escape_log(char *out, size_t outlen, const char *in, size_t inlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)in;
+	char esc[16];
+	size_t i = 0, o = 0, len, k, e;
+	uint32_t c = 0;
+	int bad;
+
+	if (outlen == 0)
+		return 0;
+	while (i < inlen) {
+		e = 0;
+		if ((bad = (len = utf8_char(p + i, inlen - i, &c)) == 0))
+			len = 1;
+		if (!bad && c == '\\') {
+			esc[e++] = '\\';
+			esc[e++] = '\\';
+		} else if (!bad && (c == '\n' || c == '\r' || c == '\t')) {
+			esc[e++] = '\\';
+			esc[e++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else if (bad || log_unsafe(c)) {
+			/* Byte by byte: a stray byte, or each of the char. */
+			for (k = 0; k < len; k++) {
+				esc[e++] = '\\';
+				esc[e++] = 'x';
+				esc[e++] = hex[p[i + k] >> 4];
+				esc[e++] = hex[p[i + k] & 0xf];
+			}
+		} else {
+			memcpy(esc, p + i, len);
+			e = len;
+		}
+		/* Never a part of an escape or of a character. */
+		if (o + e >= outlen)
+			break;
+		memcpy(out + o, esc, e);
+		o += e;
+		i += len;
+	}
+	out[o] = '\0';
+	return o;
+}
+
 int64_t
 util_asn1_time_to_unix(const ASN1_TIME *t)
 {

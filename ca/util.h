@@ -30,6 +30,16 @@ void util_sha1_hex(const unsigned char *buf, size_t len, char out[41]);
 int util_cert_sha1(X509 *cert, char out[41]);
 /* Lower-cases an ASCII string in place. */
 void util_lower(char *s);
+/*
+ * Client text made safe for one log line, as OpenSSH's log does with
+ * strnvis(3): a backslash doubles; LF, CR and TAB become \n \r \t; every
+ * other control character (C0, DEL, C1, line separators, bidi overrides)
+ * and every byte of invalid UTF-8 becomes \xNN. Valid UTF-8 text stays.
+ * Writes at most outlen bytes with the NUL (4 * inlen + 1 always fits),
+ * never half an escape; returns the length written.
+ */
+size_t util_escape_log(char *out, size_t outlen, const char *in,
+    size_t inlen);
 int64_t util_asn1_time_to_unix(const ASN1_TIME *t);
 /* "2026-11-22T20:00:00Z" into out (21 bytes). */
 void util_iso8601(int64_t t, char out[21]);

@@ -1,14 +1,19 @@
 /* smimecad's HTTP layer: one route table, bounded requests, answers. */
 #include "ac-config.h"
 
+#include <sys/socket.h>
+
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
@@ -44,10 +49,13 @@ struct cstate {
 struct listener {
 	struct srv *srv;
 	int tls;
+	int fd;				/* ours until MHD takes it; -1 */
+	char where[INET6_ADDRSTRLEN + 9];	/* "ADDR:PORT", "[V6]:PORT" */
 	struct MHD_Daemon *d;
 };
 
-static struct listener https_l, http_l;
+static struct listener https_l = { .tls = 1, .fd = -1 };
+static struct listener http_l = { .tls = 0, .fd = -1 };
 
 static double elapsed(const struct timespec *);
 static enum metric_reason reason_of(unsigned);
@@ -64,7 +72,10 @@ static void mhd_log(void *, const char *, va_list);
 static void free_secret(void *);
 static int sockaddr_of(const char *, int, struct sockaddr_storage *,
     socklen_t *);
-static struct MHD_Daemon *start_one(struct listener *, const char *, int,
+static int listen_one(struct listener *, const char *, int,
+    struct ca_err *);
+static void close_listeners(void);
+static struct MHD_Daemon *start_one(struct listener *,
     const struct cfg_daemon *, const char *, const char *, const char *,
     unsigned, struct ca_err *);
 
@@ -622,33 +633,106 @@ sockaddr_of(const char *addr, int port, struct sockaddr_storage *ss,
 	return 0;
 }
 
-static struct MHD_Daemon *
-start_one(struct listener *l, const char *addr, int port,
-    const struct cfg_daemon *dm, const char *cert, const char *key,
-    const char *trust, unsigned threads, struct ca_err *err)
+/*
+ * Binds and listens on ADDR:PORT ourselves, so that a port in use is known
+ * for what it is (EADDRINUSE), before daemon(3) while stderr is still there.
+ * SO_REUSEADDR lets a restart bind at once past the old connections in
+ * TIME_WAIT; SO_REUSEPORT is never set, since it would let a second daemon
+ * bind the same address and the kernel split the connections between them.
+ */
+static int
+listen_one(struct listener *l, const char *addr, int port, struct ca_err *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
+	const char *opt = l->tls ? "https" : "http";
+	int fd = -1, on = 1, e;
+
+	if (sockaddr_of(addr, port, &ss, &sl) != 0) {
+		ca_err_set(err, CA_ERR_CONFIG, "listen address \"%s\" is not "
+		    "a numeric IPv4 or IPv6 address (smimeca.conf <daemon>, "
+		    "or smimecad --%s)", addr, opt);
+		return CA_ERR_CONFIG;
+	}
+	snprintf(l->where, sizeof(l->where), ss.ss_family == AF_INET6 ?
+	    "[%s]:%d" : "%s:%d", addr, port);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		e = errno;
+		if (fd != -1)
+			close(fd);
+		if (e == EADDRINUSE)
+			ca_err_set(err, CA_ERR_IO, "cannot listen for %s: %s "
+			    "is already in use (stop the other server, or "
+			    "choose another port in smimeca.conf <daemon> or "
+			    "with smimecad --%s)", l->tls ? "HTTPS" : "HTTP",
+			    l->where, opt);
+		else
+			ca_err_set(err, CA_ERR_IO, "cannot listen for %s on "
+			    "%s: %s (smimeca.conf <daemon>, or smimecad --%s)",
+			    l->tls ? "HTTPS" : "HTTP", l->where, strerror(e),
+			    opt);
+		return CA_ERR_IO;
+	}
+	l->fd = fd;
+	return 0;
+}
+
+static void
+close_listeners(void)
+{
+	if (https_l.fd != -1)
+		close(https_l.fd);
+	if (http_l.fd != -1)
+		close(http_l.fd);
+	https_l.fd = http_l.fd = -1;
+}
+
+int
+http_listen(const char *https_addr, int https_port, const char *http_addr,
+    int http_port, struct ca_err *err)
+{
+	int r;
+
+	if ((r = listen_one(&https_l, https_addr, https_port, err)) != 0)
+		return r;
+	if (http_addr != NULL && (r = listen_one(&http_l, http_addr,
+	    http_port, err)) != 0) {
+		if (strcmp(https_l.where, http_l.where) == 0)
+			ca_err_set(err, CA_ERR_CONFIG, "HTTPS and HTTP both "
+			    "name %s (give each its own port in smimeca.conf "
+			    "<daemon>, or with smimecad --https and --http)",
+			    http_l.where);
+		close_listeners();
+		return r;
+	}
+	return 0;
+}
+
+/* Serves l->fd, which MHD then owns. */
+static struct MHD_Daemon *
+start_one(struct listener *l, const struct cfg_daemon *dm, const char *cert,
+    const char *key, const char *trust, unsigned threads,
+    struct ca_err *err)
+{
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 	    MHD_USE_ITC;
 	struct MHD_OptionItem ops[16];
 	struct MHD_Daemon *d;
 	size_t n;
 
-	if (sockaddr_of(addr, port, &ss, &sl) != 0) {
-		ca_err_set(err, CA_ERR_CONFIG, "listen address \"%s\" is not "
-		    "a numeric IPv4 or IPv6 address (smimeca.conf <daemon>)",
-		    addr);
-		return NULL;
-	}
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
 	if (l->tls)
 		flags |= MHD_USE_TLS;
 	n = 0;
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
 	    (intptr_t)mhd_log, NULL };
-	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET,
+	    (intptr_t)l->fd, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
 	    (intptr_t)threads, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
@@ -662,8 +746,6 @@ start_one(struct listener *l, const char *addr, int port,
 	    (intptr_t)dm->header_max * 2, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 	    (intptr_t)on_completed, NULL };
-	ops[n++] = (struct MHD_OptionItem){
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
 	if (l->tls) {
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY,
 		    0, (void *)(uintptr_t)key };
@@ -675,33 +757,37 @@ start_one(struct listener *l, const char *addr, int port,
 		    0, (void *)(uintptr_t)TLS_PRIORITIES };
 	}
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, l,
+	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 	    MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
-	if (d == NULL)
-		ca_err_set(err, CA_ERR_IO, "cannot listen on %s port %d "
-		    "(%s): is another server using it? (smimeca.conf "
-		    "<daemon>, or smimecad --%s)", addr, port,
-		    l->tls ? "HTTPS" : "HTTP", l->tls ? "https" : "http");
+	if (d == NULL) {
+		ca_err_set(err, CA_ERR_IO, "cannot serve %s on %s (the server "
+		    "log has libmicrohttpd's reason)",
+		    l->tls ? "HTTPS" : "HTTP", l->where);
+		/* MHD may have closed it on the way out: not ours now. */
+	}
+	l->fd = -1;
 	return d;
 }
 
 int
-http_start(struct srv *s, const char *https_addr, int https_port,
-    const char *http_addr, int http_port, const char *cert,
-    const char *key, const char *trust, unsigned threads,
-    struct ca_err *err)
+http_start(struct srv *s, const char *cert, const char *key,
+    const char *trust, unsigned threads, struct ca_err *err)
 {
 	const struct cfg_daemon *dm = &s->cfg->daemon;
 
 	metrics_init(http_routes_count());
 	https_l.srv = http_l.srv = s;
-	https_l.tls = 1;
-	http_l.tls = 0;
-	if ((https_l.d = start_one(&https_l, https_addr, https_port, dm,
-	    cert, key, trust, threads, err)) == NULL)
+	if (https_l.fd == -1) {
+		ca_err_set(err, CA_ERR_IO, "http_start before http_listen");
 		return CA_ERR_IO;
-	if (http_addr != NULL && (http_l.d = start_one(&http_l, http_addr,
-	    http_port, dm, NULL, NULL, NULL, threads, err)) == NULL) {
+	}
+	if ((https_l.d = start_one(&https_l, dm, cert, key, trust, threads,
+	    err)) == NULL) {
+		close_listeners();
+		return CA_ERR_IO;
+	}
+	if (http_l.fd != -1 && (http_l.d = start_one(&http_l, dm, NULL, NULL,
+	    NULL, threads, err)) == NULL) {
 		MHD_stop_daemon(https_l.d);
 		https_l.d = NULL;
 		return CA_ERR_IO;
@@ -709,13 +795,14 @@ http_start(struct srv *s, const char *https_addr, int https_port,
 	return 0;
 }
 
+/* The quiesced sockets come back to us, closed once the threads are gone. */
 void
 http_quiesce(void)
 {
 	if (https_l.d != NULL)
-		MHD_quiesce_daemon(https_l.d);
+		https_l.fd = MHD_quiesce_daemon(https_l.d);
 	if (http_l.d != NULL)
-		MHD_quiesce_daemon(http_l.d);
+		http_l.fd = MHD_quiesce_daemon(http_l.d);
 }
 
 void
@@ -726,4 +813,5 @@ http_stop(void)
 	if (http_l.d != NULL)
 		MHD_stop_daemon(http_l.d);
 	https_l.d = http_l.d = NULL;
+	close_listeners();
 }

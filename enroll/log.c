@@ -1,10 +1,15 @@
-/* smimecad's log: stderr in the foreground, else syslog. */
+/*
+ * smimecad's log: stderr in the foreground, else syslog. Every line is
+ * escaped here, at the one door, so that no field (a URL, a user name, a
+ * reason quoting a request) can start a line of its own or drive a terminal.
+ */
 #include "ac-config.h"
 
 #include <stdio.h>
 #include <syslog.h>
 #include <time.h>
 
+#include "ca/util.h"
 #include "enroll/log.h"
 
 static int log_fg = 1;
@@ -22,13 +27,18 @@ log_init(int foreground, int quiet)
 void
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[1024], safe[4 * sizeof(line)];
+	int n;
 
-	vsnprintf(line, sizeof(line), fmt, ap);
+	if ((n = vsnprintf(line, sizeof(line), fmt, ap)) < 0)
+		n = 0;
+	else if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	util_escape_log(safe, sizeof(safe), line, (size_t)n);
 	if (log_fg)
-		fprintf(stderr, "smimecad: %s\n", line);
+		fprintf(stderr, "smimecad: %s\n", safe);
 	else
-		syslog(prio, "%s", line);
+		syslog(prio, "%s", safe);
 }
 
 void

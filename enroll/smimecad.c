@@ -467,6 +467,10 @@ main(int argc, char **argv)
 		goto fail;
 	}
 	atomic_store(&s->gen, 1);
+	/* Bound before daemon(3): an address in use fails the start, exit 1. */
+	if (http_listen(https_addr, https_port, http_addr, http_port,
+	    &err) != 0)
+		goto fail;
 
 	if (!fg) {
 		if (daemon(0, 0) == -1) {
@@ -484,8 +488,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (http_start(s, https_addr, https_port, http_addr, http_port, cert,
-	    key, trust, (unsigned)nthreads, &err) != 0)
+	if (http_start(s, cert, key, trust, (unsigned)nthreads, &err) != 0)
 		goto fail;
 	if (pthread_create(&pub_thread, NULL, publisher, s) != 0) {
 		ca_err_set(&err, CA_ERR_NOMEM, "starting the publisher");
@@ -528,6 +531,7 @@ main(int argc, char **argv)
 	log_err("%s", err.msg);
 	rc = 1;
  out:
+	http_stop();
 	if (key != NULL)
 		OPENSSL_clear_free(key, keylen);
 	free(cert);

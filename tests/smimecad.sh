@@ -6,6 +6,8 @@
 #                              ports; sets SMIMECAD_PID, HTTPS_PORT,
 #                              HTTP_PORT, HTTPS_URL, HTTP_URL, SMIMECAD_LOG;
 #                              waits until /healthz answers; stops it at exit
+#   smimecad_start_on DIR [ARGS]  the same on the HTTPS_PORT and HTTP_PORT
+#                              already set (a restart on the same ports)
 #   smimecad_stop              SIGTERM, waits for the exit; sets smimecad_rc
 #   est_curl ARGS              curl against HTTPS_URL trusting DIR/chain.pem
 
@@ -18,6 +20,13 @@ smimecad_start()
 	while [ "$HTTP_PORT" = "$HTTPS_PORT" ]; do
 		HTTP_PORT=$(free_port)
 	done
+	smimecad_start_on "$_dir" "$@"
+}
+
+smimecad_start_on()
+{
+	_dir=$1
+	shift
 	HTTPS_URL=https://127.0.0.1:$HTTPS_PORT
 	HTTP_URL=http://127.0.0.1:$HTTP_PORT
 	SMIMECAD_DIR=$_dir

@@ -1,0 +1,121 @@
+/* Unit tests for the log escaper (ca/util.c util_escape_log). */
+#include "ac-config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca/util.h"
+#include "tests/unit/tap.h"
+
+static const char *esc(const char *, size_t);
+/* The escape of a string literal, NULs inside it included. */
+#define ESC(lit)	esc((lit), sizeof(lit) - 1)
+
+static void test_plain(void);
+static void test_controls(void);
+static void test_utf8(void);
+static void test_bounds(void);
+
+/* The escape of in[0..len) in a static buffer. */
+static const char *
+esc(const char *in, size_t len)
+{
+	static char out[1024];
+
+	util_escape_log(out, sizeof(out), in, len);
+	return out;
+}
+
+static void
+test_plain(void)
+{
+	const char *s = "10.0.0.1 GET /.well-known/est/cacerts 200 1.0ms";
+
+	TAP_STR_EQ(esc(s, strlen(s)), s, "printable ASCII stays as it is");
+	TAP_STR_EQ(ESC(""), "", "empty stays empty");
+	TAP_STR_EQ(ESC("a\\nb"), "a\\\\nb",
+	    "a backslash doubles, so a literal \\n differs from an LF");
+}
+
+static void
+test_controls(void)
+{
+	const char forged[] = "/x\nsmimecad: 10.0.0.9 GET /admin 200";
+
+	TAP_STR_EQ(esc(forged, strlen(forged)),
+	    "/x\\nsmimecad: 10.0.0.9 GET /admin 200",
+	    "an LF becomes \\n: the forged line stays inside its own");
+	TAP_STR_EQ(ESC("a\rb\tc"), "a\\rb\\tc", "CR and TAB: \\r \\t");
+	TAP_STR_EQ(ESC("\033[2J\033]0;x\007"),
+	    "\\x1b[2J\\x1b]0;x\\x07", "ESC and BEL: \\xNN");
+	TAP_STR_EQ(ESC("\x01\x1f\x7f"), "\\x01\\x1f\\x7f",
+	    "other C0 controls and DEL: \\xNN");
+	TAP_STR_EQ(ESC("a\0b"), "a\\x00b", "a NUL inside the length: \\x00");
+}
+
+static void
+test_utf8(void)
+{
+	TAP_STR_EQ(ESC("J\xc3\xbcrgen \xe2\x82\xac \xf0\x9f\x94\x91"),
+	    "J\xc3\xbcrgen \xe2\x82\xac \xf0\x9f\x94\x91",
+	    "valid UTF-8 (2, 3, 4 bytes) stays");
+	TAP_STR_EQ(ESC("\xff\xfe"), "\\xff\\xfe", "bytes never in UTF-8");
+	TAP_STR_EQ(ESC("a\x80z"), "a\\x80z", "a stray continuation byte");
+	TAP_STR_EQ(ESC("\xc3"), "\\xc3", "a sequence cut at the end");
+	TAP_STR_EQ(ESC("\xe2\x82z"), "\\xe2\\x82z",
+	    "a sequence cut by an ASCII byte");
+	TAP_STR_EQ(ESC("\xc0\xaf"), "\\xc0\\xaf", "an overlong '/'");
+	TAP_STR_EQ(ESC("\xe0\x80\x8a"), "\\xe0\\x80\\x8a",
+	    "an overlong LF");
+	TAP_STR_EQ(ESC("\xed\xa0\x80"), "\\xed\\xa0\\x80",
+	    "a UTF-16 surrogate");
+	TAP_STR_EQ(ESC("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80",
+	    "past U+10FFFF");
+	TAP_STR_EQ(ESC("\xc2\x85\xc2\x9b"), "\\xc2\\x85\\xc2\\x9b",
+	    "C1 controls (NEL, CSI) byte by byte");
+	TAP_STR_EQ(ESC("\xe2\x80\xa8\xe2\x80\xae"),
+	    "\\xe2\\x80\\xa8\\xe2\\x80\\xae",
+	    "line separator and right-to-left override");
+	TAP_STR_EQ(ESC("\xef\xbf\xbd"), "\xef\xbf\xbd",
+	    "a real U+FFFD stays");
+}
+
+static void
+test_bounds(void)
+{
+	char out[8], big[4 * 256 + 1], in[256];
+	size_t n;
+	int i, clean = 1;
+
+	n = util_escape_log(out, sizeof(out), "abc\ndef", 7);
+	TAP_STR_EQ(out, "abc\\nde", "cut at the buffer, after whole escapes");
+	TAP_INT_EQ(n, 7, "the length written");
+	n = util_escape_log(out, 6, "ab\x1b", 3);
+	TAP_STR_EQ(out, "ab", "an escape that does not fit is left out whole");
+	n = util_escape_log(out, 5, "ab\xe2\x82\xac", 5);
+	TAP_STR_EQ(out, "ab", "a character that does not fit is left out "
+	    "whole");
+	for (i = 0; i < 256; i++)
+		in[i] = (char)(i == 0 ? 1 : i);
+	n = util_escape_log(big, sizeof(big), in, sizeof(in));
+	TAP_INT_EQ(n, strlen(big), "every byte value: NUL-terminated");
+	for (i = 0; big[i] != '\0'; i++)
+		if ((unsigned char)big[i] < 0x20 ||
+		    (unsigned char)big[i] == 0x7f ||
+		    (unsigned char)big[i] >= 0x80)
+			clean = 0;
+	TAP_OK(clean, "every byte value: only printable ASCII comes out");
+	TAP_OK(n <= 4 * sizeof(in), "4 * len + 1 bytes always suffice");
+	TAP_INT_EQ(util_escape_log(out, 0, "x", 1), 0, "no room: nothing");
+}
+
+int
+main(void)
+{
+	test_plain();
+	test_controls();
+	test_utf8();
+	test_bounds();
+	return tap_done();
+}
