@@ -711,6 +711,7 @@ iss_store(void *arg, struct db *db, struct ca_err *err)
 	req.protocol = proto_name(r->protocol);
 	req.requester = r->account && r->account->id ? r->account->id :
 	    ca_actor(ca);
+	req.owner = r->account != NULL ? r->account->owner : NULL;
 	req.csr = tx->csr_der;
 	req.csrlen = tx->csrlen;
 	if ((rc = db_template_record(db, r->tpl->name, r->tpl->sha256,
@@ -773,8 +774,9 @@ iss_store(void *arg, struct db *db, struct ca_err *err)
 	    dc.id, pl->email, PUB_ADD, err)) != 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "template=%s protocol=%s "
-	    "requester=%s email=%s subject=%s", r->tpl->name, req.protocol,
-	    req.requester, pl->email ? pl->email : "-", pl->subject_str);
+	    "requester=%s owner=%s email=%s subject=%s", r->tpl->name,
+	    req.protocol, req.requester, req.owner ? req.owner : "-",
+	    pl->email ? pl->email : "-", pl->subject_str);
 	rc = audit_append(db, ca_actor(ca), "issue", dc.serial, detail, err);
  out:
 	ca_use_db(ca, NULL);
