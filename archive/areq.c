@@ -520,9 +520,9 @@ areq_open(struct ca *ca, const struct areq *a, int64_t now, EVP_PKEY **keyp,
 	}
 	/* The envelope is the client's: one that does not open is input. */
 	if (CMS_decrypt(a->env, xkey, xcert, NULL, out, CMS_BINARY) != 1) {
-		r = ca_err_ssl(err, CA_ERR_INVALID, "the archived key cannot be "
-		    "decrypted with the exchange key it names (encrypt it to "
-		    "the current exchange certificate, GET /ca/exchange)");
+		r = ca_err_ssl(err, CA_ERR_INVALID, "the archived key cannot "
+		    "be decrypted with the exchange key it names (encrypt it "
+		    "to the current exchange certificate, GET /ca/exchange)");
 		goto out;
 	}
 	EVP_PKEY_free(xkey);

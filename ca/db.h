@@ -19,7 +19,7 @@ struct db_cert {
 	char *template;		/* template name */
 	char *subject;		/* one-line subject */
 	char *email;		/* lower-case mail, or NULL */
-	char *owner;		/* its request's owner (db_request), or NULL */
+	char *owner;		/* its request's owner, or NULL */
 	int64_t not_before;
 	int64_t not_after;
 	int revoked;		/* 0 = not revoked */

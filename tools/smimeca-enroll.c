@@ -758,8 +758,8 @@ check_args(struct enr *e, int nmodes)
 		    e->cert_file || e->mode == MODE_KEYGEN ||
 		    e->mode == MODE_RENEW)
 			return usage_error("--cacert, --user, --password-file, "
-			    "--template, --serverkeygen, --renew and --cert are "
-			    "for online enrollment: give --url too");
+			    "--template, --serverkeygen, --renew and --cert "
+			    "are for online enrollment: give --url too");
 		if (e->key_file != NULL && e->keyspec_set)
 			return usage_error("--key brings the key, --key-type "
 			    "makes one: give one of them");

@@ -898,7 +898,8 @@ test_owner(void)
 
 	if (sqlite3_libversion_number() < 3035000) {
 		printf("ok %d - # SKIP SQLite %s cannot drop a column to "
-		    "rebuild a version 4 file\n", ++tap_n, sqlite3_libversion());
+		    "rebuild a version 4 file\n", ++tap_n,
+		    sqlite3_libversion());
 		goto out;
 	}
 	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++)

@@ -450,7 +450,8 @@ test_of_request(void)
 	EVP_PKEY_free(k);
 	k = NULL;
 	of_fails(blob, len, c, "2048-bit RSA key, but the request's public "
-	    "key is RSA of 3072 bits", "a 2048-bit BLOB for a 3072-bit request");
+	    "key is RSA of 3072 bits",
+	    "a 2048-bit BLOB for a 3072-bit request");
 	of_fails(blob, len, b, "does not belong to the request's public key",
 	    "another 2048-bit key");
 	of_fails(blob, len, ec, "is EC of 256 bits", "an RSA BLOB for an EC "
