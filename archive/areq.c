@@ -113,6 +113,7 @@ check_signer(CMS_SignerInfo *si, X509_REQ *csr, const EVP_MD *md,
 	X509_NAME *issuer = NULL;
 	ASN1_INTEGER *sno = NULL;
 	ASN1_OBJECT *mdobj = NULL;
+	EVP_PKEY *pub;
 	X509 *x = NULL;
 	unsigned char kid[EVP_MAX_MD_SIZE], dig[EVP_MAX_MD_SIZE];
 	unsigned int kidlen = 0, diglen = 0;
@@ -123,10 +124,24 @@ check_signer(CMS_SignerInfo *si, X509_REQ *csr, const EVP_MD *md,
 		    "signer identifier");
 		goto out;
 	}
-	if ((x = X509_new()) == NULL ||
-	    !X509_set_pubkey(x, X509_REQ_get0_pubkey(csr)) ||
-	    !X509_pubkey_digest(x, EVP_sha1(), kid, &kidlen)) {
+	/* The client's key: one OpenSSL cannot decode is the client's fault. */
+	if ((pub = X509_REQ_get0_pubkey(csr)) == NULL) {
+		r = ca_err_ssl(err, CA_ERR_INVALID, "CMC request: the public "
+		    "key of the PKCS#10 request cannot be decoded (a malformed "
+		    "SubjectPublicKeyInfo); make a new request");
+		goto out;
+	}
+	if ((x = X509_new()) == NULL) {
 		r = ca_err_ssl(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (!X509_set_pubkey(x, pub) ||
+	    !X509_pubkey_digest(x, EVP_sha1(), kid, &kidlen)) {
+		r = ca_err_ssl(err, CA_ERR_INVALID, "CMC request: the public "
+		    "key of the PKCS#10 request (%s) cannot be encoded again "
+		    "to compute its key identifier; make a new request",
+		    EVP_PKEY_get0_type_name(pub) != NULL ?
+		    EVP_PKEY_get0_type_name(pub) : "unknown type");
 		goto out;
 	}
 	if (keyid != NULL && ((size_t)keyid->length != kidlen ||
@@ -428,7 +443,8 @@ parse_key(const struct areq *a, const unsigned char *buf, size_t len,
 
 	*keyp = NULL;
 	if (a->form == AREQ_FORM_CMC)
-		return msblob_to_pkey(buf, len, keyp, err);
+		return msblob_to_pkey_of(buf, len, X509_REQ_get0_pubkey(a->csr),
+		    keyp, err);
 	if (len > 0 && buf[0] == 0x30)
 		*keyp = d2i_AutoPrivateKey(NULL, &p, (long)len);
 	else if ((b = BIO_new_mem_buf(buf, (int)len)) != NULL) {
@@ -502,9 +518,11 @@ areq_open(struct ca *ca, const struct areq *a, int64_t now, EVP_PKEY **keyp,
 		r = ca_err_ssl(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	/* The envelope is the client's: one that does not open is input. */
 	if (CMS_decrypt(a->env, xkey, xcert, NULL, out, CMS_BINARY) != 1) {
-		r = ca_err_ssl(err, CA_ERR_CRYPTO, "the archived key cannot be "
-		    "decrypted with the exchange key it names");
+		r = ca_err_ssl(err, CA_ERR_INVALID, "the archived key cannot "
+		    "be decrypted with the exchange key it names (encrypt it "
+		    "to the current exchange certificate, GET /ca/exchange)");
 		goto out;
 	}
 	EVP_PKEY_free(xkey);

@@ -348,10 +348,9 @@ int
 mdm_check_device_record(struct ca *ca, X509 *dev, const char *email,
     struct ca_err *err)
 {
-	sqlite3 *h = db_handle(ca_db(ca));
-	sqlite3_stmt *st = NULL;
+	struct ca_err lerr;
+	struct db_cert *dc = NULL;
 	struct tpl *t = NULL;
-	const char *tname, *who, *sha256;
 	char serial[65], want[65];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -362,52 +361,43 @@ mdm_check_device_record(struct ca *ca, X509 *dev, const char *email,
 		return ca_err_ssl(err, CA_ERR_CRYPTO, "device certificate %s",
 		    serial);
 	util_hex(md, mdlen, want);
-	if (sqlite3_prepare_v2(h, "SELECT c.sha256, c.revoked, c.template, "
-	    "r.requester FROM certs c LEFT JOIN requests r ON "
-	    "r.id = c.request_id WHERE c.serial = ?", -1, &st, NULL) !=
-	    SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "device certificate %s: %s",
-		    serial, sqlite3_errmsg(h));
+	ca_err_clear(&lerr);
+	if ((r = db_cert_get(ca_db(ca), serial, &dc, &lerr)) != 0 &&
+	    r != CA_ERR_NOTFOUND) {
+		r = ca_err_set(err, r, "%s", lerr.msg);
 		goto out;
 	}
-	if (sqlite3_step(st) != SQLITE_ROW ||
-	    (sha256 = (const char *)sqlite3_column_text(st, 0)) == NULL ||
-	    strcmp(sha256, want) != 0) {
+	if (r != 0 || strcmp(dc->sha256, want) != 0) {
 		r = ca_err_set(err, CA_ERR_AUTH, "device certificate %s is not "
 		    "one this CA issued (see smimeca cert list)", serial);
 		goto out;
 	}
-	if (sqlite3_column_int(st, 1) != 0) {
+	if (dc->revoked) {
 		r = ca_err_set(err, CA_ERR_POLICY, "device certificate %s is "
 		    "revoked: a lost or retired device gets no keys", serial);
 		goto out;
 	}
-	tname = (const char *)sqlite3_column_text(st, 2);
-	if (tname == NULL || tpl_load(ca_config(ca)->template_dir, tname, &t,
+	if (tpl_load(ca_config(ca)->template_dir, dc->template, &t,
 	    NULL) != 0 || t->purpose != TPL_PURPOSE_DEVICE) {
 		r = ca_err_set(err, CA_ERR_POLICY, "certificate %s was issued "
 		    "under template %s, not a device template (device-auth)",
-		    serial, tname != NULL ? tname : "?");
+		    serial, dc->template);
 		goto out;
 	}
 	/*
-	 * Enrolled by an account ("local:MAIL", "code:MAIL", ...): only for
-	 * that account's own keys. The administrator's are anybody's.
+	 * A device an account enrolled (or renewed from one it enrolled)
+	 * gets only that account's keys; the administrator's gets anybody's.
 	 */
-	if ((who = (const char *)sqlite3_column_text(st, 3)) != NULL &&
-	    strchr(who, ':') != NULL)
-		who = strchr(who, ':') + 1;
-	if (email != NULL && who != NULL && strchr(who, '@') != NULL &&
-	    strcasecmp(who, email) != 0) {
+	if (email != NULL && dc->owner != NULL &&
+	    strcasecmp(dc->owner, email) != 0) {
 		r = ca_err_set(err, CA_ERR_POLICY, "device certificate %s was "
 		    "enrolled by %s, not by %s: refusing to hand %s's keys to "
-		    "another user's device", serial, who, email, email);
+		    "another user's device", serial, dc->owner, email, email);
 		goto out;
 	}
 	r = 0;
  out:
 	tpl_free(t);
-	sqlite3_finalize(st);
+	db_cert_free(dc);
 	return r;
 }

@@ -62,7 +62,7 @@ int mdm_check_device_cert(X509 *device_cert, const char *trust_file,
 /*
  * With the CA at hand: dev is a certificate of its database (the same
  * DER), not revoked, of a device template, and, when email is given and
- * an account enrolled it, that account's.
+ * it has an owner (an account enrolled it or the one it renews), email's.
  */
 int mdm_check_device_record(struct ca *ca, X509 *dev, const char *email,
     struct ca_err *err);

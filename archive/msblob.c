@@ -1,6 +1,7 @@
 /* Microsoft private key BLOBs ([MS-WCCE] 2.2.2.9) <-> EVP_PKEY. */
 #include "ac-config.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -80,16 +81,19 @@ static const struct ecc_kind {
 	{ 0x36534345, "ECS6", "P-521", NID_secp521r1, 66, 1, 0 },
 };
 
+/* Pairwise checks run: each costs up to seconds of CPU for a large key. */
+static _Atomic uint64_t pair_checks;
+
 static uint32_t get_le32(const unsigned char *);
 static void put_le32(unsigned char *, uint32_t);
 static int pkey_from_params(const char *, OSSL_PARAM_BLD *, EVP_PKEY **);
 static int pkey_pair_ok(EVP_PKEY *);
-static int rsa_to_pkey(const unsigned char *, size_t, EVP_PKEY **,
-    struct ca_err *);
+static int rsa_to_pkey(const unsigned char *, size_t, const EVP_PKEY *,
+    EVP_PKEY **, struct ca_err *);
 static int ecc_build(const struct ecc_kind *, const unsigned char *, int,
-    EVP_PKEY **);
-static int ecc_to_pkey(const unsigned char *, size_t, EVP_PKEY **,
-    struct ca_err *);
+    const EVP_PKEY *, EVP_PKEY **);
+static int ecc_to_pkey(const unsigned char *, size_t, const EVP_PKEY *,
+    EVP_PKEY **, struct ca_err *);
 static int rsa_from_pkey(EVP_PKEY *, unsigned char **, size_t *,
     struct ca_err *);
 static int ecc_from_pkey(EVP_PKEY *, unsigned char **, size_t *,
@@ -142,14 +146,15 @@ pkey_pair_ok(EVP_PKEY *pkey)
 
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL)
 		return 0;
+	atomic_fetch_add_explicit(&pair_checks, 1, memory_order_relaxed);
 	ok = EVP_PKEY_pairwise_check(ctx) == 1;
 	EVP_PKEY_CTX_free(ctx);
 	return ok;
 }
 
 static int
-rsa_to_pkey(const unsigned char *buf, size_t len, EVP_PKEY **keyp,
-    struct ca_err *err)
+rsa_to_pkey(const unsigned char *buf, size_t len, const EVP_PKEY *pub,
+    EVP_PKEY **keyp, struct ca_err *err)
 {
 	BIGNUM *bn[RSA_NFIELDS] = { NULL }, *e = NULL;
 	OSSL_PARAM_BLD *bld = NULL;
@@ -205,6 +210,16 @@ rsa_to_pkey(const unsigned char *buf, size_t len, EVP_PKEY **keyp,
 		    bitlen, RSA_MIN_BITS, RSA_MAX_BITS);
 		goto out;
 	}
+	/* Another key than the request's gets no private-key work at all. */
+	if (pub != NULL && (!EVP_PKEY_is_a(pub, "RSA") ||
+	    EVP_PKEY_get_bits(pub) != (int)bitlen)) {
+		ca_err_set(err, r, "key BLOB: the archived key is a %u-bit RSA "
+		    "key, but the request's public key is %s of %d bits: it "
+		    "does not belong to the request", bitlen,
+		    EVP_PKEY_get0_type_name(pub) != NULL ?
+		    EVP_PKEY_get0_type_name(pub) : "?", EVP_PKEY_get_bits(pub));
+		goto out;
+	}
 	if (pubexp < 3 || pubexp % 2 == 0) {
 		ca_err_set(err, r, "key BLOB: public exponent %u is not an odd "
 		    "number of at least 3", pubexp);
@@ -243,8 +258,19 @@ rsa_to_pkey(const unsigned char *buf, size_t len, EVP_PKEY **keyp,
 		    "%d bits, but bitlen says %u", BN_num_bits(bn[0]), bitlen);
 		goto out;
 	}
-	if (!pkey_from_params("RSA", bld, &pkey))
-		goto fail;
+	if (!pkey_from_params("RSA", bld, &pkey)) {
+		/* The values are the client's: OpenSSL refused them. */
+		r = ca_err_ssl(err, CA_ERR_INVALID, "key BLOB: the %u-bit RSA "
+		    "values do not form a key", bitlen);
+		goto out;
+	}
+	if (pub != NULL && EVP_PKEY_eq(pkey, pub) != 1) {
+		ERR_clear_error();
+		r = ca_err_set(err, CA_ERR_INVALID, "key BLOB: the archived "
+		    "%u-bit RSA key does not belong to the request's public "
+		    "key (modulus or exponent differ)", bitlen);
+		goto out;
+	}
 	if (!pkey_pair_ok(pkey)) {
 		r = ca_err_ssl(err, CA_ERR_INVALID, "key BLOB: the %u-bit RSA "
 		    "private key is inconsistent (modulus, primes and "
@@ -272,7 +298,7 @@ rsa_to_pkey(const unsigned char *buf, size_t len, EVP_PKEY **keyp,
  */
 static int
 ecc_build(const struct ecc_kind *kind, const unsigned char *p, int be,
-    EVP_PKEY **pkeyp)
+    const EVP_PKEY *want, EVP_PKEY **pkeyp)
 {
 	unsigned char pub[1 + 2 * ECC_MAX_KEY];
 	const unsigned char *d = p + 2 * kind->cb;
@@ -302,7 +328,9 @@ ecc_build(const struct ecc_kind *kind, const unsigned char *p, int be,
 	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
 	    pub, 1 + 2 * kind->cb) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) ||
-	    !pkey_from_params("EC", bld, &pkey) || !pkey_pair_ok(pkey))
+	    !pkey_from_params("EC", bld, &pkey) ||
+	    (want != NULL && EVP_PKEY_eq(pkey, want) != 1) ||
+	    !pkey_pair_ok(pkey))
 		goto out;
 	*pkeyp = pkey;
 	pkey = NULL;
@@ -316,8 +344,8 @@ ecc_build(const struct ecc_kind *kind, const unsigned char *p, int be,
 }
 
 static int
-ecc_to_pkey(const unsigned char *buf, size_t len, EVP_PKEY **keyp,
-    struct ca_err *err)
+ecc_to_pkey(const unsigned char *buf, size_t len, const EVP_PKEY *pub,
+    EVP_PKEY **keyp, struct ca_err *err)
 {
 	const struct ecc_kind *kind = NULL;
 	uint32_t magic, cb;
@@ -357,17 +385,24 @@ ecc_to_pkey(const unsigned char *buf, size_t len, EVP_PKEY **keyp,
 	 * CNG writes X, Y and d big-endian; [MS-WCCE] 2.2.2.9.3 calls them
 	 * little-endian. Only one reading can give d*G = (X, Y).
 	 */
-	if (ecc_build(kind, buf + ECC_HDR_LEN, 1, keyp) ||
-	    ecc_build(kind, buf + ECC_HDR_LEN, 0, keyp))
+	if (ecc_build(kind, buf + ECC_HDR_LEN, 1, pub, keyp) ||
+	    ecc_build(kind, buf + ECC_HDR_LEN, 0, pub, keyp))
 		return 0;
 	return ca_err_set(err, CA_ERR_INVALID, "key BLOB: X, Y and d do not "
-	    "form a valid %s key pair (read big-endian or little-endian)",
-	    kind->curve);
+	    "form a valid %s key pair%s (read big-endian or little-endian)",
+	    kind->curve, pub != NULL ? " of the request's public key" : "");
 }
 
 int
 msblob_to_pkey(const unsigned char *buf, size_t len, EVP_PKEY **keyp,
     struct ca_err *err)
+{
+	return msblob_to_pkey_of(buf, len, NULL, keyp, err);
+}
+
+int
+msblob_to_pkey_of(const unsigned char *buf, size_t len, const EVP_PKEY *pub,
+    EVP_PKEY **keyp, struct ca_err *err)
 {
 	if (keyp == NULL)
 		return ca_err_set(err, CA_ERR_INTERNAL, "key BLOB: no output");
@@ -377,8 +412,19 @@ msblob_to_pkey(const unsigned char *buf, size_t len, EVP_PKEY **keyp,
 		    "too short for a key BLOB header", buf == NULL ? 0 : len);
 	/* A PUBLICKEYSTRUC starts with bType; a CNG magic with 'E'. */
 	if (buf[0] == PRIVATEKEYBLOB || buf[0] == PUBLICKEYBLOB)
-		return rsa_to_pkey(buf, len, keyp, err);
-	return ecc_to_pkey(buf, len, keyp, err);
+		return rsa_to_pkey(buf, len, pub, keyp, err);
+	if (pub != NULL && !EVP_PKEY_is_a(pub, "EC"))
+		return ca_err_set(err, CA_ERR_INVALID, "key BLOB: an EC key, "
+		    "but the request's public key is %s: it does not belong "
+		    "to the request", EVP_PKEY_get0_type_name(pub) != NULL ?
+		    EVP_PKEY_get0_type_name(pub) : "?");
+	return ecc_to_pkey(buf, len, pub, keyp, err);
+}
+
+uint64_t
+msblob_pair_checks(void)
+{
+	return atomic_load_explicit(&pair_checks, memory_order_relaxed);
 }
 
 static int

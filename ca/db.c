@@ -262,6 +262,28 @@ static const char *const migrations[] = {
 	/* 4: the active-limit check reads only unrevoked certificates. */
 	"CREATE INDEX certs_active ON certs(template, email) "
 	"WHERE revoked = 0;",
+	/*
+	 * 4 -> 5: who a certificate belongs to, as data (db_request.owner).
+	 * Older rows get it once from their requester: "local:", "code:" and
+	 * "dir:" name the account; "renew:SERIAL" takes the owner at the end
+	 * of its chain of renewals; anything else is the administrator's.
+	 */
+	"ALTER TABLE requests ADD COLUMN owner TEXT;"
+	"UPDATE requests SET owner ="
+	"  lower(substr(requester, instr(requester, ':') + 1))"
+	"  WHERE (requester LIKE 'local:%' OR requester LIKE 'code:%' OR"
+	"  requester LIKE 'dir:%') AND instr(requester, '@') > 0;"
+	"WITH RECURSIVE up(id, cur) AS ("
+	"  SELECT id, id FROM requests WHERE requester LIKE 'renew:%'"
+	"  UNION"
+	"  SELECT up.id, c.request_id FROM up"
+	"  JOIN requests r ON r.id = up.cur AND r.requester LIKE 'renew:%'"
+	"  JOIN certs c ON c.serial = substr(r.requester, 7)"
+	"  WHERE c.request_id IS NOT NULL)"
+	"UPDATE requests SET owner = ("
+	"  SELECT r.owner FROM up JOIN requests r ON r.id = up.cur"
+	"  WHERE up.id = requests.id AND r.requester NOT LIKE 'renew:%')"
+	"  WHERE requester LIKE 'renew:%';",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -269,7 +291,9 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
 
 #define CERT_COLS \
 	"id, serial, issuer_id, request_id, template, subject, email, " \
-	"not_before, not_after, revoked, revoked_at, reason, sha1, sha256, der"
+	"not_before, not_after, revoked, revoked_at, reason, sha1, sha256, " \
+	"der, (SELECT owner FROM requests WHERE requests.id = " \
+	"certs.request_id)"
 
 /* Appends "what: sqlite's message" to err and returns code. */
 static int
@@ -939,8 +963,8 @@ db_request_add(struct db *db, const struct db_request *req, int64_t *idp,
 	if (idp != NULL)
 		*idp = 0;
 	if ((r = db_prepare(db, "INSERT INTO requests(received, protocol, "
-	    "requester, template_id, csr) VALUES(?, ?, ?, ?, ?)", &st,
-	    "recording a request", err)) != 0)
+	    "requester, template_id, csr, owner) VALUES(?, ?, ?, ?, ?, ?)",
+	    &st, "recording a request", err)) != 0)
 		return r;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(st, 2, req->protocol, -1, SQLITE_STATIC);
@@ -949,6 +973,8 @@ db_request_add(struct db *db, const struct db_request *req, int64_t *idp,
 		sqlite3_bind_int64(st, 4, req->template_id);
 	sqlite3_bind_blob64(st, 5, req->csr != NULL ? (const void *)req->csr :
 	    (const void *)"", req->csrlen, SQLITE_STATIC);
+	if (req->owner != NULL)
+		sqlite3_bind_text(st, 6, req->owner, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		r = db_fail(db, err, CA_ERR_DB, "recording the %s request of "
 		    "%s", req->protocol, req->requester);
@@ -1100,6 +1126,7 @@ db_cert_from_row(struct db *db, sqlite3_stmt *st, struct db_cert **cp,
 	db_col_copy(st, 13, c->sha256, sizeof(c->sha256));
 	if (db_copy_blob(st, 14, &c->der, &c->derlen) != 0)
 		oom = 1;
+	c->owner = db_col_strdup(st, 15, &oom);
 	if (!oom && (c->template == NULL || c->subject == NULL)) {
 		db_cert_free(c);
 		return ca_err_set(err, CA_ERR_DB, "%s: certificate row %lld "
@@ -1268,6 +1295,7 @@ db_cert_free(struct db_cert *c)
 	free(c->template);
 	free(c->subject);
 	free(c->email);
+	free(c->owner);
 	free(c->der);
 	free(c);
 }

@@ -8,7 +8,7 @@
 struct ca_err;
 struct db;
 
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 /* A row of the certs table. Strings and der are owned by the struct. */
 struct db_cert {
@@ -19,6 +19,7 @@ struct db_cert {
 	char *template;		/* template name */
 	char *subject;		/* one-line subject */
 	char *email;		/* lower-case mail, or NULL */
+	char *owner;		/* its request's owner, or NULL */
 	int64_t not_before;
 	int64_t not_after;
 	int revoked;		/* 0 = not revoked */
@@ -41,7 +42,13 @@ struct db_cert_filter {
 struct db_request {
 	int64_t id;
 	const char *protocol;	/* "cli", "est", ... */
-	const char *requester;	/* account or "admin" */
+	const char *requester;	/* account or "admin", for the record */
+	/*
+	 * The account the certificate belongs to: the lower-case mail of the
+	 * account that enrolled it, carried over unchanged by its renewals.
+	 * NULL: issued by the administrator (at the CLI), nobody's own.
+	 */
+	const char *owner;
 	int64_t template_id;
 	const unsigned char *csr;	/* DER */
 	size_t csrlen;

@@ -302,7 +302,10 @@ plan(const struct iss_request *r, struct iss_plan *pl, struct ca_err *err)
 	if ((pkey = X509_REQ_get0_pubkey(r->csr)) == NULL)
 		return ca_err_ssl(err, CA_ERR_INVALID, "the request's public "
 		    "key cannot be read");
-	if (X509_REQ_verify(r->csr, pkey) != 1)
+	/* A key outside the policy costs no work, not even a signature. */
+	if ((rc = check_key(t, pkey, err)) != 0)
+		first = rc;
+	else if (X509_REQ_verify(r->csr, pkey) != 1)
 		return ca_err_ssl(err, CA_ERR_INVALID, "the request's "
 		    "signature does not verify: it was altered or not signed "
 		    "with its own key; make a new request");
@@ -313,8 +316,6 @@ plan(const struct iss_request *r, struct iss_plan *pl, struct ca_err *err)
 		    proto_name(r->protocol), protos);
 		first = first ? first : rc;
 	}
-	if ((rc = check_key(t, pkey, err)) != 0)
-		first = first ? first : rc;
 	if (t->archival == TPL_ARCHIVAL_REQUIRED && !r->has_archived_key) {
 		rc = ca_err_set(err, CA_ERR_POLICY, "template %s: key "
 		    "archival is required, but the request carries no "
@@ -711,6 +712,7 @@ iss_store(void *arg, struct db *db, struct ca_err *err)
 	req.protocol = proto_name(r->protocol);
 	req.requester = r->account && r->account->id ? r->account->id :
 	    ca_actor(ca);
+	req.owner = r->account != NULL ? r->account->owner : NULL;
 	req.csr = tx->csr_der;
 	req.csrlen = tx->csrlen;
 	if ((rc = db_template_record(db, r->tpl->name, r->tpl->sha256,
@@ -773,8 +775,9 @@ iss_store(void *arg, struct db *db, struct ca_err *err)
 	    dc.id, pl->email, PUB_ADD, err)) != 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "template=%s protocol=%s "
-	    "requester=%s email=%s subject=%s", r->tpl->name, req.protocol,
-	    req.requester, pl->email ? pl->email : "-", pl->subject_str);
+	    "requester=%s owner=%s email=%s subject=%s", r->tpl->name,
+	    req.protocol, req.requester, req.owner ? req.owner : "-",
+	    pl->email ? pl->email : "-", pl->subject_str);
 	rc = audit_append(db, ca_actor(ca), "issue", dc.serial, detail, err);
  out:
 	ca_use_db(ca, NULL);

@@ -21,6 +21,12 @@ struct iss_account {
 	const char *cn;
 	const char *(*lookup)(void *ctx, const char *attr);	/* others */
 	void *lookup_ctx;
+	/*
+	 * Whose certificate it is (db_request.owner): the enrolling
+	 * account's mail, or on renewal the owner of the renewed one.
+	 * NULL: the administrator's.
+	 */
+	const char *owner;
 };
 
 struct iss_request {

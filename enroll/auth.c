@@ -150,6 +150,7 @@ fill_acct(struct auth_acct *a, const char *kind, const char *mail,
 	snprintf(a->cn, sizeof(a->cn), "%s", cn != NULL && *cn ? cn :
 	    a->mail);
 	snprintf(a->id, sizeof(a->id), "%s:%s", kind, a->mail);
+	snprintf(a->owner, sizeof(a->owner), "%s", a->mail);
 }
 
 void
@@ -266,40 +267,6 @@ auth_basic(struct req *rq, struct resp *rs, struct wk *w,
 	return r;
 }
 
-/* The certificate's mail address: rfc822Name, else emailAddress. */
-static int
-cert_mail(X509 *cert, char *out, size_t len)
-{
-	GENERAL_NAMES *gens;
-	X509_NAME *name = X509_get_subject_name(cert);
-	unsigned char *u = NULL;
-	int i, found = 0;
-
-	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
-		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-
-		if (g->type == GEN_EMAIL) {
-			snprintf(out, len, "%.*s",
-			    ASN1_STRING_length(g->d.rfc822Name),
-			    (const char *)ASN1_STRING_get0_data(
-			    g->d.rfc822Name));
-			found = 1;
-			break;
-		}
-	}
-	GENERAL_NAMES_free(gens);
-	if (!found && (i = X509_NAME_get_index_by_NID(name,
-	    NID_pkcs9_emailAddress, -1)) >= 0 &&
-	    ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(
-	    X509_NAME_get_entry(name, i))) >= 0) {
-		snprintf(out, len, "%s", u);
-		found = 1;
-	}
-	OPENSSL_free(u);
-	return found ? 0 : -1;
-}
-
 int
 auth_client_cert(struct req *rq, struct resp *rs, struct wk *w,
     struct auth_acct *a, struct db_cert **dcp)
@@ -309,7 +276,7 @@ auth_client_cert(struct req *rq, struct resp *rs, struct wk *w,
 	X509 *cert = NULL;
 	X509_STORE_CTX *ctx = NULL;
 	unsigned char *cn = NULL;
-	char serial[65], mail[256];
+	char serial[65];
 	int i, r = -1;
 
 	*dcp = NULL;
@@ -344,16 +311,21 @@ auth_client_cert(struct req *rq, struct resp *rs, struct wk *w,
 		    "certificate cannot be renewed (enroll anew)", serial);
 		goto out;
 	}
-	/* A device certificate may name no mail address. */
-	if (cert_mail(cert, mail, sizeof(mail)) != 0)
-		mail[0] = '\0';
 	if ((i = X509_NAME_get_index_by_NID(X509_get_subject_name(cert),
 	    NID_commonName, -1)) >= 0)
 		ASN1_STRING_to_UTF8(&cn, X509_NAME_ENTRY_get_data(
 	    X509_NAME_get_entry(X509_get_subject_name(cert), i)));
-	fill_acct(a, "renew", mail, (const char *)cn);
+	/* A device certificate may name no mail address. */
+	fill_acct(a, "renew", dc->email != NULL ? dc->email : "",
+	    (const char *)cn);
 	snprintf(a->id, sizeof(a->id), "renew:%s", serial);
-	rq->user = strdup(*mail ? mail : serial);
+	/*
+	 * The renewal is the owner's, whoever holds the key now: a device
+	 * alice enrolled stays alice's (the administrator's stays nobody's).
+	 */
+	snprintf(a->owner, sizeof(a->owner), "%s", dc->owner != NULL ?
+	    dc->owner : "");
+	rq->user = strdup(a->mail[0] != '\0' ? a->mail : serial);
 	*dcp = dc;
 	dc = NULL;
 	r = 0;

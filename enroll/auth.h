@@ -10,6 +10,7 @@ struct wk;
 
 struct auth_acct {
 	char id[320];		/* recorded as the requester */
+	char owner[256];	/* whose certificates: "" = the administrator */
 	char mail[256];		/* lower-case */
 	char cn[256];
 	struct dir_entry *entry;	/* directory account: {dir:ATTR} */
@@ -32,7 +33,8 @@ int auth_basic(struct req *rq, struct resp *rs, struct wk *w,
     struct auth_acct *a);
 /*
  * The TLS client certificate: issued by this CA, valid now, not revoked.
- * 0 and *dcp (its row), or -1 with rs set.
+ * 0 and *dcp (its row), or -1 with rs set. The account is the one the
+ * certificate was issued for: its owner and mail as the database has them.
  */
 int auth_client_cert(struct req *rq, struct resp *rs, struct wk *w,
     struct auth_acct *a, struct db_cert **dcp);

@@ -175,9 +175,11 @@ account_of(const struct auth_acct *a, struct iss_account *acct)
 	if (a->entry != NULL) {
 		/* Subject values, {dir:ATTR} included, from the entry. */
 		dir_account(a->entry, a->id, acct);
+		acct->owner = a->owner[0] != '\0' ? a->owner : NULL;
 		return;
 	}
 	acct->id = a->id;
+	acct->owner = a->owner[0] != '\0' ? a->owner : NULL;
 	acct->mail = a->mail[0] != '\0' ? a->mail : NULL;
 	acct->cn = a->cn[0] != '\0' ? a->cn : NULL;
 }

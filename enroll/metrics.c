@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive/msblob.h"
 #include "enroll/http.h"
 #include "enroll/metrics.h"
 
@@ -115,6 +116,11 @@ metrics_render(uint64_t batches, uint64_t members, char **outp,
 	    "# TYPE smimecad_db_commit_members_total counter\n"
 	    "smimecad_db_commit_members_total %llu\n",
 	    (unsigned long long)batches, (unsigned long long)members);
+	fprintf(f, "# HELP smimecad_key_pair_checks_total Pairwise checks "
+	    "of archived private keys (the costly step of key archival).\n"
+	    "# TYPE smimecad_key_pair_checks_total counter\n"
+	    "smimecad_key_pair_checks_total %llu\n",
+	    (unsigned long long)msblob_pair_checks());
 	fputs("# HELP smimecad_request_duration_seconds Time from the "
 	    "request to the answer.\n"
 	    "# TYPE smimecad_request_duration_seconds histogram\n", f);

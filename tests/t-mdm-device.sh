@@ -84,6 +84,63 @@ is "$rc" 1 "a device certificate alice enrolled: refused for bob's keys"
 like "$err" "enrolled by alice@lab\\.example" "the message names who enrolled it"
 check "nothing written" test ! -e x1.mobileconfig
 
+# --- a renewal stays the device of the account that enrolled it ---
+# est_renew OLD NEW: simplereenroll of NEW.key's CSR, OLD as the TLS client
+# certificate.
+est_renew()
+{
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$2.key" \
+	    -subj "/CN=alicephone" -outform DER -out "$2.der" 2>/dev/null
+	chmod 600 "$2.key"
+	est_curl --cert "$1.crt" --key "$1.key" \
+	    -H 'Content-Type: application/pkcs10' \
+	    --data-binary "$(base64 -w0 "$2.der")" -o "$2.b64" \
+	    "$HTTPS_URL/.well-known/est/device-auth/simplereenroll" &&
+	    base64 -d "$2.b64" | openssl pkcs7 -inform DER -print_certs |
+	    openssl x509 -out "$2.crt"
+}
+check "alice renews her device certificate (simplereenroll)" \
+    est_renew alicephone alicephone2
+check "and renews the renewed one" est_renew alicephone2 alicephone3
+run_ok -m "cert list --json" smimeca -d lab cert list --json
+printf '%s\n' "$out" >list.json
+for f in alicephone alicephone2 alicephone3 bobphone; do
+	cert_serial "$f.crt" >"$f.serial"
+done
+py_tap <<'PY'
+import json
+rows = {o["serial"].lstrip("0"): o for o in json.load(open("list.json"))}
+def owner(name):
+    row = rows.get(open(name + ".serial").read().strip(), {})
+    return row.get("owner", "absent")
+for name in ("alicephone", "alicephone2", "alicephone3"):
+    check(owner(name) == "alice@lab.example",
+          "%s: owner is alice@lab.example" % name, owner(name))
+check(owner("bobphone") == "bob@lab.example", "bobphone: owner is bob",
+      owner("bobphone"))
+PY
+for f in alicephone2 alicephone3; do
+	mc --encrypt-to "$f.crt" --out "x$f.mobileconfig"
+	is "$rc" 1 "$f, renewed from alice's device: refused for bob's keys"
+	like "$err" "enrolled by alice@lab\\.example, not by bob@lab\\.example" \
+	    "the message names alice"
+	check "nothing written" test ! -e "x$f.mobileconfig"
+done
+enroll alice alice@lab.example Alice || bail_out "alice's encryption certificate"
+run_ok -m "alice's renewed device takes alice's keys" \
+    smimeca -d lab export mobileconfig --email alice@lab.example \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 \
+    --encrypt-to alicephone3.crt --out alice.mobileconfig
+py_tap <<'PY'
+import plistlib
+d = plistlib.load(open("alice.mobileconfig", "rb"))
+open("alice-enc.der", "wb").write(d.get("EncryptedPayloadContent") or b"")
+check(len(open("alice-enc.der", "rb").read()) > 100, "it is encrypted")
+PY
+check "alicephone3's key opens it" \
+    openssl cms -decrypt -inform DER -in alice-enc.der \
+    -inkey alicephone3.key -recip alicephone3.crt -out alice-inner.plist
+
 openssl req -x509 -newkey rsa:2048 -nodes -keyout foreign.key \
     -subj /CN=Foreign -addext extendedKeyUsage=clientAuth -days 2 \
     -out foreign.crt 2>/dev/null

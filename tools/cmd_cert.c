@@ -262,11 +262,11 @@ cert_json(const struct db_cert *c, int64_t now)
 
 	util_iso8601(c->not_before, nb);
 	util_iso8601(c->not_after, na);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s}",
 	    "serial", c->serial, "status", cert_status(c, now),
 	    "template", c->template, "subject", c->subject,
-	    "email", c->email, "not_before", nb, "not_after", na,
-	    "sha1", c->sha1, "sha256", c->sha256);
+	    "email", c->email, "owner", c->owner, "not_before", nb,
+	    "not_after", na, "sha1", c->sha1, "sha256", c->sha256);
 	if (o != NULL && c->revoked) {
 		util_iso8601(c->revoked_at, ra);
 		json_object_set_new(o, "revoked_at", json_string(ra));
@@ -426,9 +426,11 @@ cmd_cert_show(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	BIO_printf(b, "Serial:   %s\nStatus:   %s\nTemplate: %s\n"
-	    "Subject:  %s\nEmail:    %s\nSHA-1:    %s\nSHA-256:  %s\n",
-	    c->serial, cert_status(c, now), c->template, c->subject,
-	    c->email ? c->email : "-", c->sha1, c->sha256);
+	    "Subject:  %s\nEmail:    %s\nOwner:    %s\nSHA-1:    %s\n"
+	    "SHA-256:  %s\n", c->serial, cert_status(c, now), c->template,
+	    c->subject, c->email ? c->email : "-",
+	    c->owner ? c->owner : "- (the administrator's)", c->sha1,
+	    c->sha256);
 	if (c->revoked)
 		BIO_printf(b, "Revoked:  %s\n", rev_reason_name(c->reason));
 	X509_print_ex(b, x, XN_FLAG_ONELINE, 0);

@@ -63,6 +63,7 @@ struct enr {
 	const char *cn;
 	const char *digest;
 	enum ca_keyspec keyspec;
+	int keyspec_set;	/* --key-type given */
 	int archive;		/* make an archival request */
 	enum enr_format format;
 };
@@ -99,7 +100,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: smimeca-enroll --out-dir DIR [--key-type "
-	    "rsa:2048|rsa:3072|ec:p256]\n"
+	    "rsa:2048|rsa:3072|ec:p256 | --key KEY.pem]\n"
 	    "           [--subject DN | --email MAIL [--cn NAME]] "
 	    "[--digest sha256]\n"
 	    "           [--format cmc | --archive --xchg XCHG.pem "
@@ -486,7 +487,9 @@ run(const struct enr *e, struct ca_err *err)
 		r = CA_ERR_INVALID;
 		goto out;
 	}
-	if ((r = ca_keygen(e->keyspec, &key, err)) != 0 ||
+	/* Offline, --key brings a key of any size (tests of key policy). */
+	if ((r = e->key_file != NULL ? ca_read_key(e->key_file, NULL, &key,
+	    err) : ca_keygen(e->keyspec, &key, err)) != 0 ||
 	    (r = make_csr(name, key, md, &csr, err)) != 0 ||
 	    (r = write_key(e->out_dir, key, err)) != 0)
 		goto out;
@@ -752,11 +755,14 @@ check_args(struct enr *e, int nmodes)
 		e->mode = MODE_CMC;
 	if (e->url == NULL) {
 		if (e->cacert || e->user || e->pass_file || e->tpl ||
-		    e->cert_file || e->key_file || e->mode == MODE_KEYGEN ||
+		    e->cert_file || e->mode == MODE_KEYGEN ||
 		    e->mode == MODE_RENEW)
 			return usage_error("--cacert, --user, --password-file, "
-			    "--template, --serverkeygen, --renew, --cert and "
-			    "--key are for online enrollment: give --url too");
+			    "--template, --serverkeygen, --renew and --cert "
+			    "are for online enrollment: give --url too");
+		if (e->key_file != NULL && e->keyspec_set)
+			return usage_error("--key brings the key, --key-type "
+			    "makes one: give one of them");
 		if (e->archive && e->xchg_file == NULL)
 			return usage_error("--archive needs the CA exchange "
 			    "certificate: --xchg FILE (from smimeca xchg show "
@@ -857,6 +863,7 @@ main(int argc, char **argv)
 			e.out_dir = optarg;
 			break;
 		case 'k':
+			e.keyspec_set = 1;
 			if (ca_keyspec_parse(optarg, &e.keyspec) != 0 ||
 			    e.keyspec == CA_KEY_EC_P384 ||
 			    e.keyspec == CA_KEY_RSA4096) {

@@ -48,6 +48,10 @@ static void insert_row(struct db *, int64_t, int64_t, const char *,
 static void expect_bad(const char *, const char *, int64_t, const char *);
 static void test_tamper(void);
 static void test_reasons(void);
+static void owner_row(struct db *, int64_t, const char *, const char *,
+    const char *);
+static char *owner_of(struct db *, const char *);
+static void test_owner(void);
 static int count_row(void *, int64_t, int64_t, const char *, const char *,
     const char *, const char *);
 static int stop_row(void *, int64_t, int64_t, const char *, const char *,
@@ -800,6 +804,131 @@ test_reasons(void)
 	TAP_STR_EQ(rev_reason_name(7), "unknown", "name of unused 7");
 }
 
+/* A request by requester for owner, and certificate serial issued from it. */
+static void
+owner_row(struct db *db, int64_t issuer, const char *requester,
+    const char *owner, const char *serial)
+{
+	static const unsigned char csr[] = { 0x30, 0x00 };
+	struct ca_err err;
+	struct db_request req;
+	struct db_cert c;
+	int64_t id = 0;
+	int r;
+
+	ca_err_clear(&err);
+	memset(&req, 0, sizeof(req));
+	req.protocol = "est";
+	req.requester = requester;
+	req.owner = owner;
+	req.csr = csr;
+	req.csrlen = sizeof(csr);
+	r = db_request_add(db, &req, &id, &err);
+	fill_cert(&c, serial, issuer, (int64_t)time(NULL) + 1000,
+	    "device-auth", NULL, id);
+	if (r == 0)
+		r = db_cert_add(db, &c, &err);
+	TAP_INT_EQ(r, 0, "request of %s, certificate %s: %s", requester,
+	    serial, err.msg);
+}
+
+/* The owner db_cert_get reports for serial, "(null)" or "(error)". */
+static char *
+owner_of(struct db *db, const char *serial)
+{
+	struct ca_err err;
+	struct db_cert *c = NULL;
+	char *o;
+
+	ca_err_clear(&err);
+	if (db_cert_get(db, serial, &c, &err) != 0)
+		return strdup("(error)");
+	o = strdup(c->owner != NULL ? c->owner : "(null)");
+	db_cert_free(c);
+	return o;
+}
+
+/*
+ * Who a certificate belongs to: stored with its request, read back with
+ * the certificate, and derived once from old requester strings by the
+ * 4 -> 5 migration (renewals follow their chain to the account).
+ */
+static void
+test_owner(void)
+{
+	static const unsigned char der[] = { 0x30, 0x01, 0x00 };
+	static const struct {
+		const char *requester, *serial, *want;
+	} old[] = {
+		{ "local:Alice@Lab.Example", "a1", "alice@lab.example" },
+		{ "renew:a1", "a2", "alice@lab.example" },
+		{ "renew:a2", "a3", "alice@lab.example" },
+		{ "code:bob@lab.example", "b1", "bob@lab.example" },
+		{ "dir:carol@lab.example", "c1", "carol@lab.example" },
+		{ "renew:c1", "c2", "carol@lab.example" },
+		{ "admin", "d1", "(null)" },
+		{ "renew:d1", "d2", "(null)" },
+		{ "root@ca-host", "d3", "(null)" },
+		{ "renew:ffff", "e1", "(null)" },
+	};
+	struct ca_err err;
+	struct db *db = NULL;
+	char *path = dbpath("owner.db"), *o;
+	int64_t issuer = 0;
+	size_t i;
+	int r;
+
+	ca_err_clear(&err);
+	if ((r = db_open(path, 1, &db, &err)) == 0)
+		r = db_ca_cert_add(db, "issuing", der, sizeof(der), NULL, 0,
+		    4000000000LL, &issuer, &err);
+	TAP_INT_EQ(r, 0, "owner.db: %s", err.msg);
+	if (r != 0)
+		goto out;
+	owner_row(db, issuer, "local:alice@lab.example", "alice@lab.example",
+	    "01");
+	owner_row(db, issuer, "renew:01", "alice@lab.example", "02");
+	owner_row(db, issuer, "admin", NULL, "03");
+	TAP_STR_EQ(o = owner_of(db, "02"), "alice@lab.example",
+	    "a renewal's stored owner comes back with the certificate");
+	free(o);
+	TAP_STR_EQ(o = owner_of(db, "03"), "(null)",
+	    "the administrator's certificate has no owner");
+	free(o);
+
+	if (sqlite3_libversion_number() < 3035000) {
+		printf("ok %d - # SKIP SQLite %s cannot drop a column to "
+		    "rebuild a version 4 file\n", ++tap_n,
+		    sqlite3_libversion());
+		goto out;
+	}
+	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		owner_row(db, issuer, old[i].requester, NULL, old[i].serial);
+	/* Back to version 4: requester strings only. */
+	TAP_INT_EQ(sql_exec(db, "ALTER TABLE requests DROP COLUMN owner;"
+	    "PRAGMA user_version = 4"), SQLITE_OK, "rebuild a version 4 file");
+	db_close(db);
+	db = NULL;
+	r = db_open(path, 0, &db, &err);
+	TAP_INT_EQ(r, 0, "reopen: migrates to %d: %s", DB_SCHEMA_VERSION,
+	    err.msg);
+	if (r != 0)
+		goto out;
+	TAP_INT_EQ(q_int(db, "PRAGMA user_version"), DB_SCHEMA_VERSION,
+	    "schema version after the migration");
+	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+		TAP_STR_EQ(o = owner_of(db, old[i].serial), old[i].want,
+		    "migrated: %s (%s)", old[i].serial, old[i].requester);
+		free(o);
+	}
+	TAP_STR_EQ(o = owner_of(db, "02"), "alice@lab.example",
+	    "renew:01 follows 01 to alice");
+	free(o);
+ out:
+	db_close(db);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -831,6 +960,7 @@ main(void)
 
 	test_tamper();
 	test_reasons();
+	test_owner();
 	rm_tmpdir();
 	return tap_done();
 }

@@ -170,8 +170,8 @@ load_tpl(struct ca *ca, const char *name)
 static void
 add_kra(struct ca *ca)
 {
-	struct iss_account acct = { "admin", "kra@example.org", "KRA", NULL,
-	    NULL };
+	struct iss_account acct = { .id = "admin",
+	    .mail = "kra@example.org", .cn = "KRA" };
 	struct iss_request req;
 	struct ca_err err;
 	struct tpl *t = load_tpl(ca, "kra");

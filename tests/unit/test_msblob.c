@@ -27,6 +27,9 @@ static void test_rsa_errors(void);
 static void test_ec_roundtrip(const char *, size_t, const char *);
 static void test_ec_errors(void);
 static void test_unsupported(void);
+static int of_fails(const unsigned char *, size_t, const EVP_PKEY *,
+    const char *, const char *);
+static void test_of_request(void);
 
 static uint32_t
 le32(const unsigned char *p)
@@ -390,6 +393,92 @@ test_unsupported(void)
 	EVP_PKEY_free(key);
 }
 
+/*
+ * 1 if msblob_to_pkey_of refuses the BLOB for pub with a message holding
+ * want, and no pairwise check ran for it.
+ */
+static int
+of_fails(const unsigned char *b, size_t len, const EVP_PKEY *pub,
+    const char *want, const char *what)
+{
+	struct ca_err err;
+	EVP_PKEY *k = NULL;
+	uint64_t before = msblob_pair_checks();
+	unsigned char *p = dup_blob(b, len, len);
+	int r, ok;
+
+	ca_err_clear(&err);
+	r = msblob_to_pkey_of(p, len, pub, &k, &err);
+	free(p);
+	ok = r == CA_ERR_INVALID && k == NULL &&
+	    strstr(err.msg, want) != NULL;
+	TAP_OK(ok, "%s: refused naming \"%s\"", what, want);
+	if (!ok)
+		printf("#   r=%d msg=%s\n", r, err.msg);
+	TAP_INT_EQ(msblob_pair_checks(), before, "%s: no pairwise check",
+	    what);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
+/* A BLOB that is not the request's key gets no private-key work. */
+static void
+test_of_request(void)
+{
+	struct ca_err err;
+	EVP_PKEY *a = EVP_RSA_gen(2048), *b = EVP_RSA_gen(2048);
+	EVP_PKEY *c = EVP_RSA_gen(3072), *ec = EVP_EC_gen("P-256");
+	EVP_PKEY *ec2 = EVP_EC_gen("P-256"), *k = NULL;
+	unsigned char *blob = NULL, *eblob = NULL;
+	size_t len = 0, elen = 0;
+	uint64_t before;
+	int r;
+
+	ca_err_clear(&err);
+	if (a == NULL || b == NULL || c == NULL || ec == NULL || ec2 == NULL ||
+	    msblob_from_pkey(a, &blob, &len, &err) != 0 ||
+	    msblob_from_pkey(ec, &eblob, &elen, &err) != 0) {
+		TAP_OK(0, "keys and BLOBs for the request tests: %s", err.msg);
+		goto out;
+	}
+	before = msblob_pair_checks();
+	r = msblob_to_pkey_of(blob, len, a, &k, &err);
+	TAP_OK(r == 0 && k != NULL && EVP_PKEY_eq(k, a) == 1,
+	    "the request's own RSA key is taken: %s", err.msg);
+	TAP_INT_EQ(msblob_pair_checks(), before + 1,
+	    "... after one pairwise check");
+	EVP_PKEY_free(k);
+	k = NULL;
+	of_fails(blob, len, c, "2048-bit RSA key, but the request's public "
+	    "key is RSA of 3072 bits",
+	    "a 2048-bit BLOB for a 3072-bit request");
+	of_fails(blob, len, b, "does not belong to the request's public key",
+	    "another 2048-bit key");
+	of_fails(blob, len, ec, "is EC of 256 bits", "an RSA BLOB for an EC "
+	    "request");
+	of_fails(eblob, elen, a, "an EC key, but the request's public key is "
+	    "RSA", "an EC BLOB for an RSA request");
+	of_fails(eblob, elen, ec2, "of the request's public key",
+	    "another P-256 key");
+	before = msblob_pair_checks();
+	r = msblob_to_pkey_of(eblob, elen, ec, &k, &err);
+	TAP_OK(r == 0 && k != NULL && EVP_PKEY_eq(k, ec) == 1,
+	    "the request's own P-256 key is taken: %s", err.msg);
+	TAP_INT_EQ(msblob_pair_checks(), before + 1,
+	    "... after one pairwise check");
+ out:
+	if (blob != NULL)
+		OPENSSL_clear_free(blob, len);
+	if (eblob != NULL)
+		OPENSSL_clear_free(eblob, elen);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+	EVP_PKEY_free(c);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(ec2);
+}
+
 int
 main(void)
 {
@@ -400,5 +489,6 @@ main(void)
 	test_ec_roundtrip("P-384", 48, "ECK4");
 	test_ec_errors();
 	test_unsupported();
+	test_of_request();
 	return tap_done();
 }
