@@ -44,6 +44,7 @@ static int derive(const char *, const unsigned char *, size_t, uint64_t,
     uint64_t, uint64_t, unsigned char *);
 static int unhex(const char *, unsigned char *, size_t);
 static int valid_email(const char *);
+static int valid_cn(const char *);
 static int check_account(sqlite3 *, const char *, const char *, int64_t,
     int, struct user **, int64_t *);
 static int find_code(sqlite3 *, const char *, const char *, int64_t,
@@ -136,6 +137,16 @@ valid_email(const char *s)
 	return 1;
 }
 
+/* A display name: UTF-8 text without C0 controls or DEL. */
+static int
+valid_cn(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+			return 0;
+	return 1;
+}
+
 int
 user_add(struct ca *ca, const char *email, const char *cn,
     const char *password, struct ca_err *err)
@@ -149,6 +160,10 @@ user_add(struct ca *ca, const char *email, const char *cn,
 	if (!valid_email(email))
 		return ca_err_set(err, CA_ERR_INVALID, "\"%s\" is not a plain "
 		    "mail address", email);
+	if (cn != NULL && !valid_cn(cn))
+		return ca_err_set(err, CA_ERR_INVALID, "the name given with --cn "
+		    "for %s holds a control character (a line break, an escape "
+		    "or a tab): give the name as plain text", email);
 	if (strlen(password) < 8)
 		return ca_err_set(err, CA_ERR_INVALID, "the password for %s "
 		    "is shorter than 8 characters", email);

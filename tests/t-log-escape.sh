@@ -138,4 +138,28 @@ code=$(est_curl -o body -w '%{http_code}' "$HTTPS_URL/healthz")
 is "$code:$(cat body)" "200:ok" "smimecad still answers /healthz"
 diag "$nreq requests"
 
+# The CLI: a display name with controls is refused at the door, and what
+# `audit list` prints from the database (written there by anyone with the
+# file) is escaped the same way, one line a row.
+printf 'long enough pw\n' >pw
+run_exit 1 -m "user add refuses a --cn with ESC and LF" \
+    smimeca -d "$T/lab" user add eve@lab.example \
+    --cn "$(printf 'Eve\033[31m\nforged')" --password-file pw
+like "$err" "holds a control character" "the refusal says why"
+$PY - "$T/lab/smimeca.db" <<'PYEOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("INSERT INTO audit(ts, actor, action, object, detail, prev_hash, "
+          "hash) VALUES (0, 'a1a\nforged', 'x\x1b[2J', 'o\\', "
+          "'d1a\r\x85\u202ed1b', '', '')")
+c.commit()
+PYEOF
+run_ok -m "audit list" smimeca -d "$T/lab" audit list
+last=$(printf '%s\n' "$out" | tail -n 1)
+is "$last" \
+    "$(printf '%s' "$out" | tail -n 1 | cut -d' ' -f1-2) a1a\\nforged \
+x\\x1b[2J o\\\\ d1a\\r\\xc2\\x85\\xe2\\x80\\xaed1b" \
+    "audit list escapes every field of a row"
+unlike "$out" "$(printf '\033')" "no raw ESC in audit list"
+
 done_testing

@@ -680,11 +680,22 @@ static int
 audit_row_text(void *ctx, int64_t id, int64_t ts, const char *actor,
     const char *action, const char *object, const char *detail)
 {
-	char when[21];
+	const char *f[] = { actor, action, object, detail };
+	char when[21], *buf;
+	size_t i, n;
 
 	util_iso8601(ts, when);
-	printf("%lld %s %s %s %s %s\n", (long long)id, when, actor, action,
-	    object, detail);
+	printf("%lld %s", (long long)id, when);
+	/* A field the CLI got from elsewhere cannot split or paint a line. */
+	for (i = 0; i < 4; i++) {
+		n = strlen(f[i]);
+		if ((buf = malloc(4 * n + 1)) == NULL)
+			return CA_ERR_NOMEM;
+		util_escape_log(buf, 4 * n + 1, f[i], n);
+		printf(" %s", buf);
+		free(buf);
+	}
+	putchar('\n');
 	return 0;
 }
 
