@@ -346,7 +346,7 @@ mdm_check_device_cert(X509 *dev, const char *trust_file, int64_t now,
 
 int
 mdm_check_device_record(struct ca *ca, X509 *dev, const char *email,
-    struct ca_err *err)
+    char **ownerp, struct ca_err *err)
 {
 	struct ca_err lerr;
 	struct db_cert *dc = NULL;
@@ -395,9 +395,45 @@ mdm_check_device_record(struct ca *ca, X509 *dev, const char *email,
 		    "another user's device", serial, dc->owner, email, email);
 		goto out;
 	}
+	if (ownerp != NULL && dc->owner != NULL &&
+	    (*ownerp = strdup(dc->owner)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	r = 0;
  out:
 	tpl_free(t);
+	db_cert_free(dc);
+	return r;
+}
+
+int
+mdm_check_key_for_owner(struct ca *ca, const char *thumb, const char *owner,
+    struct ca_err *err)
+{
+	struct ca_err lerr;
+	struct db_cert *dc = NULL;
+	int r;
+
+	ca_err_clear(&lerr);
+	if ((r = db_cert_get_sha1(ca_db(ca), thumb, &dc, &lerr)) != 0) {
+		if (r == CA_ERR_NOTFOUND)
+			r = ca_err_set(err, CA_ERR_POLICY, "certificate %s is "
+			    "not one this CA issued: its key goes to no device "
+			    "of this CA's users", thumb);
+		else
+			r = ca_err_set(err, r, "%s", lerr.msg);
+		return r;
+	}
+	if (dc->email == NULL || strcasecmp(dc->email, owner) != 0) {
+		r = ca_err_set(err, CA_ERR_POLICY, "certificate %s is %s's, "
+		    "and the device was enrolled by %s: refusing to hand "
+		    "another user's key to it", thumb, dc->email != NULL ?
+		    dc->email : "nobody", owner);
+		goto out;
+	}
+	r = 0;
+ out:
 	db_cert_free(dc);
 	return r;
 }

@@ -62,10 +62,17 @@ int mdm_check_device_cert(X509 *device_cert, const char *trust_file,
 /*
  * With the CA at hand: dev is a certificate of its database (the same
  * DER), not revoked, of a device template, and, when email is given and
- * it has an owner (an account enrolled it or the one it renews), email's.
+ * it has an owner (an account enrolled it or the one it renews), email's;
+ * *ownerp (if ownerp is not NULL) is that owner, or stays NULL.
  */
 int mdm_check_device_record(struct ca *ca, X509 *dev, const char *email,
-    struct ca_err *err);
+    char **ownerp, struct ca_err *err);
+/*
+ * The device's owner may receive the key of the certificate of SHA-1
+ * thumbprint thumb: it is a certificate of this CA issued to owner.
+ */
+int mdm_check_key_for_owner(struct ca *ca, const char *thumb,
+    const char *owner, struct ca_err *err);
 
 /* An RFC 4122 version 4 UUID in upper case (37 bytes with the NUL). */
 int mdm_uuid(char out[37], struct ca_err *err);

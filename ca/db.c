@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1141,33 +1142,58 @@ db_cert_from_row(struct db *db, sqlite3_stmt *st, struct db_cert **cp,
 	return 0;
 }
 
-int
-db_cert_get(struct db *db, const char *serial, struct db_cert **cp,
-    struct ca_err *err)
+/* The certificate whose column col (serial or sha1) is val. */
+static int
+cert_get_by(struct db *db, const char *col, const char *val,
+    struct db_cert **cp, struct ca_err *err)
 {
+	char sql[sizeof(CERT_COLS) + 64];
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	*cp = NULL;
-	if ((r = db_prepare(db, "SELECT " CERT_COLS " FROM certs WHERE "
-	    "serial = ?", &st, "looking up a certificate", err)) != 0)
+	snprintf(sql, sizeof(sql), "SELECT " CERT_COLS " FROM certs WHERE "
+	    "%s = ?", col);
+	if ((r = db_prepare(db, sql, &st, "looking up a certificate",
+	    err)) != 0)
 		return r;
-	sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, val, -1, SQLITE_STATIC);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
 		r = db_cert_from_row(db, st, cp, err);
 		break;
 	case SQLITE_DONE:
 		r = ca_err_set(err, CA_ERR_NOTFOUND, "no certificate with "
-		    "serial %s (see `smimeca cert list`)", serial);
+		    "%s %s (see `smimeca cert list`)", strcmp(col, "sha1") == 0 ?
+		    "SHA-1 thumbprint" : "serial", val);
 		break;
 	default:
 		r = db_fail(db, err, CA_ERR_DB, "looking up certificate %s",
-		    serial);
+		    val);
 		break;
 	}
 	sqlite3_finalize(st);
 	return r;
+}
+
+int
+db_cert_get(struct db *db, const char *serial, struct db_cert **cp,
+    struct ca_err *err)
+{
+	return cert_get_by(db, "serial", serial, cp, err);
+}
+
+int
+db_cert_get_sha1(struct db *db, const char *sha1, struct db_cert **cp,
+    struct ca_err *err)
+{
+	char low[41];
+	size_t i;
+
+	for (i = 0; i < sizeof(low) - 1 && sha1[i] != '\0'; i++)
+		low[i] = (char)tolower((unsigned char)sha1[i]);
+	low[i] = '\0';
+	return cert_get_by(db, "sha1", low, cp, err);
 }
 
 int

@@ -105,6 +105,9 @@ int db_request_add(struct db *db, const struct db_request *req, int64_t *idp,
 int db_cert_add(struct db *db, struct db_cert *c, struct ca_err *err);
 int db_cert_get(struct db *db, const char *serial, struct db_cert **cp,
     struct ca_err *err);
+/* The certificate of that SHA-1 thumbprint (hex, either case). */
+int db_cert_get_sha1(struct db *db, const char *sha1, struct db_cert **cp,
+    struct ca_err *err);
 int db_cert_list(struct db *db, const struct db_cert_filter *f,
     struct db_cert ***listp, size_t *np, struct ca_err *err);
 /* Marks revoked; CA_ERR_EXISTS if already revoked, CA_ERR_NOTFOUND if none. */

@@ -178,4 +178,22 @@ run_exit 1 -m "the tablet's key does not open the phone's passwords" \
     smimeca mdm device --device-key bobtablet.key --in p.json --out tablet
 like "$err" "another device" "the device step says why"
 
+# The connector hands a user's PFX only to a device that user enrolled.
+run_exit 1 -m "the connector refuses bob's keys for alice's renewed phone" \
+    smimeca -d lab mdm connector --import-key import.key \
+    --device-cert alicephone3.crt --in intune/bob@lab.example.json \
+    --out a.json
+like "$err" "is bob@lab\\.example's, and the device was enrolled by \
+alice@lab\\.example" "the message names both users"
+check "nothing written" test ! -e a.json
+run_ok -m "export intune for alice" smimeca -d lab export intune \
+    --email alice@lab.example --import-key import.pub --key-name K \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --out intune
+run_ok -m "the connector takes alice's keys for alice's renewed phone" \
+    smimeca -d lab mdm connector --import-key import.key \
+    --device-cert alicephone3.crt --in intune/alice@lab.example.json \
+    --out a.json
+run_ok -m "alice's phone opens them" smimeca mdm device \
+    --device-key alicephone3.key --in a.json --out aphone
+
 done_testing

@@ -614,7 +614,7 @@ cmd_export_mobileconfig(struct cli *cli, int argc, char **argv)
 		goto out;
 	rc = CLI_FAIL;
 	if (tof != NULL && mdm_check_device_record(ca, pp.encrypt_to, email,
-	    &err) != 0)
+	    NULL,	    &err) != 0)
 		goto out;
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(ca_cert(ca)),
 	    NID_commonName, org, sizeof(org)) > 0)
@@ -670,12 +670,12 @@ cmd_mdm_connector(struct cli *cli, int argc, char **argv)
 	const struct cli_cmd *me = &cli_mdm_cmds[2];
 	const char *keyf = NULL, *certf = NULL, *caf = NULL, *in = NULL;
 	const char *out = NULL;
-	char *chain = NULL;
+	char *chain = NULL, *owner = NULL;
 	struct ca_err err;
 	EVP_PKEY *key = NULL;
 	X509 *dev = NULL;
 	unsigned char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, i;
 	json_t *res = NULL;
 	struct ca *ca = NULL;
 	int ch, own_ca, rc = CLI_FAIL;
@@ -705,7 +705,7 @@ cmd_mdm_connector(struct cli *cli, int argc, char **argv)
 		if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 			goto out;
 		rc = CLI_FAIL;
-		if (mdm_check_device_record(ca, dev, NULL, &err) != 0)
+		if (mdm_check_device_record(ca, dev, NULL, &owner, &err) != 0)
 			goto out;
 	}
 	if (ca_read_key(keyf, NULL, &key, &err) != 0 ||
@@ -715,6 +715,18 @@ cmd_mdm_connector(struct cli *cli, int argc, char **argv)
 		ca_err_set(&err, err.code, "%s: nothing written", in);
 		goto out;
 	}
+	/*
+	 * A device an account enrolled gets that account's keys only, as
+	 * Intune delivers a user's PFX to that user's devices.
+	 */
+	for (i = 0; owner != NULL && i < json_array_size(res); i++)
+		if (mdm_check_key_for_owner(ca, json_string_value(
+		    json_object_get(json_array_get(res, i), "thumbprint")),
+		    owner, &err) != 0) {
+			ca_err_set(&err, err.code, "%s, object %zu: nothing "
+			    "written", in, i + 1);
+			goto out;
+		}
 	if (write_json(out, res, &err) != 0)
 		goto out;
 	printf("wrote %s (%zu PFX password%s re-encrypted to the device "
@@ -727,6 +739,7 @@ cmd_mdm_connector(struct cli *cli, int argc, char **argv)
 	json_decref(res);
 	free(buf);
 	free(chain);
+	free(owner);
 	EVP_PKEY_free(key);
 	X509_free(dev);
 	ca_close(ca);
