@@ -1,6 +1,7 @@
 /* Local accounts and single-use enrollment codes. */
 #include "ac-config.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,25 +41,34 @@
 	"5d1c3e0f8a7b6c2d4e9f0a1b2c3d4e5f" "$" \
 	"0000000000000000000000000000000000000000000000000000000000000000"
 
-static int derive(const char *, const unsigned char *, size_t, uint64_t,
-    uint64_t, uint64_t, unsigned char *);
+/* Every scrypt this process ran, for smimecad's metrics. */
+static _Atomic uint64_t scrypt_count;
+
+static int derive(const char *, size_t, const unsigned char *, size_t,
+    uint64_t, uint64_t, uint64_t, unsigned char *);
 static int unhex(const char *, unsigned char *, size_t);
 static int valid_email(const char *);
 static int valid_cn(const char *);
+static int stamp_of(int64_t, const char *, int, unsigned char *);
 static int check_account(sqlite3 *, const char *, const char *, int64_t,
-    int, struct user **, int64_t *);
+    struct user **, int64_t *);
 static int find_code(sqlite3 *, const char *, const char *, int64_t,
     int64_t *);
 static int use_code(sqlite3 *, int64_t, int64_t);
 
 static int
-derive(const char *secret, const unsigned char *salt, size_t saltlen,
-    uint64_t n, uint64_t r, uint64_t p, unsigned char *out)
+derive(const char *secret, size_t len, const unsigned char *salt,
+    size_t saltlen, uint64_t n, uint64_t r, uint64_t p, unsigned char *out)
 {
-	if (n > (1u << 20) || r > 32 || p > 16)
-		return -1;	/* a stored hash must not make us work forever */
-	return EVP_PBE_scrypt(secret, strlen(secret), salt, saltlen, n, r, p,
+	atomic_fetch_add_explicit(&scrypt_count, 1, memory_order_relaxed);
+	return EVP_PBE_scrypt(secret, len, salt, saltlen, n, r, p,
 	    64ULL * 1024 * 1024, out, USER_HASH_LEN) == 1 ? 0 : -1;
+}
+
+uint64_t
+user_scrypt_count(void)
+{
+	return atomic_load_explicit(&scrypt_count, memory_order_relaxed);
 }
 
 static int
@@ -87,8 +97,8 @@ user_hash_secret(const char *secret, char **hashp, struct ca_err *err)
 
 	*hashp = NULL;
 	if (RAND_bytes(salt, sizeof(salt)) != 1 ||
-	    derive(secret, salt, sizeof(salt), USER_SCRYPT_N, USER_SCRYPT_R,
-	    USER_SCRYPT_P, h) != 0)
+	    derive(secret, strlen(secret), salt, sizeof(salt), USER_SCRYPT_N,
+	    USER_SCRYPT_R, USER_SCRYPT_P, h) != 0)
 		return ca_err_ssl(err, CA_ERR_CRYPTO, "hashing a secret");
 	util_hex(salt, sizeof(salt), salthex);
 	util_hex(h, sizeof(h), hhex);
@@ -101,6 +111,11 @@ user_hash_secret(const char *secret, char **hashp, struct ca_err *err)
 	return 0;
 }
 
+/*
+ * Exactly one scrypt, whatever stored holds: a hash that does not parse,
+ * or asks for more work than we allow, is checked with the stand-in's
+ * parameters and fails.
+ */
 int
 user_check_secret(const char *secret, const char *stored)
 {
@@ -108,18 +123,40 @@ user_check_secret(const char *secret, const char *stored)
 	char salthex[2 * USER_SALT_LEN + 1], hhex[2 * USER_HASH_LEN + 1];
 	unsigned char salt[USER_SALT_LEN], want[USER_HASH_LEN];
 	unsigned char got[USER_HASH_LEN];
-	int ok;
+	size_t len = strlen(secret);
+	int ok = 1;
 
-	if (stored == NULL || strlen(secret) > USER_SECRET_MAX ||
+	if (stored == NULL ||
 	    sscanf(stored, "scrypt$%llu$%llu$%llu$%32[0-9a-f]$%64[0-9a-f]",
 	    &n, &r, &p, salthex, hhex) != 5 ||
 	    unhex(salthex, salt, sizeof(salt)) != 0 ||
 	    unhex(hhex, want, sizeof(want)) != 0 ||
-	    derive(secret, salt, sizeof(salt), n, r, p, got) != 0)
-		return -1;
-	ok = CRYPTO_memcmp(got, want, sizeof(got)) == 0;
+	    n > (1u << 20) || r > 32 || p > 16) {
+		/* A stored hash must not make us work forever. */
+		n = USER_SCRYPT_N;
+		r = USER_SCRYPT_R;
+		p = USER_SCRYPT_P;
+		memset(salt, 0, sizeof(salt));
+		memset(want, 0, sizeof(want));
+		ok = 0;
+	}
+	if (len > USER_SECRET_MAX) {
+		len = USER_SECRET_MAX;
+		ok = 0;
+	}
+	if (derive(secret, len, salt, sizeof(salt), n, r, p, got) != 0)
+		ok = 0;
+	else
+		ok = CRYPTO_memcmp(got, want, sizeof(got)) == 0 && ok;
 	OPENSSL_cleanse(got, sizeof(got));
 	return ok ? 0 : -1;
+}
+
+void
+user_stand_in(const char *secret)
+{
+	(void)user_check_secret(secret, USER_DUMMY_HASH);
+	(void)user_check_secret(secret, USER_DUMMY_HASH);
 }
 
 static int
@@ -381,32 +418,53 @@ user_code_new(struct ca *ca, const char *email, int64_t ttl, char **codep,
 	return r;
 }
 
+/* What a cached login is checked against: the account as stored now. */
+static int
+stamp_of(int64_t id, const char *pwhash, int disabled, unsigned char *stamp)
+{
+	EVP_MD_CTX *c;
+	char head[48];
+	int r = -1;
+
+	snprintf(head, sizeof(head), "%lld:%d:", (long long)id,
+	    disabled ? 1 : 0);
+	if ((c = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+	    EVP_DigestUpdate(c, head, strlen(head)) &&
+	    (pwhash == NULL || EVP_DigestUpdate(c, pwhash, strlen(pwhash))) &&
+	    EVP_DigestFinal_ex(c, stamp, NULL))
+		r = 0;
+	EVP_MD_CTX_free(c);
+	return r;
+}
+
 /*
- * 0 and *up when the password matches an enabled account. Unless flags has
- * USER_AUTH_FALLBACK, every failure costs two scrypts: the password's and
- * the (one live) code's, real or not, so the time does not tell whether
- * the account exists or has a code.
+ * 0 and *up when the password, or the account's live code, matches an
+ * enabled account. Every failure costs exactly two scrypts, the
+ * password's and the code's, a stand-in for whichever is missing, so
+ * neither the time nor the work tells whether the account exists, is
+ * disabled or has a code.
  */
 static int
 check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
-    int flags, struct user **up, int64_t *codep)
+    struct user **up, int64_t *codep)
 {
 	sqlite3_stmt *st = NULL;
 	struct user *u = NULL;
+	const char *pwhash;
 	int r = -1;
 
 	*up = NULL;
 	*codep = 0;
 	if (sqlite3_prepare_v2(h, "SELECT id, email, cn, pwhash, created "
 	    "FROM users WHERE email = ? AND disabled = 0", -1, &st, NULL) !=
-	    SQLITE_OK)
+	    SQLITE_OK) {
+		user_stand_in(secret);
 		return -1;
+	}
 	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		if (!(flags & USER_AUTH_FALLBACK)) {
-			(void)user_check_secret(secret, USER_DUMMY_HASH);
-			(void)user_check_secret(secret, USER_DUMMY_HASH);
-		}
+		user_stand_in(secret);
 		goto out;
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL)
@@ -416,12 +474,11 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
 		u->cn = strdup((const char *)sqlite3_column_text(st, 2));
 	u->created = sqlite3_column_int64(st, 4);
-	if (u->email == NULL)
+	pwhash = (const char *)sqlite3_column_text(st, 3);
+	if (u->email == NULL || stamp_of(u->id, pwhash, 0, u->stamp) != 0)
 		goto out;
 	/* The password check (slow) runs outside any transaction. */
-	if (sqlite3_column_type(st, 3) != SQLITE_NULL &&
-	    user_check_secret(secret,
-	    (const char *)sqlite3_column_text(st, 3)) == 0) {
+	if (user_check_secret(secret, pwhash) == 0) {
 		*up = u;
 		u = NULL;
 		r = 0;
@@ -433,7 +490,7 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 		u = NULL;
 		goto out;
 	}
-	if (r == 1 && !(flags & USER_AUTH_FALLBACK))
+	if (r == 1)
 		(void)user_check_secret(secret, USER_DUMMY_HASH);
 	r = -1;
  out:
@@ -443,8 +500,9 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 }
 
 /*
- * The matching unused, unexpired code: 0 and *idp; 1 when the account has
- * no such code to try (no scrypt ran), -1 when none matched.
+ * The account's newest unused, unexpired code (there is one at most, see
+ * user_code_new): 0 and *idp when it matches; 1 when the account has no
+ * such code (no scrypt ran), -1 when it did not match.
  */
 static int
 find_code(sqlite3 *h, const char *mail, const char *secret, int64_t now,
@@ -456,20 +514,19 @@ find_code(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 	*idp = 0;
 	if (sqlite3_prepare_v2(h, "SELECT c.id, c.codehash FROM "
 	    "enroll_codes c JOIN users u ON u.id = c.user_id WHERE "
-	    "u.email = ? AND c.used = 0 AND c.expires >= ?", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return -1;
+	    "u.email = ? AND c.used = 0 AND c.expires >= ? "
+	    "ORDER BY c.id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return 1;
 	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
 	r = 1;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	if (sqlite3_step(st) == SQLITE_ROW) {
 		r = -1;
 		if (user_check_secret(secret,
-		    (const char *)sqlite3_column_text(st, 1)) != 0)
-			continue;
-		*idp = sqlite3_column_int64(st, 0);
-		r = 0;
-		break;
+		    (const char *)sqlite3_column_text(st, 1)) == 0) {
+			*idp = sqlite3_column_int64(st, 0);
+			r = 0;
+		}
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -495,7 +552,7 @@ use_code(sqlite3 *h, int64_t id, int64_t now)
 
 int
 user_authenticate(struct ca *ca, const char *email, const char *secret,
-    int64_t now, int flags, struct user **up, struct ca_err *err)
+    int64_t now, struct user **up, struct ca_err *err)
 {
 	struct db *db = ca_db(ca);
 	char *mail = NULL;
@@ -506,8 +563,7 @@ user_authenticate(struct ca *ca, const char *email, const char *secret,
 	if ((mail = strdup(email)) == NULL)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	util_lower(mail);
-	if (check_account(db_handle(db), mail, secret, now, flags, up,
-	    &code) != 0) {
+	if (check_account(db_handle(db), mail, secret, now, up, &code) != 0) {
 		r = ca_err_set(err, CA_ERR_AUTH, "wrong account or password "
 		    "for %s", mail);
 		goto out;
@@ -531,6 +587,82 @@ user_authenticate(struct ca *ca, const char *email, const char *secret,
 		user_free(*up);
 		*up = NULL;
 	}
+	free(mail);
+	return r;
+}
+
+int
+user_stamp(struct ca *ca, const char *email, unsigned char *stamp,
+    struct ca_err *err)
+{
+	sqlite3 *h = db_handle(ca_db(ca));
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if (sqlite3_prepare_v2(h, "SELECT id, pwhash, disabled FROM users "
+	    "WHERE email = ?", -1, &st, NULL) != SQLITE_OK)
+		return ca_err_set(err, CA_ERR_DB, "users: %s",
+		    sqlite3_errmsg(h));
+	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		r = stamp_of(sqlite3_column_int64(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    sqlite3_column_int(st, 2), stamp) == 0 ? 0 :
+		    ca_err_ssl(err, CA_ERR_NOMEM, "hashing account %s", email);
+	else if (rc == SQLITE_DONE)
+		r = ca_err_set(err, CA_ERR_NOTFOUND, "no account %s", email);
+	else
+		r = ca_err_set(err, CA_ERR_DB, "users: %s",
+		    sqlite3_errmsg(h));
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+user_set_password(struct ca *ca, const char *email, const char *password,
+    struct ca_err *err)
+{
+	struct db *db = ca_db(ca);
+	sqlite3 *h = db_handle(db);
+	sqlite3_stmt *st = NULL;
+	char *mail = NULL, *hash = NULL;
+	int r, in_tx = 0;
+
+	if (strlen(password) < 8)
+		return ca_err_set(err, CA_ERR_INVALID, "the password for %s "
+		    "is shorter than 8 characters", email);
+	if ((mail = strdup(email)) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	util_lower(mail);
+	if ((r = user_hash_secret(password, &hash, err)) != 0 ||
+	    (r = db_begin(db, err)) != 0)
+		goto out;
+	in_tx = 1;
+	if (sqlite3_prepare_v2(h, "UPDATE users SET pwhash = ? WHERE "
+	    "email = ?", -1, &st, NULL) != SQLITE_OK) {
+		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, mail, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
+		goto out;
+	}
+	if (sqlite3_changes(h) == 0) {
+		r = ca_err_set(err, CA_ERR_NOTFOUND, "no account %s (see "
+		    "smimeca user list)", mail);
+		goto out;
+	}
+	if ((r = audit_append(db, ca_actor(ca), "user-password", mail, "",
+	    err)) != 0 || (r = db_commit(db, err)) != 0)
+		goto out;
+	in_tx = 0;
+ out:
+	sqlite3_finalize(st);
+	if (in_tx)
+		db_rollback(db);
+	free(hash);
 	free(mail);
 	return r;
 }

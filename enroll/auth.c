@@ -2,6 +2,7 @@
 #include "ac-config.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,20 +25,27 @@
 #include "enroll/auth.h"
 #include "enroll/http.h"
 #include "enroll/log.h"
+#include "enroll/metrics.h"
 #include "enroll/srv.h"
 
 #define CHALLENGE	"Basic realm=\"smimeca\", charset=\"UTF-8\""
 #define CACHE_SLOTS	256
 #define CACHE_TTL	60	/* seconds a verified password is trusted */
 #define CRED_MAX	1024
+#define LOGIN_WAIT_MAX	4	/* logins that may queue for the scrypt slot */
+/* Every refused login, whatever the reason: no account shows by its text. */
+#define REFUSED		"wrong account or password"
 
 /*
  * scrypt costs 32 MiB and tens of milliseconds, once per account and
  * minute: a verified password is remembered as an HMAC under a key that
- * lives only in this process.
+ * lives only in this process, with the account's stamp, which every hit
+ * checks against the database (a disable or a new password counts at
+ * once).
  */
 struct cache_ent {
 	unsigned char mac[32];
+	unsigned char stamp[USER_STAMP_LEN];
 	char mail[256];
 	char cn[256];
 	time_t expires;
@@ -47,11 +55,25 @@ static unsigned char cache_key[32];
 static struct cache_ent cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * The scrypt slot: one password check at a time (memory), taken in the
+ * order logins came (tickets); at most LOGIN_WAIT_MAX wait, so that a
+ * flood of wrong passwords is answered 503 instead of stalling every login.
+ */
+static pthread_mutex_t login_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t login_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t login_next, login_serving;
+
 static void cred_mac(const char *, const char *, unsigned char[32]);
 static size_t slot_of(const unsigned char[32]);
-static int cache_get(const char *, const unsigned char[32],
+static int cache_get(struct wk *, const char *, const unsigned char[32],
     struct auth_acct *);
-static void cache_put(const unsigned char[32], const struct auth_acct *);
+static void cache_put(const unsigned char[32], const struct auth_acct *,
+    const unsigned char *);
+static void cache_drop(const unsigned char[32]);
+static void login_gauge(void);
+static int login_enter(void);
+static void login_leave(void);
 static int challenge(struct resp *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 static void fill_acct(struct auth_acct *, const char *, const char *,
@@ -93,33 +115,110 @@ slot_of(const unsigned char mac[32])
 	return ((size_t)mac[0] << 8 | mac[1]) % CACHE_SLOTS;
 }
 
+/*
+ * A remembered login, if the account is as it was when its password was
+ * checked; a stale entry (new password, account disabled or replaced) is
+ * dropped and the password checked anew.
+ */
 static int
-cache_get(const char *mail, const unsigned char mac[32], struct auth_acct *a)
+cache_get(struct wk *w, const char *mail, const unsigned char mac[32],
+    struct auth_acct *a)
 {
 	struct cache_ent *e = &cache[slot_of(mac)];
+	struct ca_err err;
+	unsigned char was[USER_STAMP_LEN], now[USER_STAMP_LEN];
+	char cn[sizeof(e->cn)];
 	int hit = 0;
 
 	pthread_mutex_lock(&cache_lock);
 	if (e->expires > time(NULL) && CRYPTO_memcmp(e->mac, mac, 32) == 0 &&
 	    strcmp(e->mail, mail) == 0) {
-		fill_acct(a, "local", e->mail, e->cn);
+		memcpy(was, e->stamp, sizeof(was));
+		memcpy(cn, e->cn, sizeof(cn));
 		hit = 1;
 	}
 	pthread_mutex_unlock(&cache_lock);
-	return hit;
+	if (!hit)
+		return 0;
+	ca_err_clear(&err);
+	if (user_stamp(w->ca, mail, now, &err) != 0 ||
+	    CRYPTO_memcmp(was, now, sizeof(was)) != 0) {
+		if (err.code != 0 && err.code != CA_ERR_NOTFOUND)
+			log_err("checking the remembered login of %s: %s",
+			    mail, err.msg);
+		cache_drop(mac);
+		return 0;
+	}
+	fill_acct(a, "local", mail, cn);
+	return 1;
 }
 
 static void
-cache_put(const unsigned char mac[32], const struct auth_acct *a)
+cache_put(const unsigned char mac[32], const struct auth_acct *a,
+    const unsigned char *stamp)
 {
 	struct cache_ent *e = &cache[slot_of(mac)];
 
 	pthread_mutex_lock(&cache_lock);
 	memcpy(e->mac, mac, 32);
+	memcpy(e->stamp, stamp, USER_STAMP_LEN);
 	snprintf(e->mail, sizeof(e->mail), "%s", a->mail);
 	snprintf(e->cn, sizeof(e->cn), "%s", a->cn);
 	e->expires = time(NULL) + CACHE_TTL;
 	pthread_mutex_unlock(&cache_lock);
+}
+
+static void
+cache_drop(const unsigned char mac[32])
+{
+	struct cache_ent *e = &cache[slot_of(mac)];
+
+	pthread_mutex_lock(&cache_lock);
+	if (CRYPTO_memcmp(e->mac, mac, 32) == 0)
+		OPENSSL_cleanse(e, sizeof(*e));
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* Under login_lock: the logins waiting behind the one in the slot. */
+static void
+login_gauge(void)
+{
+	uint64_t in = login_next - login_serving;
+
+	metrics_login_queue(in > 0 ? (unsigned)(in - 1) : 0);
+}
+
+/* 0 once this thread holds the scrypt slot; -1 when the queue is full. */
+static int
+login_enter(void)
+{
+	uint64_t t;
+
+	pthread_mutex_lock(&login_lock);
+	if (login_next - login_serving > LOGIN_WAIT_MAX) {
+		pthread_mutex_unlock(&login_lock);
+		metrics_login_busy();
+		return -1;
+	}
+	t = login_next++;
+	login_gauge();
+	if (t != login_serving) {
+		metrics_login_wait();
+		while (t != login_serving)
+			pthread_cond_wait(&login_cv, &login_lock);
+	}
+	pthread_mutex_unlock(&login_lock);
+	return 0;
+}
+
+static void
+login_leave(void)
+{
+	pthread_mutex_lock(&login_lock);
+	login_serving++;
+	login_gauge();
+	pthread_cond_broadcast(&login_cv);
+	pthread_mutex_unlock(&login_lock);
 }
 
 static int
@@ -162,7 +261,7 @@ auth_acct_clear(struct auth_acct *a)
 
 /*
  * The directory's answer for user: its entry, a 401, or a 503 when the
- * directory cannot be reached. local_err says why the local check failed.
+ * directory cannot be reached.
  */
 static int
 dir_basic(struct req *rq, struct resp *rs, struct wk *w, const char *user,
@@ -181,11 +280,7 @@ dir_basic(struct req *rq, struct resp *rs, struct wk *w, const char *user,
 			    "check %s's password; try again later", user);
 			return -1;
 		}
-		if (r == CA_ERR_NOTFOUND)
-			return challenge(rs, "%s is neither a local account "
-			    "nor a user of the directory", user);
-		return challenge(rs, "wrong account or password for %s",
-		    user);
+		return challenge(rs, REFUSED);
 	}
 	if (e->mail == NULL) {
 		dir_entry_free(e);
@@ -206,52 +301,64 @@ auth_basic(struct req *rq, struct resp *rs, struct wk *w,
 	struct user *u = NULL;
 	char *user = NULL, *pass = NULL;
 	unsigned char mac[32];
-	int dir, r = -1;
+	int sane, r = -1;
 
 	memset(a, 0, sizeof(*a));
+	memset(mac, 0, sizeof(mac));
 	ca_err_clear(&err);
 	user = MHD_basic_auth_get_username_password(rq->conn, &pass);
-	(void)cfg;
 	if (user == NULL) {
 		r = challenge(rs, "%s needs HTTP Basic credentials: an "
 		    "account's mail address and its password or "
 		    "enrollment code", rq->path);
 		goto out;
 	}
-	if (*user == '\0' || pass == NULL || *pass == '\0' ||
-	    strlen(user) > 255 || strlen(pass) > CRED_MAX) {
-		r = challenge(rs, "wrong account or password");
-		goto out;
-	}
+	sane = *user != '\0' && pass != NULL && *pass != '\0' &&
+	    strlen(user) <= 255 && strlen(pass) <= CRED_MAX;
 	for (char *p = user; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p += 'a' - 'A';
-	cred_mac(user, pass, mac);
-	if (cache_get(user, mac, a)) {
-		r = 0;
+	if (sane) {
+		cred_mac(user, pass, mac);
+		if (cache_get(w, user, mac, a)) {
+			r = 0;
+			goto out;
+		}
+	}
+	if (login_enter() != 0) {
+		log_info("login of %s not checked: %d logins wait for a "
+		    "password check already", user, LOGIN_WAIT_MAX);
+		resp_text(rs, 503, "too many logins are waiting for a "
+		    "password check; try again in a second");
+		rs->extra_header = "Retry-After: 1";
 		goto out;
 	}
-	dir = cfg->ldap != NULL && cfg->ldap->accounts;
-	pthread_mutex_lock(&rq->srv->slow_lock);
-	r = user_authenticate(w->ca, user, pass, (int64_t)time(NULL),
-	    dir ? USER_AUTH_FALLBACK : 0, &u, &err);
-	pthread_mutex_unlock(&rq->srv->slow_lock);
+	/* Every refusal below has cost the same two scrypts. */
+	if (!sane) {
+		user_stand_in(pass != NULL ? pass : "");
+		login_leave();
+		r = challenge(rs, REFUSED);
+		goto out;
+	}
+	r = user_authenticate(w->ca, user, pass, (int64_t)time(NULL), &u,
+	    &err);
+	login_leave();
 	if (r != 0) {
 		if (err.code != CA_ERR_AUTH)
 			log_err("authenticating %s: %s", user, err.msg);
 		/* Not a local account (or not its password): the directory. */
-		if (dir) {
+		if (cfg->ldap != NULL && cfg->ldap->accounts) {
 			r = dir_basic(rq, rs, w, user, pass, a);
 			goto out;
 		}
 		log_info("authentication failed for %s", user);
-		r = challenge(rs, "wrong account or password for %s", user);
+		r = challenge(rs, REFUSED);
 		goto out;
 	}
 	fill_acct(a, u->via_code ? "code" : "local", u->email, u->cn);
 	/* A code is single-use: never cached. */
 	if (!u->via_code)
-		cache_put(mac, a);
+		cache_put(mac, a, u->stamp);
 	r = 0;
  out:
 	OPENSSL_cleanse(mac, sizeof(mac));

@@ -21,13 +21,14 @@ void auth_acct_clear(struct auth_acct *a);
 
 /* Seeds the credential cache's key; call once before serving. */
 int auth_init(void);
-/* Forgets cached credentials (after a reload). */
+/* Forgets remembered passwords (after a reload). */
 void auth_flush(void);
 /*
  * HTTP Basic against local accounts and single-use enrollment codes, then,
  * when <ldap accounts="yes">, by a simple bind as the user's directory
- * entry. 0, or -1 with rs set (401 and a challenge, 503 when the directory
- * cannot be reached).
+ * entry. 0, or -1 with rs set: 401 and a challenge, the same text and two
+ * scrypts for every refusal; 503 when the directory cannot be reached, or
+ * when the queue for the scrypt slot is full (with Retry-After).
  */
 int auth_basic(struct req *rq, struct resp *rs, struct wk *w,
     struct auth_acct *a);

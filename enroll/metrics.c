@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "archive/msblob.h"
+#include "ca/user.h"
 #include "enroll/http.h"
 #include "enroll/metrics.h"
 
@@ -29,6 +30,9 @@ static _Atomic uint64_t m_issued[NISSUED];
 static _Atomic uint64_t m_hist[NBUCKETS + 1];
 static _Atomic uint64_t m_count;
 static _Atomic uint64_t m_sum_us;
+static _Atomic uint64_t m_login_waits;
+static _Atomic uint64_t m_login_busy;
+static _Atomic unsigned m_login_queue;
 static size_t m_nroutes;
 
 void
@@ -67,6 +71,24 @@ metrics_issued(const char *how)
 		if (strcmp(how, issued_names[i]) == 0)
 			atomic_fetch_add_explicit(&m_issued[i], 1,
 			    memory_order_relaxed);
+}
+
+void
+metrics_login_wait(void)
+{
+	atomic_fetch_add_explicit(&m_login_waits, 1, memory_order_relaxed);
+}
+
+void
+metrics_login_busy(void)
+{
+	atomic_fetch_add_explicit(&m_login_busy, 1, memory_order_relaxed);
+}
+
+void
+metrics_login_queue(unsigned waiting)
+{
+	atomic_store_explicit(&m_login_queue, waiting, memory_order_relaxed);
 }
 
 int
@@ -121,6 +143,26 @@ metrics_render(uint64_t batches, uint64_t members, char **outp,
 	    "# TYPE smimecad_key_pair_checks_total counter\n"
 	    "smimecad_key_pair_checks_total %llu\n",
 	    (unsigned long long)msblob_pair_checks());
+	fprintf(f, "# HELP smimecad_scrypt_total scrypt computations "
+	    "(password and code checks, stand-ins included).\n"
+	    "# TYPE smimecad_scrypt_total counter\n"
+	    "smimecad_scrypt_total %llu\n"
+	    "# HELP smimecad_login_waits_total Logins that waited for the "
+	    "password check slot.\n"
+	    "# TYPE smimecad_login_waits_total counter\n"
+	    "smimecad_login_waits_total %llu\n"
+	    "# HELP smimecad_login_busy_total Logins refused with 503 because "
+	    "the queue for the password check slot was full.\n"
+	    "# TYPE smimecad_login_busy_total counter\n"
+	    "smimecad_login_busy_total %llu\n"
+	    "# HELP smimecad_login_queue Logins waiting for the password "
+	    "check slot now.\n"
+	    "# TYPE smimecad_login_queue gauge\n"
+	    "smimecad_login_queue %u\n",
+	    (unsigned long long)user_scrypt_count(),
+	    (unsigned long long)atomic_load(&m_login_waits),
+	    (unsigned long long)atomic_load(&m_login_busy),
+	    atomic_load(&m_login_queue));
 	fputs("# HELP smimecad_request_duration_seconds Time from the "
 	    "request to the answer.\n"
 	    "# TYPE smimecad_request_duration_seconds histogram\n", f);

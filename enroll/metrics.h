@@ -26,6 +26,10 @@ void metrics_init(size_t nroutes);
 void metrics_request(int route, unsigned status, enum metric_reason why,
     double seconds);
 void metrics_issued(const char *how);	/* "est", "cmc", "serverkeygen" */
+/* The login queue (enroll/auth.c): one waited, one refused, how many wait. */
+void metrics_login_wait(void);
+void metrics_login_busy(void);
+void metrics_login_queue(unsigned waiting);
 /*
  * The Prometheus text exposition; *outp is malloc'ed. batches and members
  * are the database's group commit counters (db_group_stats).

@@ -461,8 +461,7 @@ main(int argc, char **argv)
 		goto fail;
 	if (auth_init() != 0 ||
 	    pthread_key_create(&wk_key, wk_free) != 0 ||
-	    pthread_mutex_init(&s->reload_lock, NULL) != 0 ||
-	    pthread_mutex_init(&s->slow_lock, NULL) != 0) {
+	    pthread_mutex_init(&s->reload_lock, NULL) != 0) {
 		ca_err_set(&err, CA_ERR_NOMEM, "initialising");
 		goto fail;
 	}

@@ -32,7 +32,6 @@ struct srv {
 	pthread_mutex_t reload_lock;	/* guards tplset */
 	struct tplset *tplset;		/* the latest good templates */
 	X509_STORE *trust;		/* CA chain, for client certificates */
-	pthread_mutex_t slow_lock;	/* one scrypt at a time (memory) */
 };
 
 /* One per thread: its own database connection and CA key. */

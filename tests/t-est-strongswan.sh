@@ -129,7 +129,9 @@ run_fails -m "pki --est with a wrong password fails" \
 like "$err" 'HTTP 401' "pki reports HTTP 401"
 is "$out" "" "no certificate on stdout"
 log_has "smimecad logged the failed authentication" \
-    'simpleenroll 401 .*wrong account or password for alice@lab\.example'
+    'authentication failed for alice@lab\.example'
+log_has "and the 401 with its reason" \
+    'simpleenroll 401 .*wrong account or password'
 
 run_fails -m "pki --est without credentials fails" \
     pki_run --est --url "$HTTPS_URL" --in alice.csr --cacert lab/ca.crt \

@@ -28,7 +28,9 @@ static int cmd_user_list(struct cli *, int, char **);
 static int cmd_user_disable(struct cli *, int, char **);
 static int cmd_user_enable(struct cli *, int, char **);
 static int cmd_user_code(struct cli *, int, char **);
+static int cmd_user_password(struct cli *, int, char **);
 static int cmd_tls_issue(struct cli *, int, char **);
+static int new_password(const char *, char **, char *);
 static int set_disabled(struct cli *, const struct cli_cmd *, int, char **,
     int);
 static int parse_ttl(const char *, int64_t *);
@@ -40,9 +42,43 @@ const struct cli_cmd cli_user_cmds[] = {
 	{ "user", "disable", cmd_user_disable, "EMAIL" },
 	{ "user", "enable", cmd_user_enable, "EMAIL" },
 	{ "user", "code", cmd_user_code, "EMAIL [--ttl 1d]" },
+	{ "user", "password", cmd_user_password, "EMAIL "
+	    "[--password-file FILE]" },
 	{ "tls", "issue", cmd_tls_issue, "[--name DNS]... [--address IP]..." },
 	{ NULL, NULL, NULL, NULL }
 };
+
+/*
+ * The first line of pwfile (at least PASSWORD_MIN characters) in *passp,
+ * or, without a file, a random one written to gen (*passp stays NULL).
+ */
+static int
+new_password(const char *pwfile, char **passp, char *gen)
+{
+	struct ca_err err;
+
+	*passp = NULL;
+	ca_err_clear(&err);
+	if (pwfile == NULL) {
+		if (rcv_random_password(gen, PASSWORD_GEN, &err) != 0) {
+			cli_print_err(&err);
+			return CLI_FAIL;
+		}
+		return CLI_OK;
+	}
+	if (util_read_passphrase(pwfile, passp, &err) != 0) {
+		cli_print_err(&err);
+		return CLI_FAIL;
+	}
+	if (strlen(*passp) < PASSWORD_MIN) {
+		cli_warnx("the password in %s is shorter than %d characters",
+		    pwfile, PASSWORD_MIN);
+		util_free_secret(*passp);
+		*passp = NULL;
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
 
 static int
 cmd_user_add(struct cli *cli, int argc, char **argv)
@@ -56,9 +92,10 @@ cmd_user_add(struct cli *cli, int argc, char **argv)
 	struct ca *ca = NULL;
 	const char *cn = NULL, *pwfile = NULL;
 	char *pass = NULL, gen[PASSWORD_GEN + 1];
-	int ch, rc, generated = 0;
+	int ch, rc;
 
 	ca_err_clear(&err);
+	memset(gen, 0, sizeof(gen));
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -73,33 +110,16 @@ cmd_user_add(struct cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage(&cli_user_cmds[0]);
-	if (pwfile != NULL) {
-		if (util_read_passphrase(pwfile, &pass, &err) != 0) {
-			cli_print_err(&err);
-			return CLI_FAIL;
-		}
-		if (strlen(pass) < PASSWORD_MIN) {
-			cli_warnx("the password in %s is shorter than %d "
-			    "characters", pwfile, PASSWORD_MIN);
-			util_free_secret(pass);
-			return CLI_FAIL;
-		}
-	} else {
-		if (rcv_random_password(gen, PASSWORD_GEN, &err) != 0) {
-			cli_print_err(&err);
-			return CLI_FAIL;
-		}
-		generated = 1;
-	}
-	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+	if ((rc = new_password(pwfile, &pass, gen)) != CLI_OK ||
+	    (rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		goto out;
-	if (user_add(ca, argv[optind], cn, generated ? gen : pass,
+	if (user_add(ca, argv[optind], cn, pass != NULL ? pass : gen,
 	    &err) != 0) {
 		cli_print_err(&err);
 		rc = CLI_FAIL;
 		goto out;
 	}
-	if (generated)
+	if (pass == NULL)
 		printf("Added %s; password (shown once): %s\n", argv[optind],
 		    gen);
 	else
@@ -185,8 +205,8 @@ set_disabled(struct cli *cli, const struct cli_cmd *cmd, int argc,
 		rc = CLI_FAIL;
 	} else
 		printf("%s %s%s\n", disabled ? "Disabled" : "Enabled",
-		    argv[1], disabled ? " (smimecad forgets its cached "
-		    "password within 60 seconds)" : "");
+		    argv[1], disabled ? " (a running smimecad refuses its "
+		    "next login)" : "");
 	ca_close(ca);
 	return rc;
 }
@@ -285,6 +305,50 @@ cmd_user_code(struct cli *cli, int argc, char **argv)
 }
 
 static int
+cmd_user_password(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "password-file", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ca_err err;
+	struct ca *ca = NULL;
+	const char *pwfile = NULL;
+	char *pass = NULL, gen[PASSWORD_GEN + 1];
+	int ch, rc;
+
+	ca_err_clear(&err);
+	memset(gen, 0, sizeof(gen));
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'p')
+			return cli_usage(&cli_user_cmds[5]);
+		pwfile = optarg;
+	}
+	if (optind + 1 != argc)
+		return cli_usage(&cli_user_cmds[5]);
+	if ((rc = new_password(pwfile, &pass, gen)) != CLI_OK ||
+	    (rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		goto out;
+	if (user_set_password(ca, argv[optind], pass != NULL ? pass : gen,
+	    &err) != 0) {
+		cli_print_err(&err);
+		rc = CLI_FAIL;
+		goto out;
+	}
+	if (pass == NULL)
+		printf("Changed the password of %s; new password (shown "
+		    "once): %s\n", argv[optind], gen);
+	else
+		printf("Changed the password of %s\n", argv[optind]);
+	rc = CLI_OK;
+ out:
+	OPENSSL_cleanse(gen, sizeof(gen));
+	util_free_secret(pass);
+	ca_close(ca);
+	return rc;
+}
+
+static int
 cmd_tls_issue(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -310,12 +374,12 @@ cmd_tls_issue(struct cli *cli, int argc, char **argv)
 		else if (ch == 'a')
 			addrs[na++] = optarg;
 		else {
-			rc = cli_usage(&cli_user_cmds[5]);
+			rc = cli_usage(&cli_user_cmds[6]);
 			goto out;
 		}
 	}
 	if (optind != argc) {
-		rc = cli_usage(&cli_user_cmds[5]);
+		rc = cli_usage(&cli_user_cmds[6]);
 		goto out;
 	}
 	if ((rc = cli_open_ca(cli, CA_OPEN_KEY, &ca)) != CLI_OK)
