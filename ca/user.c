@@ -619,6 +619,31 @@ user_stamp(struct ca *ca, const char *email, unsigned char *stamp,
 }
 
 int
+user_disabled(struct ca *ca, const char *email, int *disabledp,
+    struct ca_err *err)
+{
+	sqlite3 *h = db_handle(ca_db(ca));
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if (sqlite3_prepare_v2(h, "SELECT disabled FROM users WHERE email = ?",
+	    -1, &st, NULL) != SQLITE_OK)
+		return ca_err_set(err, CA_ERR_DB, "users: %s",
+		    sqlite3_errmsg(h));
+	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*disabledp = sqlite3_column_int(st, 0) != 0;
+		r = 0;
+	} else if (rc == SQLITE_DONE)
+		r = ca_err_set(err, CA_ERR_NOTFOUND, "no account %s", email);
+	else
+		r = ca_err_set(err, CA_ERR_DB, "users: %s",
+		    sqlite3_errmsg(h));
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
 user_set_password(struct ca *ca, const char *email, const char *password,
     struct ca_err *err)
 {

@@ -52,6 +52,9 @@ int user_set_password(struct ca *ca, const char *email,
  */
 int user_stamp(struct ca *ca, const char *email, unsigned char *stamp,
     struct ca_err *err);
+/* Whether the local account email is disabled; CA_ERR_NOTFOUND if none. */
+int user_disabled(struct ca *ca, const char *email, int *disabledp,
+    struct ca_err *err);
 int user_list(struct db *db, struct user ***listp, size_t *np,
     struct ca_err *err);
 /*

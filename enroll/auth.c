@@ -384,7 +384,7 @@ auth_client_cert(struct req *rq, struct resp *rs, struct wk *w,
 	X509_STORE_CTX *ctx = NULL;
 	unsigned char *cn = NULL;
 	char serial[65];
-	int i, r = -1;
+	int i, disabled = 0, r = -1;
 
 	*dcp = NULL;
 	memset(a, 0, sizeof(*a));
@@ -417,6 +417,25 @@ auth_client_cert(struct req *rq, struct resp *rs, struct wk *w,
 		resp_text(rs, 403, "certificate %s is revoked; a revoked "
 		    "certificate cannot be renewed (enroll anew)", serial);
 		goto out;
+	}
+	/*
+	 * A disabled account renews nothing, not even through a certificate
+	 * it enrolled; an owner from the directory has no local row.
+	 */
+	if (dc->owner != NULL && (i = user_disabled(w->ca, dc->owner,
+	    &disabled, &err)) != CA_ERR_NOTFOUND) {
+		if (i != 0) {
+			log_err("renewal of %s: %s", serial, err.msg);
+			resp_text(rs, 500, "the account database could not be "
+			    "read");
+			goto out;
+		}
+		if (disabled) {
+			resp_text(rs, 403, "certificate %s belongs to %s, whose "
+			    "account is disabled: it is not renewed (smimeca "
+			    "user enable)", serial, dc->owner);
+			goto out;
+		}
 	}
 	if ((i = X509_NAME_get_index_by_NID(X509_get_subject_name(cert),
 	    NID_commonName, -1)) >= 0)

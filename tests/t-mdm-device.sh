@@ -102,6 +102,17 @@ est_renew()
 check "alice renews her device certificate (simplereenroll)" \
     est_renew alicephone alicephone2
 check "and renews the renewed one" est_renew alicephone2 alicephone3
+# A disabled account renews nothing, whoever holds the old key.
+run_ok -m "user disable alice" smimeca -d lab user disable alice@lab.example
+code=$(openssl req -new -newkey rsa:2048 -nodes -keyout x.key \
+    -subj /CN=x -outform DER 2>/dev/null | base64 -w0 |
+    est_curl --cert alicephone3.crt --key alicephone3.key -o x.body \
+    -w '%{http_code}' -H 'Content-Type: application/pkcs10' \
+    --data-binary @- "$HTTPS_URL/.well-known/est/device-auth/simplereenroll")
+is "$code" 403 "alice disabled: her device certificate does not renew"
+like "$(cat x.body)" "belongs to alice@lab\\.example, whose account is \
+disabled" "the answer says why"
+run_ok -m "user enable alice" smimeca -d lab user enable alice@lab.example
 run_ok -m "cert list --json" smimeca -d lab cert list --json
 printf '%s\n' "$out" >list.json
 for f in alicephone alicephone2 alicephone3 bobphone; do
