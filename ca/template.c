@@ -12,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -27,16 +25,8 @@
 #include "ca/util.h"
 #include "ca/xml.h"
 
-#define TPL_XML_MAX	(1024 * 1024)	/* largest template file */
 #define TPL_NAME_MAX	64		/* as template.rng allows */
 #define TPL_DIR_REF	"{dir:"
-
-/* libxml2 2.12 made the error argument of error callbacks const. */
-#if LIBXML_VERSION >= 21200
-#define TPL_XMLERR	const xmlError
-#else
-#define TPL_XMLERR	xmlError
-#endif
 
 /* Elements a template must have (bits of struct walk.seen). */
 enum {
@@ -98,7 +88,6 @@ static const char *const eku_names[] = {
 	"emailProtection", "clientAuth", "serverAuth", "codeSigning",
 };
 
-static void quiet_error(void *, TPL_XMLERR *);
 static int lookup_bit(const struct name_bit *, size_t, const char *,
     unsigned *);
 static int next_ref(const char *, const char **, const char **, size_t *,
@@ -130,16 +119,6 @@ static int cmp_dirent(const struct dirent **, const struct dirent **);
 static int cmp_tpl(const void *, const void *);
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
-
-/* Counts libxml2's messages instead of printing them. */
-static void
-quiet_error(void *ctx, TPL_XMLERR *e)
-{
-	int *n = ctx;
-
-	if (e->level >= XML_ERR_ERROR)
-		(*n)++;
-}
 
 static int
 lookup_bit(const struct name_bit *tab, size_t n, const char *name,
@@ -710,7 +689,7 @@ tpl_load_file(const char *path, struct tpl **tp, struct ca_err *err)
 	char *schema = NULL;
 	xmlDocPtr doc = NULL;
 	struct walk w;
-	int r, nerr = 0;
+	int r;
 
 	*tp = NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
@@ -719,24 +698,15 @@ tpl_load_file(const char *path, struct tpl **tp, struct ca_err *err)
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = util_read_file(path, TPL_XML_MAX, &body, &t->bodylen,
+	if ((r = util_read_file(path, XML_FILE_MAX, &body, &t->bodylen,
 	    err)) != 0)
 		goto out;
 	t->body = (char *)body;
 	util_sha256_hex(body, t->bodylen, t->sha256);
-	if ((r = cfg_validate_xml(path, schema, err)) != 0)
+	/* One parse: the template is built from the very bytes kept. */
+	if ((r = xml_read(path, t->body, t->bodylen, schema, &doc,
+	    err)) != 0)
 		goto out;
-	/* The bytes kept in t->body are what the template is built from. */
-	xmlInitParser();
-	xmlSetStructuredErrorFunc(&nerr, quiet_error);
-	doc = xmlReadMemory(t->body, (int)t->bodylen, path, NULL,
-	    XML_PARSE_NONET | XML_PARSE_BIG_LINES);
-	xmlSetStructuredErrorFunc(NULL, NULL);
-	if (doc == NULL || nerr > 0 || doc->intSubset != NULL) {
-		r = ca_err_set(err, CA_ERR_CONFIG, "template %s changed while "
-		    "it was read; try again", path);
-		goto out;
-	}
 	memset(&w, 0, sizeof(w));
 	w.t = t;
 	w.path = path;
