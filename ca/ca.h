@@ -1,4 +1,9 @@
-/* The CA: its directory, keys, certificates and store, opened as one. */
+/*
+ * The CA: its directory, keys, certificates and store, opened as one.
+ * One header for the module, whose code is split by concern as OpenSSH
+ * splits sshbuf: ca.c (open, close, accessors), keyio.c (key files),
+ * init.c (a new CA), svccert.c (certificates of the CA's own services).
+ */
 #ifndef CA_CA_H
 #define CA_CA_H
 
@@ -33,12 +38,33 @@ struct ca_init_params {
 	int lab;			/* lab defaults: any one of 3 KRAs */
 };
 
+/* ca/init.c: creates a new CA directory; refuses one holding a CA. */
+int ca_init(const struct ca_init_params *p, struct ca_err *err);
+
+/* ca/keyio.c */
 int ca_keyspec_parse(const char *s, enum ca_keyspec *kp);
 /* Generates a key as the spec says. */
 int ca_keygen(enum ca_keyspec spec, EVP_PKEY **keyp, struct ca_err *err);
+/*
+ * Reads a key file; refuses one readable by group/others. The passphrase
+ * comes from passphrase_file, else $SMIMECA_PASSPHRASE, when the key is
+ * encrypted.
+ */
+int ca_read_key(const char *path, const char *passphrase_file,
+    EVP_PKEY **keyp, struct ca_err *err);
+/* Writes a PKCS#8 key (mode 0600), AES-256 + PBKDF2 when pass != NULL. */
+int ca_write_key(const char *path, EVP_PKEY *key, const char *pass,
+    struct ca_err *err);
+/*
+ * A key the CA holds besides its signing key (exchange, TLS): protected
+ * with the CA key's passphrase when one is set, else plain with mode 0600.
+ */
+int ca_read_held_key(struct ca *ca, const char *path, EVP_PKEY **keyp,
+    struct ca_err *err);
+int ca_write_held_key(struct ca *ca, const char *path, EVP_PKEY *key,
+    struct ca_err *err);
 
-/* Creates a new CA directory; refuses one that holds a CA already. */
-int ca_init(const struct ca_init_params *p, struct ca_err *err);
+/* ca/ca.c */
 
 #define CA_OPEN_KEY	0x01	/* load (and decrypt) the signing key */
 
@@ -68,27 +94,13 @@ const EVP_MD *ca_digest(const struct ca *ca);
 /* The actor recorded in audit rows ("admin" unless set). */
 const char *ca_actor(const struct ca *ca);
 void ca_set_actor(struct ca *ca, const char *actor);
-
 /*
- * Reads a key file; refuses one readable by group/others. The passphrase
- * comes from passphrase_file, else $SMIMECA_PASSPHRASE, when the key is
- * encrypted.
+ * The file the CA's key passphrase comes from: --passphrase-file, else
+ * none when $SMIMECA_PASSPHRASE is set, else <passphrase-file>.
  */
-int ca_read_key(const char *path, const char *passphrase_file,
-    EVP_PKEY **keyp, struct ca_err *err);
-/* Writes a PKCS#8 key (mode 0600), AES-256 + PBKDF2 when pass != NULL. */
-int ca_write_key(const char *path, EVP_PKEY *key, const char *pass,
-    struct ca_err *err);
+const char *ca_passphrase_file(const struct ca *ca);
 
-/*
- * A key the CA holds besides its signing key (exchange, TLS): protected
- * with the CA key's passphrase when one is set, else plain with mode 0600.
- */
-int ca_read_held_key(struct ca *ca, const char *path, EVP_PKEY **keyp,
-    struct ca_err *err);
-int ca_write_held_key(struct ca *ca, const char *path, EVP_PKEY *key,
-    struct ca_err *err);
-
+/* ca/svccert.c */
 /*
  * Records a certificate whose key the CA holds (exchange, profile signer):
  * writes the key to DIR/rel, then its ca_certs row (role) and an audit row

@@ -94,13 +94,13 @@ char *cfg_schema_path(const char *name);
 
 /* Loads DIR/smimeca.conf, validates it against config.rng, resolves paths. */
 int cfg_load(const char *dir, struct ca_config **cfgp, struct ca_err *err);
+void cfg_free(struct ca_config *cfg);
+void cfg_ldap_free(struct cfg_ldap *l);
+
+/* Writing, in ca/cfgwrite.c. */
 /* Writes a commented default configuration to path (refuses to overwrite). */
 int cfg_write_default(const char *path, const struct cfg_init *ci,
     struct ca_err *err);
-/* Validates an XML file against a RelaxNG schema; errors name file:line. */
-int cfg_validate_xml(const char *path, const char *schema_path,
-    struct ca_err *err);
-void cfg_free(struct ca_config *cfg);
 
 /*
  * Adds an <ldap> section (what `init --lab` sets up) to the configuration
@@ -110,6 +110,5 @@ void cfg_free(struct ca_config *cfg);
  */
 int cfg_add_ldap(const char *path, const struct cfg_ldap *l,
     struct ca_err *err);
-void cfg_ldap_free(struct cfg_ldap *l);
 
 #endif

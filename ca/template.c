@@ -12,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -27,16 +25,7 @@
 #include "ca/util.h"
 #include "ca/xml.h"
 
-#define TPL_XML_MAX	(1024 * 1024)	/* largest template file */
 #define TPL_NAME_MAX	64		/* as template.rng allows */
-#define TPL_DIR_REF	"{dir:"
-
-/* libxml2 2.12 made the error argument of error callbacks const. */
-#if LIBXML_VERSION >= 21200
-#define TPL_XMLERR	const xmlError
-#else
-#define TPL_XMLERR	xmlError
-#endif
 
 /* Elements a template must have (bits of struct walk.seen). */
 enum {
@@ -98,12 +87,8 @@ static const char *const eku_names[] = {
 	"emailProtection", "clientAuth", "serverAuth", "codeSigning",
 };
 
-static void quiet_error(void *, TPL_XMLERR *);
 static int lookup_bit(const struct name_bit *, size_t, const char *,
     unsigned *);
-static int next_ref(const char *, const char **, const char **, size_t *,
-    const char **);
-static int refs_ok(const char *);
 static int name_ok(const char *);
 static int elem_is(xmlNodePtr, const char *);
 static int walk_err(struct walk *, xmlNodePtr, const char *, ...)
@@ -131,16 +116,6 @@ static int cmp_tpl(const void *, const void *);
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* Counts libxml2's messages instead of printing them. */
-static void
-quiet_error(void *ctx, TPL_XMLERR *e)
-{
-	int *n = ctx;
-
-	if (e->level >= XML_ERR_ERROR)
-		(*n)++;
-}
-
 static int
 lookup_bit(const struct name_bit *tab, size_t n, const char *name,
     unsigned *bitp)
@@ -153,46 +128,6 @@ lookup_bit(const struct name_bit *tab, size_t n, const char *name,
 			return 0;
 		}
 	return -1;
-}
-
-/*
- * Finds the next "{dir:ATTR}" in s: 1 with *startp at '{', the attribute
- * at *attrp (*attrlenp bytes) and *endp past '}'; 0 if there is none;
- * -1 (with *startp set) if a reference is not closed or its name is empty
- * or has other characters than letters, digits, '-' and ';'.
- */
-static int
-next_ref(const char *s, const char **startp, const char **attrp,
-    size_t *attrlenp, const char **endp)
-{
-	const char *p, *a;
-
-	if ((p = strstr(s, TPL_DIR_REF)) == NULL)
-		return 0;
-	*startp = p;
-	a = p + strlen(TPL_DIR_REF);
-	for (p = a; (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-	    (*p >= '0' && *p <= '9') || *p == '-' || *p == ';'; p++)
-		;
-	if (p == a || *p != '}')
-		return -1;
-	*attrp = a;
-	*attrlenp = (size_t)(p - a);
-	*endp = p + 1;
-	return 1;
-}
-
-/* Whether every "{dir:" in s starts a well-formed reference. */
-static int
-refs_ok(const char *s)
-{
-	const char *start, *attr, *end;
-	size_t alen;
-	int rc;
-
-	while ((rc = next_ref(s, &start, &attr, &alen, &end)) == 1)
-		s = end;
-	return rc == 0;
 }
 
 /* A name that is safe as a file name: see template-name in template.rng. */
@@ -503,7 +438,7 @@ walk_rdn(struct walk *w, xmlNodePtr n, struct tpl_rdn *rd)
 	}
 	if (rd->value != NULL) {
 		rd->source = TPL_SRC_VALUE;
-		if (!refs_ok(rd->value)) {
+		if (!tpl_refs_ok(rd->value)) {
 			r = walk_err(w, n, "type=\"%s\" value=\"%s\": a "
 			    "reference is written {dir:ATTR}", rd->type,
 			    rd->value);
@@ -576,7 +511,7 @@ walk_san(struct walk *w, xmlNodePtr n)
 			return walk_err(w, c, "unexpected element");
 		if ((r = attr_of(w, c, "value", 1, &w->t->san_email)) != 0)
 			return r;
-		if (!refs_ok(w->t->san_email))
+		if (!tpl_refs_ok(w->t->san_email))
 			return walk_err(w, c, "value=\"%s\": a reference is "
 			    "written {dir:ATTR}", w->t->san_email);
 	}
@@ -710,7 +645,7 @@ tpl_load_file(const char *path, struct tpl **tp, struct ca_err *err)
 	char *schema = NULL;
 	xmlDocPtr doc = NULL;
 	struct walk w;
-	int r, nerr = 0;
+	int r;
 
 	*tp = NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
@@ -719,24 +654,15 @@ tpl_load_file(const char *path, struct tpl **tp, struct ca_err *err)
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = util_read_file(path, TPL_XML_MAX, &body, &t->bodylen,
+	if ((r = util_read_file(path, XML_FILE_MAX, &body, &t->bodylen,
 	    err)) != 0)
 		goto out;
 	t->body = (char *)body;
 	util_sha256_hex(body, t->bodylen, t->sha256);
-	if ((r = cfg_validate_xml(path, schema, err)) != 0)
+	/* One parse: the template is built from the very bytes kept. */
+	if ((r = xml_read(path, t->body, t->bodylen, schema, &doc,
+	    err)) != 0)
 		goto out;
-	/* The bytes kept in t->body are what the template is built from. */
-	xmlInitParser();
-	xmlSetStructuredErrorFunc(&nerr, quiet_error);
-	doc = xmlReadMemory(t->body, (int)t->bodylen, path, NULL,
-	    XML_PARSE_NONET | XML_PARSE_BIG_LINES);
-	xmlSetStructuredErrorFunc(NULL, NULL);
-	if (doc == NULL || nerr > 0 || doc->intSubset != NULL) {
-		r = ca_err_set(err, CA_ERR_CONFIG, "template %s changed while "
-		    "it was read; try again", path);
-		goto out;
-	}
 	memset(&w, 0, sizeof(w));
 	w.t = t;
 	w.path = path;
@@ -958,59 +884,4 @@ tpl_protocols_str(unsigned protocols, char *buf, size_t len)
 	}
 	if (used == 0)
 		snprintf(buf, len, "none");
-}
-
-int
-tpl_expand(const char *s, tpl_lookup_fn lookup, void *ctx, char **outp,
-    struct ca_err *err)
-{
-	const char *p = s, *start, *attr, *end, *v;
-	char *name = NULL, *buf = NULL;
-	size_t alen, len = 0;
-	FILE *f = NULL;
-	int r, rc;
-
-	*outp = NULL;
-	if ((f = open_memstream(&buf, &len)) == NULL) {
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	while ((rc = next_ref(p, &start, &attr, &alen, &end)) == 1) {
-		if ((name = strndup(attr, alen)) == NULL) {
-			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		if ((v = lookup != NULL ? lookup(ctx, name) : NULL) == NULL) {
-			r = ca_err_set(err, CA_ERR_POLICY, "the account has no "
-			    "%s attribute, which {dir:%s} in \"%s\" needs",
-			    name, name, s);
-			goto out;
-		}
-		fwrite(p, 1, (size_t)(start - p), f);
-		fputs(v, f);
-		free(name);
-		name = NULL;
-		p = end;
-	}
-	if (rc == -1) {
-		r = ca_err_set(err, CA_ERR_CONFIG, "\"%s\": a reference is "
-		    "written {dir:ATTR}", s);
-		goto out;
-	}
-	fputs(p, f);
-	if (ferror(f) || fclose(f) != 0) {
-		f = NULL;
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	f = NULL;
-	*outp = buf;
-	buf = NULL;
-	r = 0;
- out:
-	if (f != NULL)
-		fclose(f);
-	free(buf);
-	free(name);
-	return r;
 }

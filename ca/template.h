@@ -105,6 +105,9 @@ const char *tpl_archival_name(enum tpl_archival a);
 /* Comma-separated protocol names into buf. */
 void tpl_protocols_str(unsigned protocols, char *buf, size_t len);
 
+/* {dir:ATTR} references, in ca/tplref.c. */
+/* Whether every "{dir:" in s starts a well-formed reference. */
+int tpl_refs_ok(const char *s);
 /*
  * Expands "{dir:ATTR}" references in s with lookup(attr) (NULL = missing).
  * A missing attribute fails with CA_ERR_POLICY naming it.
