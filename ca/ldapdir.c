@@ -233,25 +233,30 @@ char *
 dir_filter(const char *tmpl, const char *value)
 {
 	char *buf = NULL;
-	const char *p, *v;
+	const char *p;
 	size_t len = 0;
+	struct berval in, esc = { 0, NULL };
 	FILE *f;
 
-	if ((f = open_memstream(&buf, &len)) == NULL)
+	/* RFC 4515 escaping of the value, by libldap. */
+	in.bv_val = (char *)value;
+	in.bv_len = strlen(value);
+	if (ldap_bv2escaped_filter_value(&in, &esc) != 0)
 		return NULL;
+	if ((f = open_memstream(&buf, &len)) == NULL) {
+		ber_memfree(esc.bv_val);
+		return NULL;
+	}
 	for (p = tmpl; *p != '\0'; p++) {
 		if (p[0] != '%' || p[1] != 's') {
 			fputc(*p, f);
 			continue;
 		}
 		p++;
-		for (v = value; *v != '\0'; v++) {
-			if (*v == '*' || *v == '(' || *v == ')' || *v == '\\')
-				fprintf(f, "\\%02x", (unsigned char)*v);
-			else
-				fputc(*v, f);
-		}
+		if (esc.bv_len > 0)
+			fwrite(esc.bv_val, 1, esc.bv_len, f);
 	}
+	ber_memfree(esc.bv_val);
 	if (ferror(f)) {
 		fclose(f);
 		free(buf);
