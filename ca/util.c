@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "ca/dynbuf.h"
 #include "ca/err.h"
 #include "ca/util.h"
 
@@ -24,40 +25,33 @@ int
 util_read_file(const char *path, size_t maxlen, unsigned char **bufp,
     size_t *lenp, struct ca_err *err)
 {
-	unsigned char *buf = NULL;
-	size_t len = 0, cap = 0;
+	struct dynbuf d;
 	ssize_t n;
+	long room;
 	int fd = -1, r = CA_ERR_IO;
 
 	*bufp = NULL;
 	if (lenp != NULL)
 		*lenp = 0;
+	/* Key files come through here: no copy is left behind unwiped. */
+	dynbuf_init(&d, maxlen + 1, 1);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		r = ca_err_set(err, errno == ENOENT ? CA_ERR_NOTFOUND :
 		    CA_ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	for (;;) {
-		if (len + 1 >= cap) {
-			unsigned char *nb;
-			size_t ncap = cap == 0 ? 4096 : cap * 2;
-
-			if (ncap > maxlen + 1)
-				ncap = maxlen + 1;
-			if (len + 1 >= ncap) {
-				r = ca_err_set(err, CA_ERR_INVALID,
-				    "%s: larger than %zu bytes", path, maxlen);
-				goto out;
-			}
-			if ((nb = realloc(buf, ncap)) == NULL) {
-				r = ca_err_set(err, CA_ERR_NOMEM,
-				    "%s: out of memory", path);
-				goto out;
-			}
-			buf = nb;
-			cap = ncap;
+		if ((room = dynbuf_room(&d, 65536)) == 0) {
+			r = ca_err_set(err, CA_ERR_INVALID,
+			    "%s: larger than %zu bytes", path, maxlen);
+			goto out;
 		}
-		n = read(fd, buf + len, cap - len - 1);
+		if (room < 0) {
+			r = ca_err_set(err, CA_ERR_NOMEM,
+			    "%s: out of memory", path);
+			goto out;
+		}
+		n = read(fd, d.buf + d.len, (size_t)room);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -67,19 +61,22 @@ util_read_file(const char *path, size_t maxlen, unsigned char **bufp,
 		}
 		if (n == 0)
 			break;
-		len += (size_t)n;
+		dynbuf_commit(&d, (size_t)n);
 	}
-	buf[len] = '\0';
-	*bufp = buf;
-	buf = NULL;
-	if (lenp != NULL)
-		*lenp = len;
+	if (d.len > maxlen) {
+		r = ca_err_set(err, CA_ERR_INVALID, "%s: larger than %zu bytes",
+		    path, maxlen);
+		goto out;
+	}
+	if ((*bufp = dynbuf_take(&d, lenp)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "%s: out of memory", path);
+		goto out;
+	}
 	r = 0;
  out:
 	if (fd != -1)
 		close(fd);
-	if (buf != NULL)
-		OPENSSL_clear_free(buf, cap);
+	dynbuf_free(&d);
 	return r;
 }
 

@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 
 #include "ca/config.h"
+#include "ca/dynbuf.h"
 #include "ca/err.h"
 #include "enroll/daemon.h"
 #include "enroll/http.h"
@@ -37,8 +38,7 @@
 
 /* Per connection-request state, from the first call to completion. */
 struct cstate {
-	unsigned char *buf;
-	size_t len, cap, max;
+	struct dynbuf body;		/* secret: a body may carry a key */
 	int too_large;
 	int answered;
 	size_t seen;			/* body bytes received */
@@ -471,12 +471,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		if ((cs = calloc(1, sizeof(*cs))) == NULL)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &cs->start);
-		cs->max = (size_t)atomic_load(&l->srv->body_max);
+		dynbuf_init(&cs->body, (size_t)atomic_load(&l->srv->body_max),
+		    1);
 		*con_cls = cs;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && ((clen = strtoull(cl, &end, 10)),
-		    *end != '\0' || clen > cs->max)) {
+		    *end != '\0' || clen > cs->body.max)) {
 			/*
 			 * A body a little too large is read and dropped, so
 			 * that the client, still sending, reads the answer
@@ -488,7 +489,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			}
 			resp_text(&rs, 413, "request body too large: %s bytes "
 			    "(the limit is %zu; see <limits body-bytes> in "
-			    "smimeca.conf)", cl, cs->max);
+			    "smimeca.conf)", cl, cs->body.max);
 			cs->answered = 1;
 			goto answer;
 		}
@@ -504,29 +505,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			    "closed", method, url, HTTP_DISCARD_MAX);
 			return MHD_NO;
 		}
-		if (!cs->too_large && cs->len + *data_size > cs->max) {
-			cs->too_large = 1;
-			OPENSSL_cleanse(cs->buf, cs->len);
-			free(cs->buf);
-			cs->buf = NULL;
-			cs->len = cs->cap = 0;
-		}
 		if (!cs->too_large) {
-			if (cs->len + *data_size > cs->cap) {
-				size_t ncap = cs->cap ? cs->cap * 2 : 8192;
-				unsigned char *nb;
-
-				while (ncap < cs->len + *data_size)
-					ncap *= 2;
-				if (ncap > cs->max)
-					ncap = cs->max;
-				if ((nb = realloc(cs->buf, ncap)) == NULL)
-					return MHD_NO;
-				cs->buf = nb;
-				cs->cap = ncap;
+			switch (dynbuf_add(&cs->body, data, *data_size)) {
+			case 0:
+				break;
+			case DYNBUF_TOOBIG:
+				cs->too_large = 1;
+				dynbuf_free(&cs->body);
+				break;
+			default:
+				return MHD_NO;
 			}
-			memcpy(cs->buf + cs->len, data, *data_size);
-			cs->len += *data_size;
 		}
 		*data_size = 0;
 		return MHD_YES;
@@ -537,15 +526,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	if (cs->too_large) {
 		resp_text(&rs, 413, "request body too large (the limit is %zu "
 		    "bytes; see <limits body-bytes> in smimeca.conf)",
-		    cs->max);
+		    cs->body.max);
 		goto answer;
 	}
 	rq.srv = l->srv;
 	rq.conn = conn;
 	rq.method = method;
 	rq.path = url;
-	rq.body = cs->buf;
-	rq.bodylen = cs->len;
+	rq.body = cs->body.buf;
+	rq.bodylen = cs->body.len;
 	rq.tls = l->tls;
 	dispatch(l, &rq, &rs, &route);
 	if (rs.status == 0)
@@ -592,10 +581,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (cs == NULL)
 		return;
-	if (cs->buf != NULL) {
-		OPENSSL_cleanse(cs->buf, cs->len);
-		free(cs->buf);
-	}
+	dynbuf_free(&cs->body);
 	free(cs);
 	*con_cls = NULL;
 }

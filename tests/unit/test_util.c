@@ -1,10 +1,16 @@
-/* Unit tests for the log escaper (ca/util.c util_escape_log). */
+/*
+ * Unit tests for the log escaper (ca/util.c util_escape_log), the capped
+ * buffer (ca/dynbuf.c) and util_read_file's cap.
+ */
 #include "ac-config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ca/dynbuf.h"
+#include "ca/err.h"
 #include "ca/util.h"
 #include "tests/unit/tap.h"
 
@@ -16,6 +22,8 @@ static void test_plain(void);
 static void test_controls(void);
 static void test_utf8(void);
 static void test_bounds(void);
+static void test_dynbuf(void);
+static void test_read_file(void);
 
 /* The escape of in[0..len) in a static buffer. */
 static const char *
@@ -110,9 +118,78 @@ test_bounds(void)
 	TAP_INT_EQ(util_escape_log(out, 0, "x", 1), 0, "no room: nothing");
 }
 
+static void
+test_dynbuf(void)
+{
+	struct dynbuf d;
+	unsigned char *b;
+	size_t len = 99, i;
+	long room;
+	int r = 0;
+
+	dynbuf_init(&d, 1000, 1);
+	TAP_INT_EQ(dynbuf_add(&d, "abc", 3), 0, "add 3 bytes");
+	TAP_STR_EQ((char *)d.buf, "abc", "NUL-terminated");
+	for (i = 0; i < 200 && r == 0; i++)
+		r = dynbuf_add(&d, "0123456789", 10);
+	TAP_INT_EQ(r, DYNBUF_TOOBIG, "past max: DYNBUF_TOOBIG");
+	TAP_INT_EQ(d.len, 993, "nothing of the refused add is kept");
+	TAP_OK(d.buf[993] == '\0', "still NUL-terminated");
+	TAP_INT_EQ(dynbuf_add(&d, "1234567", 7), 0, "exactly up to max");
+	TAP_INT_EQ(dynbuf_room(&d, 10), 0, "no room at max");
+	b = dynbuf_take(&d, &len);
+	TAP_OK(b != NULL && len == 1000 && b[1000] == '\0',
+	    "take hands over 1000 bytes and the NUL");
+	TAP_OK(d.buf == NULL && d.len == 0, "the buffer is empty after take");
+	free(b);
+	room = dynbuf_room(&d, 5);
+	TAP_OK(room >= 1 && room <= 1000, "room for a read: %ld", room);
+	memcpy(d.buf, "xy", 2);
+	dynbuf_commit(&d, 2);
+	TAP_STR_EQ((char *)d.buf, "xy", "commit after a read");
+	dynbuf_free(&d);
+	TAP_OK(d.buf == NULL && d.len == 0 && d.cap == 0, "free empties it");
+	dynbuf_init(&d, 0, 0);
+	TAP_INT_EQ(dynbuf_add(&d, "", 0), 0, "max 0: an empty add");
+	TAP_INT_EQ(dynbuf_add(&d, "x", 1), DYNBUF_TOOBIG, "max 0: one byte");
+	b = dynbuf_take(&d, &len);
+	TAP_OK(b != NULL && len == 0 && b[0] == '\0', "take of nothing: \"\"");
+	free(b);
+}
+
+static void
+test_read_file(void)
+{
+	char path[] = "/tmp/test_util.XXXXXX";
+	unsigned char *b = NULL;
+	size_t len = 0;
+	struct ca_err err;
+	int fd;
+
+	ca_err_clear(&err);
+	if ((fd = mkstemp(path)) == -1 || write(fd, "0123456789", 10) != 10) {
+		perror(path);
+		exit(1);
+	}
+	close(fd);
+	TAP_INT_EQ(util_read_file(path, 10, &b, &len, &err), 0,
+	    "a file of exactly the cap is read");
+	TAP_OK(b != NULL && len == 10 && memcmp(b, "0123456789", 11) == 0,
+	    "all of it, NUL-terminated");
+	free(b);
+	b = NULL;
+	TAP_INT_EQ(util_read_file(path, 9, &b, &len, &err), CA_ERR_INVALID,
+	    "one byte over the cap is refused");
+	TAP_OK(b == NULL && strstr(err.msg, "larger than 9 bytes") != NULL,
+	    "nothing handed over; the message names the cap: %s", err.msg);
+	unlink(path);
+}
+
 int
 main(void)
 {
+	test_dynbuf();
+	test_read_file();
 	test_plain();
 	test_controls();
 	test_utf8();
