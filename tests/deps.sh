@@ -5,7 +5,8 @@
 
 SMIMECA_DEPS="build-essential autoconf automake libtool pkg-config
 libssl-dev openssl libsqlite3-dev sqlite3 libmicrohttpd-dev libgnutls28-dev libxml2-dev
-libxml2-utils libldap2-dev libjansson-dev python3 python3-cryptography curl xxd
+libxml2-utils libldap2-dev libjansson-dev libcurl4-openssl-dev python3
+python3-cryptography curl xxd
 gpgsm gpg-agent libnss3-tools ldap-utils slapd faketime
 strongswan-pki libstrongswan-extra-plugins golang-cfssl"
 

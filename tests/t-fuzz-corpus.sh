@@ -65,23 +65,77 @@ like "$out" "^$ncorpus inputs" "fuzz_areq read every input"
 run_ok -m "fuzz_est_body over the corpus" "$FZ/fuzz_est_body" corpus/*
 like "$out" "^$ncorpus inputs" "fuzz_est_body read every input"
 
-# --- EST answers as smimeca-enroll reads them (tools/estclient.c) ---------
+# --- EST answers as smimeca-enroll reads them (tools/estclient-parse.c) ---
+# libcurl does the HTTP; an input is "STATUS CONTENT-TYPE\n" and the body.
 [ -x "$FZ/fuzz_est_answer" ] || bail_out "fuzz_est_answer is not built"
 openssl pkcs8 -topk8 -nocrypt -in cmc/key.pem -outform DER \
     -out answer.p8 2>/dev/null
+# answer.crt, self-signed and a CA, signs the CMC answer and the exchange
+# certificate; the harness trusts it (FUZZ_EST_CACERT).
 openssl req -x509 -key cmc/key.pem -subj /CN=fuzz -days 1 -out answer.crt \
     2>/dev/null
 openssl crl2pkcs7 -nocrl -certfile answer.crt -outform DER \
     -out answer.p7 2>/dev/null
-if [ -s answer.p8 ] && [ -s answer.p7 ]; then
-	ok "seeds for the EST answers (openssl pkcs8, crl2pkcs7)"
+printf 'extendedKeyUsage = 1.3.6.1.4.1.311.21.5\n' >xchg.ext
+openssl req -new -newkey rsa:2048 -nodes -keyout xchg.key \
+    -subj /CN=fuzz-exchange -out xchg.csr 2>/dev/null &&
+    openssl x509 -req -in xchg.csr -CA answer.crt -CAkey cmc/key.pem \
+    -set_serial 7 -days 1 -extfile xchg.ext -out answer-xchg.pem 2>/dev/null
+# A CMC PKIResponse: statusInfo success, the Microsoft hashes.
+$PY - pkiresp.der <<'PYEOF'
+import sys
+def tlv(tag, body):
+    n = len(body)
+    if n < 128:
+        return bytes([tag, n]) + body
+    ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(ln)]) + ln + body
+def oid(s):
+    a = [int(x) for x in s.split(".")]
+    out = bytes([40 * a[0] + a[1]])
+    for v in a[2:]:
+        b = [v & 0x7f]
+        while v > 0x7f:
+            v >>= 7
+            b.insert(0, 0x80 | (v & 0x7f))
+        out += bytes(b)
+    return tlv(0x06, out)
+INT = lambda v: tlv(0x02, bytes([v]))
+SEQ = lambda *x: tlv(0x30, b"".join(x))
+SET = lambda *x: tlv(0x31, b"".join(x))
+status = SEQ(INT(1), oid("1.3.6.1.5.5.7.7.1"),
+             SET(SEQ(INT(0), SEQ(INT(1)), tlv(0x0c, b"issued"))))
+hashes = SEQ(INT(2), oid("1.3.6.1.4.1.311.10.10.1"), SET(SEQ(
+    INT(0), SEQ(INT(1)), SET(
+        SEQ(oid("1.3.6.1.4.1.311.21.17"), SET(tlv(0x04, b"\x11" * 20))),
+        SEQ(oid("1.3.6.1.4.1.311.21.21"), SET(tlv(0x04, b"\x22" * 20)))))))
+open(sys.argv[1], "wb").write(SEQ(SEQ(status, hashes), SEQ(), SEQ()))
+PYEOF
+openssl cms -sign -binary -nodetach -econtent_type 1.3.6.1.5.5.7.12.3 \
+    -in pkiresp.der -signer answer.crt -inkey cmc/key.pem -outform DER \
+    -out answer.cmc 2>/dev/null
+if [ -s answer.p8 ] && [ -s answer.p7 ] && [ -s answer-xchg.pem ] &&
+    [ -s answer.cmc ]; then
+	ok "seeds for the EST answers (openssl pkcs8, crl2pkcs7, x509, cms)"
 else
-	not_ok "seeds for the EST answers (openssl pkcs8, crl2pkcs7)"
+	not_ok "seeds for the EST answers (openssl pkcs8, crl2pkcs7, x509, cms)"
 fi
-$PY - answer.p7 answer.p8 answers <<'PYEOF'
+# The seeds must be valid, else the corpus does not reach the checks
+# after the signature.
+run_ok -m "the CMC answer seed verifies (openssl cms -verify)" openssl cms \
+    -verify -binary -inform DER -in answer.cmc -CAfile answer.crt \
+    -out answer.content
+like "$err" "^CMS Verification successful" "openssl cms -verify: successful"
+is "$(od -An -tx1 answer.content | tr -d ' \n')" \
+    "$(od -An -tx1 pkiresp.der | tr -d ' \n')" \
+    "the CMC answer seed carries the PKIResponse"
+run_ok -m "the exchange seed chains to answer.crt (openssl verify)" \
+    openssl verify -CAfile answer.crt answer-xchg.pem
+like "$out" "^answer-xchg.pem: OK$" "openssl verify: the exchange seed is OK"
+$PY - answer.p7 answer.p8 answer.cmc answer-xchg.pem answers <<'PYEOF'
 import base64, os, random, sys
-p7, p8 = (open(p, "rb").read() for p in sys.argv[1:3])
-dst = sys.argv[3]
+p7, p8, cmc, xchg = (open(p, "rb").read() for p in sys.argv[1:5])
+dst = sys.argv[5]
 os.makedirs(dst)
 rnd = random.Random(7030)
 b7 = base64.b64encode(p7)
@@ -92,26 +146,20 @@ mp = (b"--" + bnd + b"\r\nContent-Type: application/pkcs8\r\n"
       b"\r\n--" + bnd + b"\r\nContent-Type: application/pkcs7-mime; "
       b"smime-type=certs-only\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
       b7 + b"\r\n--" + bnd + b"--\r\n")
-def answer(status, ctype, body, chunked=False):
-    h = b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype + b"\r\n"
-    if not chunked:
-        return h + b"Content-Length: %d\r\n\r\n" % len(body) + body
-    out = h + b"Transfer-Encoding: chunked\r\n\r\n"
-    for i in range(0, len(body), 100):
-        c = body[i:i + 100]
-        out += b"%x\r\n" % len(c) + c + b"\r\n"
-    return out + b"0\r\n\r\n"
+def answer(status, ctype, body):
+    return status + b" " + ctype + b"\n" + body
 seeds = [
-    answer(b"200 OK", b"application/pkcs7-mime; smime-type=certs-only", b7),
-    answer(b"200 OK", b"application/pkcs7-mime", b7l, chunked=True),
-    answer(b"200 OK", b"multipart/mixed; boundary=" + bnd, mp),
-    answer(b"200 OK", b'multipart/mixed; boundary="' + bnd + b'"', mp,
-           chunked=True),
-    answer(b"401 Unauthorized", b"text/plain; charset=utf-8",
+    answer(b"200", b"application/pkcs7-mime; smime-type=certs-only", b7),
+    answer(b"200", b"application/pkcs7-mime", b7l),
+    answer(b"200", b"multipart/mixed; boundary=" + bnd, mp),
+    answer(b"200", b'multipart/mixed; boundary="' + bnd + b'"',
+           mp.replace(b"\r\n", b"\n")),
+    answer(b"200", b"application/pkcs7-mime; smime-type=CMC-response",
+           base64.encodebytes(cmc)),
+    answer(b"200", b"application/x-pem-file", xchg),
+    answer(b"401", b"text/plain; charset=utf-8",
            b"wrong account or password\n"),
-    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\n"
-    b"Retry-After: 60\r\nContent-Length: 0\r\n\r\n",
-    b"HTTP/1.0 200 OK\nContent-Type: application/x-pem-file\n\n" + b7l,
+    answer(b"202", b"text/plain", b"pending\n"),
 ]
 n = 0
 def put(b):
@@ -127,17 +175,17 @@ for b in seeds:
         for _ in range(rnd.randint(1, 4)):
             m[rnd.randrange(len(m))] = rnd.choice(
                 [rnd.randrange(256), ord("\r"), ord("\n"), ord("-"),
-                 ord(":"), ord("0"), ord("f")])
+                 ord(":"), ord("0"), ord("f"), ord("=")])
         put(bytes(m))
 put(b"")
-put(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-    b"fffffffffffffffffff\r\n")
+put(b"200 \n")
+put(b"200 multipart/mixed; boundary=\"unterminated\n--unterminated\r\n")
 print(n)
 PYEOF
 nanswers=$(ls answers | wc -l)
 ok "a corpus of $nanswers EST answers"
-run_ok -m "fuzz_est_answer over the EST answers" "$FZ/fuzz_est_answer" \
-    answers/*
+run_ok -m "fuzz_est_answer over the EST answers" env \
+    FUZZ_EST_CACERT="$T/answer.crt" "$FZ/fuzz_est_answer" answers/*
 like "$out" "^$nanswers inputs" "fuzz_est_answer read every input"
 # --- key BLOBs and recovery blobs, and the corpora of real fuzzing runs -----
 [ -x "$FZ/fuzz_msblob" ] && [ -x "$FZ/fuzz_blob" ] ||

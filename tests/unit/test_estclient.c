@@ -1,4 +1,4 @@
-/* Unit tests for the parsers of tools/estclient.c (network input). */
+/* Unit tests for the answer parsers of tools/estclient-parse.c. */
 #include "ac-config.h"
 
 #include <stdio.h>
@@ -9,139 +9,105 @@
 #include "tests/unit/tap.h"
 #include "tools/estclient.h"
 
-static int parse(const char *, size_t, int, struct estc_resp **);
-static void test_http(void);
-static void test_http_prefixes(const char *, const char *);
-static void test_http_bad(void);
+static struct estc_resp *resp_of(int, const char *, const char *);
+static void test_expect_ok(void);
+static void test_answer_certs(void);
 static void test_multipart(void);
 static void test_base64(void);
 
-static int
-parse(const char *s, size_t len, int eof, struct estc_resp **respp)
+/* An answer as libcurl hands it over: status, Content-Type, body. */
+static struct estc_resp *
+resp_of(int status, const char *ctype, const char *body)
 {
+	struct estc_resp *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->body = (unsigned char *)strdup(body)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->status = status;
+	snprintf(r->ctype, sizeof(r->ctype), "%s", ctype);
+	r->retry_after = -1;
+	r->len = strlen(body);
+	return r;
+}
+
+static void
+test_expect_ok(void)
+{
+	struct estc_resp *r;
 	struct ca_err err;
 
 	ca_err_clear(&err);
-	return estc_http_parse((const unsigned char *)s, len, eof, respp,
-	    &err);
+	r = resp_of(200, "", "");
+	TAP_INT_EQ(r != NULL ? estc_expect_ok(r, "x", &err) : -1, 0,
+	    "200 is fine");
+	estc_resp_free(r);
+	ca_err_clear(&err);
+	r = resp_of(403, "text/plain; charset=utf-8",
+	    "template x: no\r\nsecond line");
+	TAP_OK(r != NULL && estc_expect_ok(r, "simpleenroll", &err) ==
+	    CA_ERR_POLICY, "403 is refused");
+	TAP_STR_EQ(err.msg, "server said 403: template x: no",
+	    "403: the first line of a text body is the reason");
+	estc_resp_free(r);
+	ca_err_clear(&err);
+	r = resp_of(401, "Text/Plain", "wrong \x01password");
+	TAP_OK(r != NULL && estc_expect_ok(r, "simpleenroll", &err) ==
+	    CA_ERR_AUTH, "401 is an authentication error");
+	TAP_STR_EQ(err.msg, "server said 401: wrong ?password",
+	    "401: control characters are not printed");
+	estc_resp_free(r);
+	ca_err_clear(&err);
+	r = resp_of(500, "application/json", "{\"e\": 1}");
+	TAP_OK(r != NULL && estc_expect_ok(r, "fullcmc", &err) != 0,
+	    "500 is refused");
+	TAP_STR_EQ(err.msg, "server said 500 (no reason given, Content-Type "
+	    "\"application/json\") to fullcmc",
+	    "a body that is not text is no reason");
+	estc_resp_free(r);
+	ca_err_clear(&err);
+	if ((r = resp_of(202, "text/plain", "waiting")) != NULL)
+		r->retry_after = 60;
+	TAP_OK(r != NULL && estc_expect_ok(r, "simpleenroll", &err) != 0,
+	    "202 is not a certificate");
+	TAP_STR_EQ(err.msg, "server said 202: simpleenroll is pending, "
+	    "nothing issued yet (retry after 60 s): waiting",
+	    "202: pending, with Retry-After and the reason");
+	estc_resp_free(r);
 }
 
 static void
-test_http(void)
+test_answer_certs(void)
 {
-	static const char cl[] = "HTTP/1.1 403 Forbidden\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: 5\r\n\r\nno!\n\nignored";
-	static const char chunked[] = "HTTP/1.1 200 OK\r\n"
-	    "Transfer-Encoding: chunked\r\n"
-	    "Content-Type: application/pkcs7-mime\r\n\r\n"
-	    "4;ext=1\r\nMIIB\r\n3\r\nabc\r\n0\r\nX-Trailer: y\r\n\r\n";
-	static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n"
-	    "HTTP/1.1 202 Accepted\r\nRetry-After: 60\r\n"
-	    "Content-Length: 0\r\n\r\n";
-	static const char eofdelim[] = "HTTP/1.0 200 OK\n"
-	    "content-type: application/x-pem-file\n\nPEM";
-	struct estc_resp *r = NULL;
+	STACK_OF(X509) *certs = NULL;
+	struct estc_resp *r;
+	struct ca_err err;
 
-	TAP_INT_EQ(parse(cl, sizeof(cl) - 1, 0, &r), 0,
-	    "Content-Length answer parses");
-	if (r != NULL) {
-		TAP_INT_EQ(r->status, 403, "status 403");
-		TAP_STR_EQ(r->ctype, "text/plain; charset=utf-8",
-		    "Content-Type kept as sent");
-		TAP_INT_EQ(r->len, 5, "body of Content-Length bytes");
-		TAP_STR_EQ((char *)r->body, "no!\n\n", "body bytes");
-		TAP_INT_EQ(r->retry_after, -1, "no Retry-After");
-	}
+	ca_err_clear(&err);
+	r = resp_of(200, "text/html", "<html></html>");
+	TAP_OK(r != NULL && estc_answer_certs(r, "simpleenroll", &certs,
+	    &err) != 0 && certs == NULL, "a text/html answer is refused");
+	TAP_STR_EQ(err.msg, "simpleenroll: the server answered "
+	    "\"text/html\", not application/pkcs7-mime",
+	    "the wrong Content-Type is named");
 	estc_resp_free(r);
-	r = NULL;
-	TAP_INT_EQ(parse(chunked, sizeof(chunked) - 1, 0, &r), 0,
-	    "chunked answer parses");
-	if (r != NULL)
-		TAP_STR_EQ((char *)r->body, "MIIBabc", "chunks joined");
+	ca_err_clear(&err);
+	r = resp_of(200, "", "MIIB");
+	TAP_OK(r != NULL && estc_answer_certs(r, "simpleenroll", &certs,
+	    &err) != 0, "an answer without Content-Type is refused");
+	TAP_STR_EQ(err.msg, "simpleenroll: the server's answer has no "
+	    "Content-Type (wanted application/pkcs7-mime)",
+	    "a missing Content-Type is named");
 	estc_resp_free(r);
-	r = NULL;
-	TAP_INT_EQ(parse(interim, sizeof(interim) - 1, 0, &r), 0,
-	    "an interim 100 answer is skipped");
-	if (r != NULL) {
-		TAP_INT_EQ(r->status, 202, "the real answer: 202");
-		TAP_INT_EQ(r->retry_after, 60, "Retry-After: 60");
-	}
+	ca_err_clear(&err);
+	r = resp_of(200, "application/pkcs7-mime; smime-type=certs-only",
+	    "TUlJQg==");
+	TAP_OK(r != NULL && estc_answer_certs(r, "simpleenroll", &certs,
+	    &err) != 0 && certs == NULL,
+	    "base64 of something else is not a certs-only PKCS#7");
 	estc_resp_free(r);
-	r = NULL;
-	TAP_INT_EQ(parse(eofdelim, sizeof(eofdelim) - 1, 0, &r), ESTC_MORE,
-	    "no framing: more until EOF");
-	TAP_INT_EQ(parse(eofdelim, sizeof(eofdelim) - 1, 1, &r), 0,
-	    "no framing: complete at EOF, LF line ends");
-	if (r != NULL) {
-		TAP_STR_EQ((char *)r->body, "PEM", "body up to EOF");
-		TAP_STR_EQ(r->ctype, "application/x-pem-file",
-		    "header names are case-insensitive");
-	}
-	estc_resp_free(r);
-	test_http_prefixes(cl, "no!\n\n");
-	test_http_prefixes(chunked, "MIIBabc");
-}
-
-/* Every proper prefix is ESTC_MORE (or an error at EOF). */
-static void
-test_http_prefixes(const char *msg, const char *body)
-{
-	struct estc_resp *r = NULL;
-	size_t i, n = strlen(msg), end;
-	int more = 1, eoferr = 1, rc;
-
-	end = strstr(msg, body) != NULL && strstr(msg, "chunked") == NULL ?
-	    (size_t)(strstr(msg, body) - msg) + strlen(body) : n;
-	for (i = 0; i < end; i++) {
-		if ((rc = parse(msg, i, 0, &r)) != ESTC_MORE)
-			more = 0;
-		estc_resp_free(r);
-		r = NULL;
-		if ((rc = parse(msg, i, 1, &r)) >= 0)
-			eoferr = 0;
-		estc_resp_free(r);
-		r = NULL;
-	}
-	TAP_OK(more, "each of %zu prefixes wants more", end);
-	TAP_OK(eoferr, "each prefix is an error at EOF");
-}
-
-static void
-test_http_bad(void)
-{
-	static const char *bad[] = {
-		"HTTP/2 200 OK\r\n\r\n",
-		"HTTP/1.1 20 OK\r\n\r\n",
-		"HTTP/1.1 200OK\r\n\r\n",
-		"HTTP/1.1 099 x\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\nab",
-		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-		    "Content-Length: 3\r\n\r\nabc",
-		"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n"
-		    "\r\n",
-		"HTTP/1.1 200 OK\r\nContent-Length: 1048577\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		    "zz\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		    "2\r\nabX\r\n0\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		    "ffffffffffffffffffff\r\n",
-	};
-	struct estc_resp *r = NULL;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		rc = parse(bad[i], strlen(bad[i]), 1, &r);
-		TAP_OK(rc < 0 && r == NULL, "malformed answer %zu refused",
-		    i);
-		estc_resp_free(r);
-		r = NULL;
-	}
 }
 
 static void
@@ -253,8 +219,8 @@ main(void)
 {
 	char mt[64];
 
-	test_http();
-	test_http_bad();
+	test_expect_ok();
+	test_answer_certs();
 	test_multipart();
 	test_base64();
 	estc_media_type(" Application/PKCS7-MIME ; smime-type=x", mt,
