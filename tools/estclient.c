@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "ca/dynbuf.h"
 #include "ca/err.h"
 #include "tools/estclient.h"
 
@@ -50,9 +51,7 @@ struct estc {
 
 /* An answer's body as it arrives; it may hold a private key. */
 struct sink {
-	unsigned char *buf;
-	size_t len;
-	size_t cap;
+	struct dynbuf d;	/* secret, capped at ESTC_MAX_RESP */
 	int too_large;
 	int nomem;
 };
@@ -351,35 +350,18 @@ static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct sink *s = arg;
-	size_t n = size * nmemb, ncap;
-	unsigned char *nb;
+	size_t n = size * nmemb;
 
-	if (n > ESTC_MAX_RESP - s->len) {
+	switch (dynbuf_add(&s->d, data, n)) {
+	case 0:
+		return n;
+	case DYNBUF_TOOBIG:
 		s->too_large = 1;
 		return 0;
+	default:
+		s->nomem = 1;
+		return 0;
 	}
-	/* One more byte for the NUL that ends every body. */
-	if (s->len + n + 1 > s->cap) {
-		ncap = s->cap == 0 ? 16384 : s->cap;
-		while (ncap < s->len + n + 1)
-			ncap *= 2;
-		if (ncap > ESTC_MAX_RESP + 1)
-			ncap = ESTC_MAX_RESP + 1;
-		/* The answer may hold a private key: no realloc. */
-		if ((nb = malloc(ncap)) == NULL) {
-			s->nomem = 1;
-			return 0;
-		}
-		if (s->len > 0)
-			memcpy(nb, s->buf, s->len);
-		if (s->buf != NULL)
-			OPENSSL_clear_free(s->buf, s->cap);
-		s->buf = nb;
-		s->cap = ncap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	return n;
 }
 
 /* The URL of path ("/a/b" or "/a/b?query") on the server, for curl_free. */
@@ -585,6 +567,8 @@ perform(struct estc *c, const char *url, struct curl_slist *hdrs,
 
 	*respp = NULL;
 	memset(&s, 0, sizeof(s));
+	/* The answer may hold a private key. */
+	dynbuf_init(&s.d, ESTC_MAX_RESP, 1);
 	c->errbuf[0] = '\0';
 	/* A body makes it a POST (POSTFIELDS), else a GET. */
 	if (curl_easy_setopt(c->h, CURLOPT_URL, url) != CURLE_OK ||
@@ -619,24 +603,19 @@ perform(struct estc *c, const char *url, struct curl_slist *hdrs,
 		    sizeof(resp->ctype) - 1);
 		goto out;
 	}
-	if (s.buf == NULL && (s.buf = malloc(1)) == NULL) {
+	if ((resp->body = dynbuf_take(&s.d, &resp->len)) == NULL) {
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	s.buf[s.len] = '\0';
 	resp->status = (int)status;
 	if (ct != NULL)
 		memcpy(resp->ctype, ct, strlen(ct) + 1);
 	resp->retry_after = retry_after(c->h);
-	resp->body = s.buf;
-	resp->len = s.len;
-	s.buf = NULL;
 	*respp = resp;
 	resp = NULL;
 	r = 0;
  out:
-	if (s.buf != NULL)
-		OPENSSL_clear_free(s.buf, s.cap == 0 ? 1 : s.cap);
+	dynbuf_free(&s.d);
 	estc_resp_free(resp);
 	return r;
 }
