@@ -38,9 +38,11 @@ fp()
 
 keydigest()
 {
-	_kd=$(od -An -tx1 | tr -d ' \n')
-	if [ -n "$_kd" ]; then
-		printf '%s' "$_kd" | openssl dgst -sha256 -r | cut -d' ' -f1
+	local _tap_kd
+
+	_tap_kd=$(od -An -tx1 | tr -d ' \n')
+	if [ -n "$_tap_kd" ]; then
+		printf '%s' "$_tap_kd" | openssl dgst -sha256 -r | cut -d' ' -f1
 	else
 		printf 'unreadable:%s\n' "$1"
 	fi
