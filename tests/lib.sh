@@ -34,6 +34,8 @@
 #                             is ""); KEYSPEC rsa:BITS (default rsa:2048),
 #                             ec:p256, ec:p384
 #   db_counts DIR             counts of certs, audit and requests rows
+#   cert_fps PEM              SHA-256 fingerprints of its certificates,
+#                             sorted (PEM "-" is stdin)
 #   at_exit CMD               run CMD (a string) when the test ends
 #   free_port                 a TCP port on 127.0.0.1 nobody listens on
 #
@@ -461,6 +463,25 @@ db_counts()
 	sqlite3 "$1/smimeca.db" 'SELECT count(*) FROM certs;
 	    SELECT count(*) FROM audit; SELECT count(*) FROM requests;' |
 	    tr '\n' ' '
+}
+
+# The SHA-256 fingerprints of every certificate in a PEM file (stdin with
+# "-"), lower-case hex, sorted, one a line.
+cert_fps()
+{
+	local _tap_f
+
+	rm -f "$T"/.fps.*
+	cat -- "$1" | awk -v d="$T/.fps." '
+	    /-----BEGIN CERTIFICATE-----/ { n++; p = 1 }
+	    p { print > (d n) }
+	    /-----END CERTIFICATE-----/ { p = 0; close(d n) }'
+	for _tap_f in "$T"/.fps.*; do
+		[ -f "$_tap_f" ] || continue
+		openssl x509 -in "$_tap_f" -noout -fingerprint -sha256 |
+		    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
+	done | sort
+	rm -f "$T"/.fps.*
 }
 
 # The serial of a certificate file as a lower-case hex integer without
