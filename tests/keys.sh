@@ -137,7 +137,7 @@ gpgsm_import()
 		    openssl pkcs12 -in "$_tap_kept" -passin "file:$_tap_pw" \
 		    -nodes -noout
 		if command -v pk12util >/dev/null 2>&1; then
-			check "$_tap_desc: NSS pk12util lists the file gpgsm rejected" \
+			check "$_tap_desc: NSS pk12util lists it too" \
 			    pk12util -l "$_tap_kept" -w "$_tap_pw"
 		fi
 		[ "$_tap_try" -lt 3 ] || break

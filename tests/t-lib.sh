@@ -42,7 +42,7 @@ is "$(tap 'skip d why')" "ok 1 - d # SKIP why" "skip is a TAP skip"
 is "$(tap 'ok a; not_ok b; done_testing' | tail -n 1)" "1..2" \
     "done_testing prints the plan"
 
-# --- the caller's variables ----------------------------------------------------
+# --- the caller's variables -------------------------------------------------
 # t-est.sh's refused() keeps its description in _d; a not_ok inside is()
 # once overwrote it, and every later result carried the wrong words.
 names='_d _s _m _l _p _rc _want _prc _pyn _name _mail _spec _subj _dir _i
@@ -82,7 +82,7 @@ refusedish()
 is "$( (refusedish "my words") )" "my words" \
     "a function's _d survives a failing is()"
 
-# --- Python checks without the cryptography module ---------------------------
+# --- Python checks without the cryptography module --------------------------
 cat >checks.py <<'EOF'
 check(a == 1, "first check")
 for p in sys.argv[1:]:
@@ -116,7 +116,7 @@ else
 	skip "py_tap: a script that dies is a failure" "no cryptography"
 fi
 
-# --- CRL helpers: a bad signature and another reason to fail -----------------
+# --- CRL helpers: a bad signature and another reason to fail ----------------
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt \
     -days 10 -subj /CN=Harness-CA -addext basicConstraints=critical,CA:TRUE \
     -addext keyUsage=critical,keyCertSign,cRLSign >/dev/null 2>&1
@@ -156,7 +156,7 @@ is "$(tap 'verify_revoked d leaf.crt ca.crt bad.crl' | head -n 1)" \
 is "$(tap 'verify_revoked d leaf.crt other.crt good.crl' | head -n 1)" \
     "not ok 1 - d" "verify_revoked: another CA is not ok"
 
-# --- the exit status ------------------------------------------------------------
+# --- the exit status --------------------------------------------------------
 sh -c '. "$top_srcdir/tests/lib.sh"; exit 3' >/dev/null 2>&1
 is "$?" 3 "the EXIT trap keeps the test's exit status"
 sh -c '. "$top_srcdir/tests/lib.sh"; echo "$T" >"$1/tdir"' x "$T" \
