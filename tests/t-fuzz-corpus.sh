@@ -29,7 +29,7 @@ base64 seeds/cmc.der >seeds/cmc.b64
 openssl req -in seeds/csr.der -inform DER -out seeds/csr.pem 2>/dev/null
 for f in simple/*; do cp "$f" "seeds/simple-$(basename "$f")"; done
 
-$PY - seeds corpus <<'PYEOF'
+made=$($PY - seeds corpus <<'PYEOF'
 import os, random, sys
 src, dst = sys.argv[1], sys.argv[2]
 os.makedirs(dst)
@@ -56,8 +56,10 @@ put(b"\x30\x84\xff\xff\xff\xff")
 put(bytes(rnd.randrange(256) for _ in range(4096)))
 print(n)
 PYEOF
+)
 ncorpus=$(ls corpus | wc -l)
-ok "a corpus of $ncorpus inputs"
+like "$made" '^[0-9]{3,}$' "the generator made a corpus of hundreds of inputs"
+is "$ncorpus" "$made" "corpus/ holds the $made inputs it made"
 # With the lab's exchange keys, requests are opened as fullcmc opens them.
 run_ok -m "fuzz_areq over the corpus" env FUZZ_CA_DIR="$T/lab" \
     "$FZ/fuzz_areq" corpus/*
@@ -78,7 +80,7 @@ if [ -s answer.p8 ] && [ -s answer.p7 ]; then
 else
 	not_ok "seeds for the EST answers (openssl pkcs8, crl2pkcs7)"
 fi
-$PY - answer.p7 answer.p8 answers <<'PYEOF'
+made=$($PY - answer.p7 answer.p8 answers <<'PYEOF'
 import base64, os, random, sys
 p7, p8 = (open(p, "rb").read() for p in sys.argv[1:3])
 dst = sys.argv[3]
@@ -134,8 +136,10 @@ put(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     b"fffffffffffffffffff\r\n")
 print(n)
 PYEOF
+)
 nanswers=$(ls answers | wc -l)
-ok "a corpus of $nanswers EST answers"
+like "$made" '^[0-9]{3,}$' "the generator made hundreds of EST answers"
+is "$nanswers" "$made" "answers/ holds the $made answers it made"
 run_ok -m "fuzz_est_answer over the EST answers" "$FZ/fuzz_est_answer" \
     answers/*
 like "$out" "^$nanswers inputs" "fuzz_est_answer read every input"

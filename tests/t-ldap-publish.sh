@@ -9,7 +9,6 @@
 slapd_require
 
 lab_init lab --key ec:p256 || bail_out "init --lab failed"
-ok "init --lab on port $LDAP_PORT"
 
 # --- what init --lab wrote ---
 for f in slapd.conf base.ldif admin.pass users.txt; do
@@ -29,7 +28,6 @@ run_ok -m "publish status without jobs" smimeca -d lab publish status
 like "$out" 'due: +0' "nothing due yet"
 
 slapd_start lab || bail_out "the lab slapd did not start"
-ok "smimeca lab slapd start"
 run_ok smimeca -d lab lab slapd status
 like "$out" "runs \\(PID [0-9]+\\)" "lab slapd status names the PID"
 run_ok -m "ldapsearch finds the three lab users" \
