@@ -197,6 +197,8 @@ crlf=$(printf '%s\n' "$out" | sed -n 's|^certificateRevocationList;binary:< file
 caf=$(printf '%s\n' "$out" | sed -n 's|^cACertificate;binary:< file://||p')
 openssl x509 -in lab/ca.crt -outform DER -out ca.der
 check "certificateRevocationList;binary is the CRL" cmp -s "$crlf" ca.crl
+crl_verifies "the published CRL verifies with the CA (openssl crl)" \
+    ca.crl lab/ca.crt -inform DER
 check "cACertificate;binary is the CA certificate" cmp -s "$caf" ca.der
 is "$(printf '%s\n' "$caf" | grep -c .)" 1 "one CA certificate value"
 
