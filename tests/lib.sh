@@ -22,12 +22,20 @@
 #   diag TEXT                 a TAP comment
 #   done_testing              the plan, at the end
 #   py_tap [ARGS...] <<'EOF'  a Python check (with cryptography) that prints
-#                             "ok DESC" / "not ok DESC" lines: see PY_PRELUDE
+#                             "ok DESC" / "not ok DESC" lines: see PY_PRELUDE;
+#                             without cryptography, one skip per check() call
+#   crl_verifies DESC CRL CAFILE [ARGS]  openssl crl -verify says
+#                             "verify OK" (ARGS: -inform DER ...)
+#   verify_revoked DESC CERT CAFILE CRL [ARGS]  openssl verify -crl_check
+#                             fails with "certificate revoked" (and no CRL
+#                             signature or issuer error)
 #   mkcsr NAME EMAIL [KEYSPEC]  NAME.key + NAME.csr (PEM) for
 #                             /CN=NAME/emailAddress=EMAIL (no mail if EMAIL
 #                             is ""); KEYSPEC rsa:BITS (default rsa:2048),
 #                             ec:p256, ec:p384
 #   db_counts DIR             counts of certs, audit and requests rows
+#   cert_fps PEM              SHA-256 fingerprints of its certificates,
+#                             sorted (PEM "-" is stdin)
 #   at_exit CMD               run CMD (a string) when the test ends
 #   free_port                 a TCP port on 127.0.0.1 nobody listens on
 #
@@ -78,12 +86,14 @@ ok()
 
 not_ok()
 {
+	local _tap_line
+
 	tap_n=$((tap_n + 1))
 	tap_failed=$((tap_failed + 1))
 	printf 'not ok %d - %s\n' "$tap_n" "$(tap_desc "$1")"
 	shift
-	for _d in "$@"; do
-		[ -n "$_d" ] && diag "$_d"
+	for _tap_line in "$@"; do
+		[ -n "$_tap_line" ] && diag "$_tap_line"
 	done
 	return 0
 }
@@ -188,67 +198,79 @@ run_cmd()
 # The command line as a description, shortened.
 cmd_desc()
 {
-	_s=$*
-	_s=$(printf '%s' "$_s" | sed "s|$T/||g")
-	if [ ${#_s} -gt 110 ]; then
-		_s=$(printf '%s' "$_s" | cut -c1-107)...
+	local _tap_s
+
+	_tap_s=$*
+	_tap_s=$(printf '%s' "$_tap_s" | sed "s|$T/||g")
+	if [ ${#_tap_s} -gt 110 ]; then
+		_tap_s=$(printf '%s' "$_tap_s" | cut -c1-107)...
 	fi
-	printf '%s' "$_s"
+	printf '%s' "$_tap_s"
 }
 
 run_ok()
 {
-	_m=
-	if [ "$1" = -m ]; then _m=$2; shift 2; fi
-	[ -n "$_m" ] || _m=$(cmd_desc "$@")
+	local _tap_m
+
+	_tap_m=
+	if [ "$1" = -m ]; then _tap_m=$2; shift 2; fi
+	[ -n "$_tap_m" ] || _tap_m=$(cmd_desc "$@")
 	run_cmd "$@"
 	if [ "$rc" -eq 0 ]; then
-		ok "$_m"
+		ok "$_tap_m"
 	else
-		not_ok "$_m" "exit $rc" "$(printf '%s\n' "$err" | head -n 20)"
+		not_ok "$_tap_m" "exit $rc" \
+		    "$(printf '%s\n' "$err" | head -n 20)"
 	fi
 	[ "$rc" -eq 0 ]
 }
 
 run_fails()
 {
-	_m=
-	if [ "$1" = -m ]; then _m=$2; shift 2; fi
-	[ -n "$_m" ] || _m="fails: $(cmd_desc "$@")"
+	local _tap_m
+
+	_tap_m=
+	if [ "$1" = -m ]; then _tap_m=$2; shift 2; fi
+	[ -n "$_tap_m" ] || _tap_m="fails: $(cmd_desc "$@")"
 	run_cmd "$@"
 	if [ "$rc" -ne 0 ] && [ "$rc" -lt 126 ]; then
-		ok "$_m"
+		ok "$_tap_m"
 	else
-		not_ok "$_m" "exit $rc" "$(printf '%s\n' "$err" | head -n 20)"
+		not_ok "$_tap_m" "exit $rc" \
+		    "$(printf '%s\n' "$err" | head -n 20)"
 	fi
 }
 
 run_exit()
 {
-	_want=$1
+	local _tap_want _tap_m
+
+	_tap_want=$1
 	shift
-	_m=
-	if [ "$1" = -m ]; then _m=$2; shift 2; fi
-	[ -n "$_m" ] || _m="exit $_want: $(cmd_desc "$@")"
+	_tap_m=
+	if [ "$1" = -m ]; then _tap_m=$2; shift 2; fi
+	[ -n "$_tap_m" ] || _tap_m="exit $_tap_want: $(cmd_desc "$@")"
 	run_cmd "$@"
-	if [ "$rc" -eq "$_want" ]; then
-		ok "$_m"
+	if [ "$rc" -eq "$_tap_want" ]; then
+		ok "$_tap_m"
 	else
-		not_ok "$_m" "exit $rc, expected $_want" \
+		not_ok "$_tap_m" "exit $rc, expected $_tap_want" \
 		    "$(printf '%s\n' "$err" | head -n 20)"
 	fi
-	[ "$rc" -eq "$_want" ]
+	[ "$rc" -eq "$_tap_want" ]
 }
 
 check()
 {
-	_m=$1
+	local _tap_m
+
+	_tap_m=$1
 	shift
 	run_cmd "$@"
 	if [ "$rc" -eq 0 ]; then
-		ok "$_m"
+		ok "$_tap_m"
 	else
-		not_ok "$_m" "$(cmd_desc "$@"): exit $rc" \
+		not_ok "$_tap_m" "$(cmd_desc "$@"): exit $rc" \
 		    "$(printf '%s\n%s\n' "$out" "$err" | head -n 20)"
 	fi
 	[ "$rc" -eq 0 ]
@@ -303,52 +325,136 @@ def ext(cert, oid):
         return None
 '
 
+# The check() calls of a Python script, one line each: the description
+# (the first string literal after a comma) or "python check N". A call in
+# a loop counts once.
+py_checks()
+{
+	awk '{ src = src " " $0 }
+	END {
+		n = 0
+		while (match(src, /(^|[^A-Za-z0-9_.])check\(/)) {
+			src = substr(src, RSTART + RLENGTH)
+			n++
+			rest = src
+			if (match(rest, /(^|[^A-Za-z0-9_.])check\(/))
+				rest = substr(rest, 1, RSTART)
+			if (match(rest, /, *"[^"]*"/)) {
+				d = substr(rest, RSTART, RLENGTH)
+				sub(/^, *"/, "", d)
+				sub(/"$/, "", d)
+			} else
+				d = "python check " n
+			print d
+		}
+	}' "$1"
+}
+
 # Runs the Python script on stdin (after PY_PRELUDE) with ARGS and turns
 # its "ok ..." / "not ok ..." lines into TAP results.
 py_tap()
 {
+	local _tap_prc _tap_pyn _tap_l
+
 	if ! have_pycrypto; then
-		cat >/dev/null
-		skip "python checks" "$PY with the cryptography module not found"
+		cat >"$T/.py"
+		py_checks "$T/.py" >"$T/.pyskip"
+		while IFS= read -r _tap_l; do
+			skip "$_tap_l" \
+			    "$PY with the cryptography module not found"
+		done <"$T/.pyskip"
 		return 0
 	fi
 	{ printf '%s\n' "$PY_PRELUDE"; cat; } >"$T/.py"
 	"$PY" "$T/.py" "$@" >"$T/.pyout" 2>&1
-	_prc=$?
-	_pyn=0
-	while IFS= read -r _l; do
-		case $_l in
-		"ok "*) ok "${_l#ok }"; _pyn=$((_pyn + 1)) ;;
-		"not ok "*) not_ok "${_l#not ok }"; _pyn=$((_pyn + 1)) ;;
-		"# "*) printf '%s\n' "$_l" ;;
-		*) diag "$_l" ;;
+	_tap_prc=$?
+	_tap_pyn=0
+	while IFS= read -r _tap_l; do
+		case $_tap_l in
+		"ok "*) ok "${_tap_l#ok }"; _tap_pyn=$((_tap_pyn + 1)) ;;
+		"not ok "*)
+			not_ok "${_tap_l#not ok }"
+			_tap_pyn=$((_tap_pyn + 1))
+			;;
+		"# "*) printf '%s\n' "$_tap_l" ;;
+		*) diag "$_tap_l" ;;
 		esac
 	done <"$T/.pyout"
-	if [ "$_prc" -ne 0 ]; then
-		not_ok "python checks ran to the end (exit $_prc)"
-	elif [ "$_pyn" -eq 0 ]; then
+	if [ "$_tap_prc" -ne 0 ]; then
+		not_ok "python checks ran to the end (exit $_tap_prc)"
+	elif [ "$_tap_pyn" -eq 0 ]; then
 		not_ok "python checks reported something"
+	fi
+}
+
+# --- checks with peer tools ---------------------------------------------
+# OpenSSL 3.0's `openssl crl -verify` prints "verify failure" and still
+# exits 0: only its "verify OK" line says the signature holds.
+crl_verifies()
+{
+	local _tap_m _tap_crl _tap_ca
+
+	_tap_m=$1
+	_tap_crl=$2
+	_tap_ca=$3
+	shift 3
+	run_cmd openssl crl -in "$_tap_crl" -CAfile "$_tap_ca" -noout -verify \
+	    "$@"
+	if [ "$rc" -eq 0 ] && printf '%s\n' "$out" "$err" |
+	    grep -qx 'verify OK'; then
+		ok "$_tap_m"
+	else
+		not_ok "$_tap_m" "openssl crl -verify of $_tap_crl: exit $rc" \
+		    "$(printf '%s\n%s\n' "$out" "$err" | head -n 10)"
+	fi
+}
+
+# `openssl verify -crl_check` fails for a bad CRL signature or an unknown
+# issuer too: the certificate is revoked only if it says so.
+verify_revoked()
+{
+	local _tap_m _tap_cert _tap_ca _tap_crl
+
+	_tap_m=$1
+	_tap_cert=$2
+	_tap_ca=$3
+	_tap_crl=$4
+	shift 4
+	run_cmd openssl verify -crl_check -CRLfile "$_tap_crl" \
+	    -CAfile "$_tap_ca" "$@" "$_tap_cert"
+	if [ "$rc" -ne 0 ] && [ "$rc" -lt 126 ] &&
+	    printf '%s\n' "$out" "$err" | grep -q 'certificate revoked' &&
+	    ! printf '%s\n' "$out" "$err" |
+	    grep -Eq 'CRL signature failure|unable to get'; then
+		ok "$_tap_m"
+	else
+		not_ok "$_tap_m" \
+		    "openssl verify -crl_check $_tap_cert: exit $rc" \
+		    "$(printf '%s\n%s\n' "$out" "$err" | head -n 10)"
 	fi
 }
 
 # --- fixtures -----------------------------------------------------------
 mkcsr()
 {
-	_name=$1
-	_mail=$2
-	_spec=${3:-rsa:2048}
-	_subj="/CN=$_name"
-	[ -n "$_mail" ] && _subj="$_subj/emailAddress=$_mail"
-	case $_spec in
-	rsa:*) set -- -newkey "$_spec" ;;
+	local _tap_name _tap_mail _tap_spec _tap_subj
+
+	_tap_name=$1
+	_tap_mail=$2
+	_tap_spec=${3:-rsa:2048}
+	_tap_subj="/CN=$_tap_name"
+	[ -n "$_tap_mail" ] && _tap_subj="$_tap_subj/emailAddress=$_tap_mail"
+	case $_tap_spec in
+	rsa:*) set -- -newkey "$_tap_spec" ;;
 	ec:p256) set -- -newkey ec -pkeyopt ec_paramgen_curve:P-256 ;;
 	ec:p384) set -- -newkey ec -pkeyopt ec_paramgen_curve:P-384 ;;
-	*) bail_out "mkcsr: unknown key spec $_spec" ;;
+	*) bail_out "mkcsr: unknown key spec $_tap_spec" ;;
 	esac
-	if ! openssl req -new "$@" -nodes -keyout "$_name.key" \
-	    -subj "$_subj" -out "$_name.csr" >/dev/null 2>"$T/.mkcsr.err"; then
+	if ! openssl req -new "$@" -nodes -keyout "$_tap_name.key" \
+	    -subj "$_tap_subj" -out "$_tap_name.csr" >/dev/null \
+	    2>"$T/.mkcsr.err"; then
 		cat "$T/.mkcsr.err" >&2
-		bail_out "mkcsr $_name: openssl req failed"
+		bail_out "mkcsr $_tap_name: openssl req failed"
 	fi
 }
 
@@ -357,6 +463,25 @@ db_counts()
 	sqlite3 "$1/smimeca.db" 'SELECT count(*) FROM certs;
 	    SELECT count(*) FROM audit; SELECT count(*) FROM requests;' |
 	    tr '\n' ' '
+}
+
+# The SHA-256 fingerprints of every certificate in a PEM file (stdin with
+# "-"), lower-case hex, sorted, one a line.
+cert_fps()
+{
+	local _tap_f
+
+	rm -f "$T"/.fps.*
+	cat -- "$1" | awk -v d="$T/.fps." '
+	    /-----BEGIN CERTIFICATE-----/ { n++; p = 1 }
+	    p { print > (d n) }
+	    /-----END CERTIFICATE-----/ { p = 0; close(d n) }'
+	for _tap_f in "$T"/.fps.*; do
+		[ -f "$_tap_f" ] || continue
+		openssl x509 -in "$_tap_f" -noout -fingerprint -sha256 |
+		    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
+	done | sort
+	rm -f "$T"/.fps.*
 }
 
 # The serial of a certificate file as a lower-case hex integer without
@@ -394,7 +519,9 @@ $tap_exit_hooks"
 
 tap_cleanup()
 {
-	_rc=$?
+	# $? is expanded before local runs: the status the test exits with.
+	local _tap_rc=$?
+
 	trap - EXIT
 	if [ -n "$tap_exit_hooks" ]; then
 		eval "$tap_exit_hooks"
@@ -405,7 +532,7 @@ tap_cleanup()
 	elif [ -n "${T:-}" ]; then
 		rm -rf "$T"
 	fi
-	exit $_rc
+	exit $_tap_rc
 }
 
 # --- setup --------------------------------------------------------------

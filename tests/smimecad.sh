@@ -13,32 +13,36 @@
 
 smimecad_start()
 {
-	_dir=$1
+	local _tap_dir
+
+	_tap_dir=$1
 	shift
 	HTTPS_PORT=$(free_port)
 	HTTP_PORT=$(free_port)
 	while [ "$HTTP_PORT" = "$HTTPS_PORT" ]; do
 		HTTP_PORT=$(free_port)
 	done
-	smimecad_start_on "$_dir" "$@"
+	smimecad_start_on "$_tap_dir" "$@"
 }
 
 smimecad_start_on()
 {
-	_dir=$1
+	local _tap_dir _tap_i
+
+	_tap_dir=$1
 	shift
 	HTTPS_URL=https://127.0.0.1:$HTTPS_PORT
 	HTTP_URL=http://127.0.0.1:$HTTP_PORT
-	SMIMECAD_DIR=$_dir
+	SMIMECAD_DIR=$_tap_dir
 	SMIMECAD_LOG=$T/smimecad.$HTTPS_PORT.log
-	smimecad -d "$_dir" -f --https "127.0.0.1:$HTTPS_PORT" \
+	smimecad -d "$_tap_dir" -f --https "127.0.0.1:$HTTPS_PORT" \
 	    --http "127.0.0.1:$HTTP_PORT" "$@" >"$SMIMECAD_LOG" 2>&1 &
 	SMIMECAD_PID=$!
 	at_exit "smimecad_stop"
-	_i=0
-	while [ $_i -lt 100 ]; do
+	_tap_i=0
+	while [ $_tap_i -lt 100 ]; do
 		if curl -fsS -o /dev/null "$HTTP_URL/healthz" 2>/dev/null ||
-		    curl -fsS -o /dev/null --cacert "$_dir/chain.pem" \
+		    curl -fsS -o /dev/null --cacert "$_tap_dir/chain.pem" \
 		    "$HTTPS_URL/healthz" 2>/dev/null; then
 			return 0
 		fi
@@ -49,7 +53,7 @@ smimecad_start_on()
 			return 1
 		fi
 		sleep 0.1
-		_i=$((_i + 1))
+		_tap_i=$((_tap_i + 1))
 	done
 	diag "smimecad did not answer /healthz within 10 s"
 	return 1

@@ -43,25 +43,43 @@ end_strays()
 
 # hold_open PORT [CAFILE]: a client connection (TLS with CAFILE) that stays
 # open after one request until the server closes it (at most 20 s), so that
-# the server's side ends in TIME_WAIT.
+# the server's side ends in TIME_WAIT. $T/held.PORT appears once the
+# answer has come (hold_wait waits for it).
 hold_open()
 {
-	$PY - "$@" <<'PYEOF' &
+	$PY - "$@" "$T/held.$1" <<'PYEOF' &
 import socket, ssl, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.settimeout(20)
 try:
-    if len(sys.argv) > 2:
+    if len(sys.argv) > 3:
         s = ssl.create_default_context(cafile=sys.argv[2]).wrap_socket(
             s, server_hostname="127.0.0.1")
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    first = True
     while s.recv(4096):
-        pass
+        if first:
+            open(sys.argv[-1], "w").close()
+            first = False
 except OSError:
     pass
 s.close()
 PYEOF
 	HOLD_PIDS="$HOLD_PIDS $!"
+}
+
+# hold_wait PORT...: until each hold_open connection has its answer (10 s).
+hold_wait()
+{
+	local _w _p
+
+	for _p in "$@"; do
+		_w=0
+		while [ ! -e "$T/held.$_p" ] && [ $_w -lt 100 ]; do
+			sleep 0.1
+			_w=$((_w + 1))
+		done
+	done
 }
 
 HOLD_PIDS=
@@ -146,7 +164,7 @@ check "the first smimecad is still running" kill -0 "$FIRST"
 # their TIME_WAIT would keep the next bind out for a minute.
 hold_open "$HTTPS_PORT" "$T/lab/chain.pem"
 hold_open "$HTTP_PORT"
-sleep 0.3
+hold_wait "$HTTPS_PORT" "$HTTP_PORT"
 smimecad_stop
 is "$smimecad_rc" 0 "the first smimecad exits 0 on SIGTERM"
 for _p in $HOLD_PIDS; do

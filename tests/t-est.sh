@@ -90,9 +90,12 @@ check "/ca/ca.crt is the CA certificate (DER)" \
     sh -c "openssl x509 -inform DER -in '$T/body' -outform PEM |
     cmp -s - '$T/lab/ca.crt'"
 req "$HTTP_URL/ca/chain.p7c"
-check "/ca/chain.p7c is a PKCS#7 with the chain" \
-    sh -c "openssl pkcs7 -inform DER -in '$T/body' -print_certs -noout |
-    grep -q 'subject='"
+is "$code" 200 "GET /ca/chain.p7c"
+chain_fps=$(cert_fps lab/chain.pem)
+like "$chain_fps" '^[0-9a-f]{64}$' "lab/chain.pem holds the CA certificate"
+is "$(openssl pkcs7 -inform DER -in body -print_certs 2>/dev/null |
+    cert_fps -)" "$chain_fps" \
+    "/ca/chain.p7c holds exactly the certificates of chain.pem (SHA-256)"
 req "$HTTP_URL/ca/exchange?format=pem"
 is "$code" 200 "GET /ca/exchange?format=pem"
 cp body xchg.pem
@@ -105,8 +108,13 @@ refused "/ca/exchange?format=xml" 400 "format=pem" \
     "$HTTP_URL/ca/exchange?format=xml"
 req "$HTTP_URL/crl/ca.crl"
 is "$code" 200 "GET /crl/ca.crl"
-check "the CRL verifies with the CA (openssl crl)" \
-    openssl crl -inform DER -in body -CAfile lab/chain.pem -noout
+crl_verifies "the CRL verifies with the CA (openssl crl)" body \
+    lab/chain.pem -inform DER
+cp body served.crl
+py_tap lab/ca.crt served.crl <<'EOF'
+check(load_crl(sys.argv[2]).is_signature_valid(load_cert(sys.argv[1])
+      .public_key()), "/crl/ca.crl: the signature verifies (cryptography)")
+EOF
 refused "a CRL name that is not this CA's" 404 "not a CRL of this CA" \
     "$HTTP_URL/crl/other.crl"
 
@@ -120,9 +128,9 @@ ilike "$(cat hdrs)" 'content-transfer-encoding: base64' \
     "cacerts says Content-Transfer-Encoding: base64"
 is "$(tr -d '\n' <body | wc -c)" "$(wc -c <body)" \
     "cacerts: base64 on one line, no line breaks"
-check "cacerts decodes to the CA chain (openssl pkcs7)" \
-    sh -c "base64 -d body | openssl pkcs7 -inform DER -print_certs |
-    openssl x509 | cmp -s - '$T/lab/ca.crt'"
+is "$(base64 -d body | openssl pkcs7 -inform DER -print_certs 2>/dev/null |
+    cert_fps -)" "$chain_fps" \
+    "cacerts decodes to exactly the CA chain (openssl pkcs7, SHA-256)"
 
 req "$HTTPS_URL$EST/csrattrs"
 is "$code" 200 "EST csrattrs (default template)"
@@ -611,6 +619,8 @@ refused "after SIGHUP, the reloaded body-bytes" 413 "limit is 100000" \
     --data-binary @mid.b64
 req "$HTTP_URL/crl/lab-2.crl"
 is "$code" 200 "the path of an added <crl-url> serves the CRL"
+crl_verifies "the CRL at the added path verifies with the CA" body \
+    lab/chain.pem -inform DER
 printf '<template' >lab/templates/broken.xml
 kill -HUP "$SMIMECAD_PID"
 sleep 1

@@ -29,7 +29,7 @@ base64 seeds/cmc.der >seeds/cmc.b64
 openssl req -in seeds/csr.der -inform DER -out seeds/csr.pem 2>/dev/null
 for f in simple/*; do cp "$f" "seeds/simple-$(basename "$f")"; done
 
-$PY - seeds corpus <<'PYEOF'
+made=$($PY - seeds corpus <<'PYEOF'
 import os, random, sys
 src, dst = sys.argv[1], sys.argv[2]
 os.makedirs(dst)
@@ -56,8 +56,10 @@ put(b"\x30\x84\xff\xff\xff\xff")
 put(bytes(rnd.randrange(256) for _ in range(4096)))
 print(n)
 PYEOF
+)
 ncorpus=$(ls corpus | wc -l)
-ok "a corpus of $ncorpus inputs"
+like "$made" '^[0-9]{3,}$' "the generator made a corpus of hundreds of inputs"
+is "$ncorpus" "$made" "corpus/ holds the $made inputs it made"
 # With the lab's exchange keys, requests are opened as fullcmc opens them.
 run_ok -m "fuzz_areq over the corpus" env FUZZ_CA_DIR="$T/lab" \
     "$FZ/fuzz_areq" corpus/*
@@ -132,7 +134,7 @@ is "$(od -An -tx1 answer.content | tr -d ' \n')" \
 run_ok -m "the exchange seed chains to answer.crt (openssl verify)" \
     openssl verify -CAfile answer.crt answer-xchg.pem
 like "$out" "^answer-xchg.pem: OK$" "openssl verify: the exchange seed is OK"
-$PY - answer.p7 answer.p8 answer.cmc answer-xchg.pem answers <<'PYEOF'
+made=$($PY - answer.p7 answer.p8 answer.cmc answer-xchg.pem answers <<'PYEOF'
 import base64, os, random, sys
 p7, p8, cmc, xchg = (open(p, "rb").read() for p in sys.argv[1:5])
 dst = sys.argv[5]
@@ -182,8 +184,10 @@ put(b"200 \n")
 put(b"200 multipart/mixed; boundary=\"unterminated\n--unterminated\r\n")
 print(n)
 PYEOF
+)
 nanswers=$(ls answers | wc -l)
-ok "a corpus of $nanswers EST answers"
+like "$made" '^[0-9]{3,}$' "the generator made hundreds of EST answers"
+is "$nanswers" "$made" "answers/ holds the $made answers it made"
 run_ok -m "fuzz_est_answer over the EST answers" env \
     FUZZ_EST_CACERT="$T/answer.crt" "$FZ/fuzz_est_answer" answers/*
 like "$out" "^$nanswers inputs" "fuzz_est_answer read every input"

@@ -242,6 +242,52 @@ is "$(for f in many*.crt; do cert_serial "$f"; done | sort -u | wc -l |
     tr -d ' ')" 20 "the certificates carry 20 distinct serials"
 [ -s many.err ] && diag "$(head -n 5 many.err)"
 
+# --- the validity window ---
+# notBefore is backdated 300 s for slow client clocks; notAfter is the
+# template's days later, but never past the CA's own notAfter.
+run_ok -m "init --days 30: a CA that ends before a 365-day template" \
+    smimeca -d short init --days 30 --key ec:p256 --name "Short CA"
+t0=$(date +%s)
+run_ok -m "issue smime-signature (365 days) under the 30-day CA" \
+    smimeca -d short issue --template smime-signature --csr alice.csr \
+    --out short.crt
+t1=$(date +%s)
+run_ok -m "issue smime-signature (365 days) under the 10-year CA" \
+    smimeca -d lab issue --template smime-signature --csr alice.csr \
+    --out long.crt
+t2=$(date +%s)
+py_tap short.crt short/ca.crt "$t0" "$t1" long.crt lab/ca.crt "$t2" <<'EOF'
+def ts(d):
+    return int(d.replace(tzinfo=datetime.timezone.utc).timestamp())
+c, ca = load_cert(sys.argv[1]), load_cert(sys.argv[2])
+t0, t1 = int(sys.argv[3]), int(sys.argv[4])
+nb, na, ca_na = ts(c.not_valid_before), ts(c.not_valid_after), \
+    ts(ca.not_valid_after)
+check(ca_na - ts(ca.not_valid_before) <= 31 * 86400,
+      "the CA certificate is valid for about 30 days",
+      ca.not_valid_after)
+check(na == ca_na, "notAfter is the CA's notAfter (clamped)",
+      "%s, CA %s" % (c.not_valid_after, ca.not_valid_after))
+check(t0 - 300 - 60 <= nb <= t1 - 300 + 60,
+      "notBefore is now - 300 s (60 s either way)",
+      "notBefore %d, now %d..%d" % (nb, t0, t1))
+l, lca = load_cert(sys.argv[5]), load_cert(sys.argv[6])
+t2 = int(sys.argv[7])
+lnb, lna = ts(l.not_valid_before), ts(l.not_valid_after)
+check(t1 - 300 - 60 <= lnb <= t2 - 300 + 60,
+      "10-year CA: notBefore is now - 300 s (60 s either way)",
+      "notBefore %d, now %d..%d" % (lnb, t1, t2))
+check(lna - lnb == 365 * 86400 + 300,
+      "10-year CA: notAfter is notBefore + 300 s + 365 days",
+      l.not_valid_after - l.not_valid_before)
+check(lna < ts(lca.not_valid_after), "10-year CA: not clamped")
+EOF
+run_ok -m "openssl verify of the clamped certificate" \
+    openssl verify -purpose smimesign -CAfile short/ca.crt short.crt
+is "$(openssl x509 -in short.crt -noout -enddate)" \
+    "$(openssl x509 -in short/ca.crt -noout -enddate)" \
+    "openssl: the certificate ends when the CA does"
+
 # --- two tiers ---
 run_ok smimeca -d two init --two-tier --key ec:p256 --name "Two Issuing CA"
 run_ok smimeca -d two issue --template smime-signature --csr alice.csr \

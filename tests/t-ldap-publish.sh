@@ -9,7 +9,6 @@
 slapd_require
 
 lab_init lab --key ec:p256 || bail_out "init --lab failed"
-ok "init --lab on port $LDAP_PORT"
 
 # --- what init --lab wrote ---
 for f in slapd.conf base.ldif admin.pass users.txt; do
@@ -29,7 +28,6 @@ run_ok -m "publish status without jobs" smimeca -d lab publish status
 like "$out" 'due: +0' "nothing due yet"
 
 slapd_start lab || bail_out "the lab slapd did not start"
-ok "smimeca lab slapd start"
 run_ok smimeca -d lab lab slapd status
 like "$out" "runs \\(PID [0-9]+\\)" "lab slapd status names the PID"
 run_ok -m "ldapsearch finds the three lab users" \
@@ -199,6 +197,8 @@ crlf=$(printf '%s\n' "$out" | sed -n 's|^certificateRevocationList;binary:< file
 caf=$(printf '%s\n' "$out" | sed -n 's|^cACertificate;binary:< file://||p')
 openssl x509 -in lab/ca.crt -outform DER -out ca.der
 check "certificateRevocationList;binary is the CRL" cmp -s "$crlf" ca.crl
+crl_verifies "the published CRL verifies with the CA (openssl crl)" \
+    ca.crl lab/ca.crt -inform DER
 check "cACertificate;binary is the CA certificate" cmp -s "$caf" ca.der
 is "$(printf '%s\n' "$caf" | grep -c .)" 1 "one CA certificate value"
 

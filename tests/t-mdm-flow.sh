@@ -298,26 +298,17 @@ if command -v gpgsm >/dev/null 2>&1 && command -v gpg-agent >/dev/null 2>&1; the
 	like "$(openssl pkcs12 -in devleg/$tp_old.p12 -passin file:pw -info \
 	    -noout 2>&1)" 'pbeWithSHA1And3-KeyTripleDES-CBC' \
 	    "the --legacy PKCS#12 uses PBE-SHA1-3DES"
-	# gpgsm 2.2.40 now and then rejects a correct 3DES key bag (see
-	# t-recovery.sh); each try is a fresh device step with new salts.
+	# A fresh device step for a retry of gpgsm (keys.sh gpgsm_import).
+	remake_devleg()
+	{
+		rm -rf devleg &&
+		    smimeca mdm device --device-key dev1.key \
+		    --in conn/for-dev1.json --out devleg \
+		    --password-file pw --legacy
+	}
 	for tp in $tp_old $tp_new; do
-		imported=no
-		for try in 1 2 3; do
-			run_cmd gpgsm_b --import devleg/$tp.p12
-			if [ "$rc" -eq 0 ] && printf '%s\n' "$err" |
-			    grep -q 'secret keys imported: *1'; then
-				imported=yes
-				break
-			fi
-			echo "# gpgsm import try $try failed: $(printf '%s' "$err" |
-			    grep -m1 'error')"
-			rm -rf devleg
-			run_cmd smimeca mdm device --device-key dev1.key \
-			    --in conn/for-dev1.json --out devleg \
-			    --password-file pw --legacy
-			[ "$rc" -eq 0 ] || break
-		done
-		is "$imported" yes "gpgsm imports devleg/$tp.p12"
+		gpgsm_import "gpgsm imports devleg/$tp.p12" devleg/$tp.p12 pw \
+		    remake_devleg
 	done
 	check "gpgsm --decrypt of the old message" \
 	    sh -c 'gpgsm --batch --pinentry-mode loopback --passphrase-fd 3 \

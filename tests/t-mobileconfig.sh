@@ -189,6 +189,32 @@ run_ok -m "export mobileconfig without hosts (officer2)" \
 profile_check bob2.mobileconfig bob@lab.example "" "" lab/ca.crt bob2.crt \
     bob1.crt bob1/key.pem bob2.crt bob2/key.pem
 
+# --aes: PBES2 (PBKDF2, AES-256-CBC) instead of PBE-SHA1-3DES.
+run_ok -m "export mobileconfig --aes" \
+    smimeca -d lab export mobileconfig --email bob@lab.example \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --aes \
+    --out bob-aes.mobileconfig
+profile_check bob-aes.mobileconfig bob@lab.example "" "" lab/ca.crt \
+    bob2.crt bob1.crt bob1/key.pem bob2.crt bob2/key.pem
+for tp in $tp_old $tp_new; do
+	check "--aes: openssl pkcs12 -info of the payload of $tp" \
+	    openssl pkcs12 -info -noout -in bob-aes.mobileconfig.$tp.p12 \
+	    -passin file:bob-aes.mobileconfig.$tp.pw
+	like "$out$err" 'Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC' \
+	    "--aes: the key of $tp is under PBES2 with AES-256-CBC"
+	unlike "$out$err" '3DES|TripleDES|RC2|RC4' \
+	    "--aes: no 3DES, RC2 or RC4 in the payload of $tp"
+	like "$out$err" 'MAC: sha256' "--aes: the MAC of $tp is HMAC-SHA256"
+	if command -v pk12util >/dev/null 2>&1; then
+		check "--aes: NSS pk12util lists the payload of $tp" \
+		    pk12util -l bob-aes.mobileconfig.$tp.p12 \
+		    -w bob-aes.mobileconfig.$tp.pw
+	else
+		skip "--aes: NSS pk12util lists the payload of $tp" \
+		    "NSS tools (libnss3-tools) are not installed"
+	fi
+done
+
 run_exit 1 -m "export mobileconfig of an unknown address: exit 1" \
     smimeca -d lab export mobileconfig --email nobody@lab.example \
     --kra-key officers/officer1.p12 --kra-pass-file kp1 --out nobody.mobileconfig

@@ -120,14 +120,88 @@ for i in 1 2 3; do
 	    --kra-pass-file kp$i --share-out s$i
 	is "$(fmode s$i)" "-rw-------" "s$i is mode 0600"
 done
-py_tap s1 s2 s3 <<'EOF'
-for p in sys.argv[1:]:
-    try:
-        json.load(open(p))
-        check(True, "%s is JSON" % p)
-    except Exception as e:
-        check(False, "%s is JSON" % p, e)
+# The shares, combined here without our code: each share envelope (opened
+# above with stock openssl) holds x || y || SHA-256 of the certificate's DER
+# (x || y in records of old: 33 bytes), y being a point of a polynomial over
+# GF(2^8) with the AES polynomial x^8 + x^4 + x^3 + x + 1 (0x11b) whose
+# value at 0 is the content key, byte by byte. Lagrange at 0 rebuilds it;
+# openssl cms -EncryptedData_decrypt with that key must give bob's key.
+openssl x509 -in bob.crt -outform DER -out bob.der
+py_tap bob.der share1.plain share2.plain share3.plain s1 s2 s3 <<'EOF'
+def mul(a, b):
+    r = 0
+    while b:
+        if b & 1:
+            r ^= a
+        a <<= 1
+        if a & 0x100:
+            a ^= 0x11b
+        b >>= 1
+    return r
+
+def inv(a):
+    # a^254 = a^-1 (the multiplicative group has 255 elements)
+    r, e = 1, 254
+    while e:
+        if e & 1:
+            r = mul(r, a)
+        a = mul(a, a)
+        e >>= 1
+    return r
+
+def at_zero(points):
+    out = bytearray(len(points[0][1]))
+    for i, (xi, yi) in enumerate(points):
+        li = 1
+        for j, (xj, _) in enumerate(points):
+            if j != i:
+                li = mul(li, mul(xj, inv(xi ^ xj)))
+        for k in range(len(out)):
+            out[k] ^= mul(li, yi[k])
+    return bytes(out)
+
+check(all(mul(a, inv(a)) == 1 for a in range(1, 256)),
+      "GF(2^8) here: every a has an inverse")
+check(mul(0x57, 0x83) == 0xc1, "GF(2^8) here: {57} x {83} = {c1} (FIPS-197)")
+want = hashlib.sha256(open(sys.argv[1], "rb").read()).digest()
+pts = {}
+for n, p in enumerate(sys.argv[2:5], 1):
+    b = open(p, "rb").read()
+    check(len(b) in (65, 33), "share %d is x || y || SHA-256 (65 bytes)" % n,
+          len(b))
+    check(len(b) != 65 or b[33:] == want,
+          "share %d is bound to bob's certificate (SHA-256)" % n,
+          b[33:].hex())
+    pts[n] = (b[0], b[1:33])
+    js = json.load(open(sys.argv[4 + n]))
+    sh = js.get("shares", [{}])
+    check(len(sh) == 1 and sh[0].get("x") == b[0] and
+          bytes.fromhex(sh[0].get("y", "")) == b[1:33] and
+          sh[0].get("cert_sha256", "").lower() == want.hex(),
+          "s%d (JSON) carries officer %d's x, y and certificate hash" % (n, n),
+          js)
+check(len(set(x for x, _ in pts.values())) == 3, "three distinct x")
+for a, b in ((1, 2), (1, 3), (2, 3)):
+    k = at_zero([pts[a], pts[b]])
+    open("key%d%d.hex" % (a, b), "w").write(k.hex())
+k3 = at_zero([pts[1], pts[2], pts[3]])
+open("key123.hex", "w").write(k3.hex())
+keys = set(open("key%s.hex" % s).read() for s in ("12", "13", "23", "123"))
+check(len(keys) == 1, "shares 1+2, 1+3, 2+3 and 1+2+3 give one content key")
+check(k3 != pts[1][1], "one share alone is not the key")
 EOF
+for pair in 12 13 23 123; do
+	if [ -s key$pair.hex ]; then
+		run_ok -m "openssl cms -EncryptedData_decrypt, shares $pair" \
+		    openssl cms -EncryptedData_decrypt -inform DER -in env.der \
+		    -secretkey "$(cat key$pair.hex)" -binary -out key$pair.p8
+		is "$(openssl pkey -inform DER -in key$pair.p8 -outform DER \
+		    2>/dev/null | keydigest key$pair.p8)" "$orig" \
+		    "shares $pair rebuild bob's key (compared with ub/key.pem)"
+	else
+		skip "shares $pair rebuild bob's key" "no key from python"
+	fi
+done
 
 for pair in "s1 s2" "s1 s3" "s2 s3" "s3 s1" "s1 s2 s3"; do
 	name=bob-$(printf '%s' "$pair" | tr -d ' s').p12
