@@ -173,6 +173,7 @@ proto_gen()
 	_spec=$1
 	_gout=$2
 	_first=1
+	[ -n "$_spec" ] || return 1
 	: >.stage
 	while [ -n "$_spec" ]; do
 		_stage=${_spec%%|*}
@@ -223,26 +224,17 @@ proto_file()
 }
 
 # --- reading a case --------------------------------------------------------
-# Appends VALUE to the newline-separated list in variable NAME.
-proto_add()
-{
-	eval "_old=\$$1"
-	if [ -n "$_old" ]; then
-		eval "$1=\$_old\$nl\$2"
-	else
-		eval "$1=\$2"
-	fi
-}
+# Keys that may repeat gather in lists of one value a line.
 nl='
 '
 
-# proto_read FILE: sets the c_* variables; prints what is wrong and returns
-# 1 if the file is not a case.
+# proto_read FILE: sets the c_* variables; if FILE is not a case, says why
+# in c_bad and returns 1.
 proto_read()
 {
-	c_name= c_method=GET c_path= c_scheme=https c_auth=none c_body=
-	c_status= c_command= c_headers= c_bmatch= c_hmatch= c_smatch=
-	c_files= c_checks= c_nofiles= c_bad=
+	c_name='' c_method=GET c_path='' c_scheme=https c_auth=none
+	c_body='' c_status='' c_command='' c_headers='' c_bmatch=''
+	c_hmatch='' c_smatch='' c_files='' c_checks='' c_nofiles='' c_bad=''
 	while IFS= read -r _l || [ -n "$_l" ]; do
 		case $_l in
 		'' | '#'*) continue ;;
@@ -266,13 +258,13 @@ proto_read()
 		body) c_body=$_v ;;
 		status) c_status=$_v ;;
 		command) c_command=$_v ;;
-		header) proto_add c_headers "$_v" ;;
-		body-match) proto_add c_bmatch "$_v" ;;
-		header-match) proto_add c_hmatch "$_v" ;;
-		stderr-match) proto_add c_smatch "$_v" ;;
-		file) proto_add c_files "$_v" ;;
-		check) proto_add c_checks "$_v" ;;
-		no-file) proto_add c_nofiles "$_v" ;;
+		header) c_headers=$c_headers$_v$nl ;;
+		body-match) c_bmatch=$c_bmatch$_v$nl ;;
+		header-match) c_hmatch=$c_hmatch$_v$nl ;;
+		stderr-match) c_smatch=$c_smatch$_v$nl ;;
+		file) c_files=$c_files$_v$nl ;;
+		check) c_checks=$c_checks$_v$nl ;;
+		no-file) c_nofiles=$c_nofiles$_v$nl ;;
 		*) c_bad="unknown key $_k"; break ;;
 		esac
 	done <"$1"
@@ -327,6 +319,7 @@ EOF
 	: >.headers
 	code=$(est_curl "$@" 2>.curl.err)
 	is "$code" "$c_status" "$c_name: HTTP $c_status"
+	[ -s .curl.err ] && diag "curl: $(cat .curl.err)"
 	while IFS= read -r _m; do
 		[ -n "$_m" ] && like "$(cat .answer)" "$_m" \
 		    "$c_name: the answer says /$_m/"
@@ -380,7 +373,8 @@ proto_case()
 		not_ok "tests/proto/$_id is a case" "$c_bad"
 		return 0
 	fi
-	mkdir "$T/cases/$_id" && cd "$T/cases/$_id" || bail_out "mkdir"
+	mkdir "$T/cases/$_id" || bail_out "mkdir $T/cases/$_id"
+	cd "$T/cases/$_id" || bail_out "cd $T/cases/$_id"
 	while IFS= read -r _f; do
 		[ -n "$_f" ] || continue
 		if ! proto_file "$_f"; then
