@@ -430,7 +430,7 @@ static int
 load_shares(struct db *db, int64_t escrow_id, const char *serial,
     struct esc_record *rec, struct ca_err *err)
 {
-	struct db_escrow_share *rows = NULL;
+	struct db_escrow_share **rows = NULL;
 	struct esc_share *es;
 	size_t cap = rec->nshares, i, n = 0;
 	int r;
@@ -450,17 +450,17 @@ load_shares(struct db *db, int64_t escrow_id, const char *serial,
 			goto out;
 		}
 		es = &rec->shares[rec->nshares];
-		es->x = (uint8_t)rows[i].x;
+		es->x = (uint8_t)rows[i]->x;
 		snprintf(es->kra_sha256, sizeof(es->kra_sha256), "%s",
-		    rows[i].kra_sha256);
-		if (rows[i].envlen == 0 || (es->env = OPENSSL_memdup(
-		    rows[i].env, rows[i].envlen)) == NULL) {
-			r = ca_err_set(err, rows[i].envlen == 0 ? CA_ERR_DB :
+		    rows[i]->kra_sha256);
+		if (rows[i]->envlen == 0 || (es->env = OPENSSL_memdup(
+		    rows[i]->env, rows[i]->envlen)) == NULL) {
+			r = ca_err_set(err, rows[i]->envlen == 0 ? CA_ERR_DB :
 			    CA_ERR_NOMEM, "escrow share of certificate %s: "
 			    "no envelope", serial);
 			goto out;
 		}
-		es->envlen = rows[i].envlen;
+		es->envlen = rows[i]->envlen;
 		rec->nshares++;
 	}
 	if (rec->nshares != cap) {

@@ -34,7 +34,12 @@ static int db_pragmas(struct db *, struct ca_err *);
 static int db_user_version(struct db *, int *, struct ca_err *);
 static int db_check_version(struct db *, int, struct ca_err *);
 static int db_migrate(struct db *, struct ca_err *);
-static int db_string_row(void *, sqlite3_stmt *, struct ca_err *);
+static int db_vrows(struct db *, sqlite3_stmt *, db_row_fn, void *,
+    struct ca_err *, const char *, va_list)
+    __attribute__((format(printf, 6, 0)));
+static int db_list_row(void *, sqlite3_stmt *, struct ca_err *);
+static int db_string_make(struct db *, sqlite3_stmt *, void **,
+    struct ca_err *);
 
 /*
  * Forward migrations: migrations[i] takes the schema from version i to
@@ -330,20 +335,27 @@ db_stmt_flush(struct db *db)
 	memset(db->stmts, 0, sizeof(db->stmts));
 }
 
-int
-db_rows(struct db *db, sqlite3_stmt *st, db_row_fn fn, void *ctx,
-    struct ca_err *err, const char *fmt, ...)
+static int
+db_vrows(struct db *db, sqlite3_stmt *st, db_row_fn fn, void *ctx,
+    struct ca_err *err, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int r, rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if ((r = fn(ctx, st, err)) != 0)
 			return r;
-	if (rc == SQLITE_DONE)
-		return 0;
+	return rc == SQLITE_DONE ? 0 : db_vfail(db, err, fmt, ap);
+}
+
+int
+db_rows(struct db *db, sqlite3_stmt *st, db_row_fn fn, void *ctx,
+    struct ca_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
 	va_start(ap, fmt);
-	r = db_vfail(db, err, fmt, ap);
+	r = db_vrows(db, st, fn, ctx, err, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -389,42 +401,82 @@ db_changes(struct db *db)
 	return sqlite3_changes(db->h);
 }
 
-int
-db_push(void *listp, size_t *np, size_t *capp, void *p)
-{
-	void ***lp = listp, **nl;
-	size_t cap;
-
-	if (*np == *capp) {
-		cap = *capp == 0 ? 16 : *capp * 2;
-		if ((nl = reallocarray(*lp, cap, sizeof(*nl))) == NULL)
-			return -1;
-		*lp = nl;
-		*capp = cap;
-	}
-	(*lp)[(*np)++] = p;
-	return 0;
-}
-
-struct db_strlist {
-	char **v;
+struct db_list {
+	struct db *db;
+	db_make_fn make;
+	db_free_fn free;
+	void **v;
 	size_t n, cap;
 };
 
 static int
-db_string_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
+db_list_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
 {
-	struct db_strlist *l = ctx;
-	const unsigned char *s;
-	char *c;
+	struct db_list *l = ctx;
+	void *obj = NULL, **nv;
+	size_t cap;
+	int r;
 
+	if ((r = l->make(l->db, st, &obj, err)) != 0 || obj == NULL)
+		return r;
+	if (l->n == l->cap) {
+		cap = l->cap == 0 ? 16 : l->cap * 2;
+		if ((nv = reallocarray(l->v, cap, sizeof(*nv))) == NULL) {
+			l->free(obj);
+			return db_nomem(err);
+		}
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n++] = obj;
+	return 0;
+}
+
+int
+db_list(struct db *db, sqlite3_stmt *st, db_make_fn make, db_free_fn free_fn,
+    void *listp, size_t *np, struct ca_err *err, const char *fmt, ...)
+{
+	struct db_list l = { db, make, free_fn, NULL, 0, 0 };
+	va_list ap;
+	int r;
+
+	*(void ***)listp = NULL;
+	*np = 0;
+	va_start(ap, fmt);
+	r = db_vrows(db, st, db_list_row, &l, err, fmt, ap);
+	va_end(ap);
+	db_done(db, st);
+	if (r != 0) {
+		db_free_list(l.v, l.n, free_fn);
+		return r;
+	}
+	*(void ***)listp = l.v;
+	*np = l.n;
+	return 0;
+}
+
+void
+db_free_list(void *list, size_t n, db_free_fn free_fn)
+{
+	void **v = list;
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free_fn(v[i]);
+	free(v);
+}
+
+static int
+db_string_make(struct db *db, sqlite3_stmt *st, void **objp,
+    struct ca_err *err)
+{
+	const unsigned char *s;
+
+	(void)db;
 	if ((s = sqlite3_column_text(st, 0)) == NULL)
 		return 0;
-	if ((c = strdup((const char *)s)) == NULL ||
-	    db_push(&l->v, &l->n, &l->cap, c) != 0) {
-		free(c);
+	if ((*objp = strdup((const char *)s)) == NULL)
 		return db_nomem(err);
-	}
 	return 0;
 }
 
@@ -432,28 +484,14 @@ int
 db_strings(struct db *db, sqlite3_stmt *st, char ***listp, size_t *np,
     struct ca_err *err, const char *what)
 {
-	struct db_strlist l = { NULL, 0, 0 };
-	int r;
-
-	*listp = NULL;
-	*np = 0;
-	if ((r = db_rows(db, st, db_string_row, &l, err, "%s", what)) != 0) {
-		db_free_strings(l.v, l.n);
-		return r;
-	}
-	*listp = l.v;
-	*np = l.n;
-	return 0;
+	return db_list(db, st, db_string_make, free, listp, np, err, "%s",
+	    what);
 }
 
 void
 db_free_strings(char **list, size_t n)
 {
-	size_t i;
-
-	for (i = 0; list != NULL && i < n; i++)
-		free(list[i]);
-	free(list);
+	db_free_list(list, n, free);
 }
 
 char *

@@ -199,8 +199,8 @@ int db_escrow_get(struct db *db, int64_t cert_id, struct db_escrow *e,
     struct ca_err *err);
 /* The shares of an escrow record, by x. */
 int db_escrow_shares(struct db *db, int64_t escrow_id,
-    struct db_escrow_share **sharesp, size_t *np, struct ca_err *err);
-void db_escrow_shares_free(struct db_escrow_share *shares, size_t n);
+    struct db_escrow_share ***sharesp, size_t *np, struct ca_err *err);
+void db_escrow_shares_free(struct db_escrow_share **shares, size_t n);
 /* The addresses of certificates with an escrowed key, sorted. */
 int db_escrow_emails(struct db *db, char ***listp, size_t *np,
     struct ca_err *err);
@@ -300,8 +300,8 @@ int db_pub_add(struct db *db, int kind, int64_t cert_id, const char *email,
  * jobs, oldest first, leasing them until lease_until.
  */
 int db_pub_claim(struct db *db, int64_t now, int max, int64_t lease_until,
-    struct db_pub_job **jobsp, size_t *np, struct ca_err *err);
-void db_pub_jobs_free(struct db_pub_job *jobs, size_t n);
+    struct db_pub_job ***jobsp, size_t *np, struct ca_err *err);
+void db_pub_jobs_free(struct db_pub_job **jobs, size_t n);
 /* Each in a transaction of its own: the outcome of a job. */
 int db_pub_done(struct db *db, int64_t id, int64_t now, const char *result,
     struct ca_err *err);

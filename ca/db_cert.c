@@ -77,25 +77,16 @@ static const char *const status_sql[] = {
 /* What keys the statement cache for each shape of db_cert_list's SQL. */
 static const char cert_list_keys[16 * NSTATUS];
 
-struct cert_list {
-	struct db *db;
-	struct db_cert **v;
-	size_t n, cap;
-};
-
-struct ca_cert_list {
-	struct db_ca_cert **v;
-	size_t n, cap;
-};
-
 static int db_valid_serial(const char *);
 static int cert_from_row(struct db *, sqlite3_stmt *, struct db_cert **,
     struct ca_err *);
-static int cert_row(void *, sqlite3_stmt *, struct ca_err *);
+static int cert_make(struct db *, sqlite3_stmt *, void **, struct ca_err *);
+static void cert_free(void *);
 static int cert_get_by(struct db *, const char *, const char *,
     struct db_cert **, struct ca_err *);
-static int ca_cert_row(void *, sqlite3_stmt *, struct ca_err *);
-static void ca_cert_free(struct db_ca_cert *);
+static int ca_cert_make(struct db *, sqlite3_stmt *, void **,
+    struct ca_err *);
+static void ca_cert_free(void *);
 
 int
 db_ca_cert_add(struct db *db, const char *role, const unsigned char *der,
@@ -159,12 +150,13 @@ db_ca_cert_current(struct db *db, const char *role, int64_t *idp,
 }
 
 static int
-ca_cert_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
+ca_cert_make(struct db *db, sqlite3_stmt *st, void **objp,
+    struct ca_err *err)
 {
-	struct ca_cert_list *l = ctx;
 	struct db_ca_cert *c;
 	int oom = 0;
 
+	(void)db;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return db_nomem(err);
 	c->id = sqlite3_column_int64(st, 0);
@@ -173,42 +165,19 @@ ca_cert_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
 	c->key_file = db_col_strdup(st, 2, &oom);
 	c->not_before = sqlite3_column_int64(st, 3);
 	c->not_after = sqlite3_column_int64(st, 4);
-	if (oom || db_push(&l->v, &l->n, &l->cap, c) != 0) {
+	if (oom) {
 		ca_cert_free(c);
 		return db_nomem(err);
 	}
-	return 0;
-}
-
-int
-db_ca_cert_list(struct db *db, const char *role, struct db_ca_cert ***listp,
-    size_t *np, struct ca_err *err)
-{
-	struct ca_cert_list l = { NULL, 0, 0 };
-	sqlite3_stmt *st;
-	int r;
-
-	*listp = NULL;
-	*np = 0;
-	if ((st = db_stmt(db, SQL_CA_CERT_LIST)) == NULL)
-		return db_fail(db, err, "%s: reading the %s CA certificates",
-		    db->path, role);
-	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
-	r = db_rows(db, st, ca_cert_row, &l, err, "%s: reading the %s CA "
-	    "certificates", db->path, role);
-	db_done(db, st);
-	if (r != 0) {
-		db_ca_cert_free_list(l.v, l.n);
-		return r;
-	}
-	*listp = l.v;
-	*np = l.n;
+	*objp = c;
 	return 0;
 }
 
 static void
-ca_cert_free(struct db_ca_cert *c)
+ca_cert_free(void *p)
 {
+	struct db_ca_cert *c = p;
+
 	if (c == NULL)
 		return;
 	free(c->der);
@@ -216,14 +185,26 @@ ca_cert_free(struct db_ca_cert *c)
 	free(c);
 }
 
+int
+db_ca_cert_list(struct db *db, const char *role, struct db_ca_cert ***listp,
+    size_t *np, struct ca_err *err)
+{
+	sqlite3_stmt *st;
+
+	*listp = NULL;
+	*np = 0;
+	if ((st = db_stmt(db, SQL_CA_CERT_LIST)) == NULL)
+		return db_fail(db, err, "%s: reading the %s CA certificates",
+		    db->path, role);
+	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+	return db_list(db, st, ca_cert_make, ca_cert_free, listp, np, err,
+	    "%s: reading the %s CA certificates", db->path, role);
+}
+
 void
 db_ca_cert_free_list(struct db_ca_cert **list, size_t n)
 {
-	size_t i;
-
-	for (i = 0; list != NULL && i < n; i++)
-		ca_cert_free(list[i]);
-	free(list);
+	db_free_list(list, n, ca_cert_free);
 }
 
 int
@@ -438,30 +419,30 @@ db_cert_get_sha1(struct db *db, const char *sha1, struct db_cert **cp,
 }
 
 static int
-cert_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
+cert_make(struct db *db, sqlite3_stmt *st, void **objp, struct ca_err *err)
 {
-	struct cert_list *l = ctx;
 	struct db_cert *c;
 	int r;
 
-	if ((r = cert_from_row(l->db, st, &c, err)) != 0)
-		return r;
-	if (db_push(&l->v, &l->n, &l->cap, c) != 0) {
-		db_cert_free(c);
-		return db_nomem(err);
-	}
-	return 0;
+	if ((r = cert_from_row(db, st, &c, err)) == 0)
+		*objp = c;
+	return r;
+}
+
+static void
+cert_free(void *c)
+{
+	db_cert_free(c);
 }
 
 int
 db_cert_list(struct db *db, const struct db_cert_filter *f,
     struct db_cert ***listp, size_t *np, struct ca_err *err)
 {
-	struct cert_list l = { db, NULL, 0, 0 };
 	sqlite3_stmt *st;
 	char sql[DB_LIST_SQLMAX];
 	unsigned shape;
-	int i, r;
+	int i;
 
 	*listp = NULL;
 	*np = 0;
@@ -491,16 +472,8 @@ db_cert_list(struct db *db, const struct db_cert_filter *f,
 		sqlite3_bind_int64(st, i, f->issuer_id);
 	if ((i = sqlite3_bind_parameter_index(st, ":now")) > 0)
 		sqlite3_bind_int64(st, i, f->now);
-	r = db_rows(db, st, cert_row, &l, err, "%s: listing certificates",
-	    db->path);
-	db_done(db, st);
-	if (r != 0) {
-		db_cert_free_list(l.v, l.n);
-		return r;
-	}
-	*listp = l.v;
-	*np = l.n;
-	return 0;
+	return db_list(db, st, cert_make, cert_free, listp, np, err,
+	    "%s: listing certificates", db->path);
 }
 
 int
@@ -542,16 +515,13 @@ db_cert_emails(struct db *db, char ***listp, size_t *np, struct ca_err *err)
 {
 	sqlite3_stmt *st;
 	char what[1024];
-	int r;
 
 	*listp = NULL;
 	*np = 0;
 	snprintf(what, sizeof(what), "%s: listing addresses", db->path);
 	if ((st = db_stmt(db, SQL_CERT_EMAILS)) == NULL)
 		return db_fail(db, err, "%s", what);
-	r = db_strings(db, st, listp, np, err, what);
-	db_done(db, st);
-	return r;
+	return db_strings(db, st, listp, np, err, what);
 }
 
 void
@@ -570,13 +540,7 @@ db_cert_free(struct db_cert *c)
 void
 db_cert_free_list(struct db_cert **list, size_t n)
 {
-	size_t i;
-
-	if (list == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		db_cert_free(list[i]);
-	free(list);
+	db_free_list(list, n, cert_free);
 }
 
 int

@@ -24,12 +24,9 @@ static const char SQL_ESCROW_EMAILS[] =
 	"SELECT DISTINCT c.email FROM certs c JOIN escrow e ON "
 	"e.cert_id = c.id WHERE c.email IS NOT NULL ORDER BY c.email";
 
-struct share_list {
-	struct db_escrow_share *v;
-	size_t n;
-};
-
-static int share_row(void *, sqlite3_stmt *, struct ca_err *);
+static int share_make(struct db *, sqlite3_stmt *, void **,
+    struct ca_err *);
+static void share_free(void *);
 
 int
 db_escrow_add(struct db *db, const struct db_escrow *e,
@@ -102,56 +99,53 @@ db_escrow_get(struct db *db, int64_t cert_id, struct db_escrow *e,
 }
 
 static int
-share_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
+share_make(struct db *db, sqlite3_stmt *st, void **objp, struct ca_err *err)
 {
-	struct share_list *l = ctx;
-	struct db_escrow_share *ns, *s;
+	struct db_escrow_share *s;
 
-	if ((ns = reallocarray(l->v, l->n + 1, sizeof(*ns))) == NULL)
+	(void)db;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return db_nomem(err);
-	l->v = ns;
-	s = &ns[l->n];
-	memset(s, 0, sizeof(*s));
 	s->x = sqlite3_column_int(st, 0);
 	db_col_copy(st, 1, s->kra_sha256, sizeof(s->kra_sha256));
-	if (db_col_blob(st, 2, &s->env, &s->envlen) != 0)
+	if (db_col_blob(st, 2, &s->env, &s->envlen) != 0) {
+		share_free(s);
 		return db_nomem(err);
-	l->n++;
+	}
+	*objp = s;
 	return 0;
+}
+
+static void
+share_free(void *p)
+{
+	struct db_escrow_share *s = p;
+
+	if (s == NULL)
+		return;
+	free(s->env);
+	free(s);
 }
 
 int
 db_escrow_shares(struct db *db, int64_t escrow_id,
-    struct db_escrow_share **sharesp, size_t *np, struct ca_err *err)
+    struct db_escrow_share ***sharesp, size_t *np, struct ca_err *err)
 {
-	struct share_list l = { NULL, 0 };
 	sqlite3_stmt *st;
-	int r;
 
 	*sharesp = NULL;
 	*np = 0;
 	if ((st = db_stmt(db, SQL_SHARES)) == NULL)
 		return db_fail(db, err, "escrow shares");
 	sqlite3_bind_int64(st, 1, escrow_id);
-	r = db_rows(db, st, share_row, &l, err, "escrow shares");
-	db_done(db, st);
-	if (r != 0) {
-		db_escrow_shares_free(l.v, l.n);
-		return r;
-	}
-	*sharesp = l.v;
-	*np = l.n;
-	return 0;
+	return db_list(db, st, share_make, share_free, sharesp, np, err,
+	    "escrow shares");
 }
 
 void
-db_escrow_shares_free(struct db_escrow_share *shares, size_t n)
+db_escrow_shares_free(struct db_escrow_share **shares, size_t n)
 {
-	size_t i;
-
-	for (i = 0; shares != NULL && i < n; i++)
-		free(shares[i].env);
-	free(shares);
+	db_free_list(shares, n, share_free);
 }
 
 int
@@ -159,13 +153,10 @@ db_escrow_emails(struct db *db, char ***listp, size_t *np,
     struct ca_err *err)
 {
 	sqlite3_stmt *st;
-	int r;
 
 	*listp = NULL;
 	*np = 0;
 	if ((st = db_stmt(db, SQL_ESCROW_EMAILS)) == NULL)
 		return db_fail(db, err, "escrowed addresses");
-	r = db_strings(db, st, listp, np, err, "escrowed addresses");
-	db_done(db, st);
-	return r;
+	return db_strings(db, st, listp, np, err, "escrowed addresses");
 }

@@ -82,9 +82,24 @@ int db_run(struct db *db, sqlite3_stmt *st, struct ca_err *err,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Rows the last write changed. */
 int64_t db_changes(struct db *db);
-/* Appends p to a growing array of pointers; -1 when out of memory. */
-int db_push(void *listp, size_t *np, size_t *capp, void *p);
-/* Column 0 of every row (NULLs skipped), copied into a list. */
+/*
+ * Makes the object of one row: 0 and *objp (NULL skips the row), or an
+ * error with err set.
+ */
+typedef int (*db_make_fn)(struct db *db, sqlite3_stmt *st, void **objp,
+    struct ca_err *err);
+typedef void (*db_free_fn)(void *obj);
+/*
+ * The objects of every row of st, made by make, into a list of pointers
+ * (*listp, a T ** for make's T *); gives st back (db_done). On failure
+ * nothing is handed out: what was made is freed with free_fn.
+ */
+int db_list(struct db *db, sqlite3_stmt *st, db_make_fn make,
+    db_free_fn free_fn, void *listp, size_t *np, struct ca_err *err,
+    const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+/* Frees the n objects of list with free_fn, then list. */
+void db_free_list(void *list, size_t n, db_free_fn free_fn);
+/* Column 0 of every row (NULLs skipped), copied; gives st back. */
 int db_strings(struct db *db, sqlite3_stmt *st, char ***listp, size_t *np,
     struct ca_err *err, const char *what);
 

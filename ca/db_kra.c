@@ -25,13 +25,8 @@ static const char SQL_KRA_LIST[] = KRA_COLS "ORDER BY id";
 static const char SQL_KRA_USABLE[] =
 	KRA_COLS "WHERE retired = 0 AND not_after >= ? ORDER BY id";
 
-struct kra_list {
-	struct db_kra **v;
-	size_t n, cap;
-};
-
-static int kra_row(void *, sqlite3_stmt *, struct ca_err *);
-static void kra_free(struct db_kra *);
+static int kra_make(struct db *, sqlite3_stmt *, void **, struct ca_err *);
+static void kra_free(void *);
 
 int
 db_kra_add(struct db *db, const struct db_kra *k, struct ca_err *err)
@@ -98,11 +93,11 @@ db_kra_retire(struct db *db, const char *fp, int64_t when, char sha1[41],
 
 /* Row: id, sha1, sha256, subject, der, not_after, added, retired. */
 static int
-kra_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
+kra_make(struct db *db, sqlite3_stmt *st, void **objp, struct ca_err *err)
 {
-	struct kra_list *l = ctx;
 	struct db_kra *k;
 
+	(void)db;
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return db_nomem(err);
 	k->id = sqlite3_column_int64(st, 0);
@@ -112,23 +107,33 @@ kra_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
 	k->added = sqlite3_column_int64(st, 6);
 	k->retired = sqlite3_column_int(st, 7) != 0;
 	if ((k->subject = strdup(db_col_text(st, 3))) == NULL ||
-	    db_col_blob(st, 4, &k->der, &k->derlen) != 0 ||
-	    db_push(&l->v, &l->n, &l->cap, k) != 0) {
+	    db_col_blob(st, 4, &k->der, &k->derlen) != 0) {
 		kra_free(k);
 		return db_nomem(err);
 	}
+	*objp = k;
 	return 0;
+}
+
+static void
+kra_free(void *p)
+{
+	struct db_kra *k = p;
+
+	if (k == NULL)
+		return;
+	free(k->subject);
+	free(k->der);
+	free(k);
 }
 
 int
 db_kra_list(struct db *db, int usable, int64_t now, struct db_kra ***listp,
     size_t *np, struct ca_err *err)
 {
-	struct kra_list l = { NULL, 0, 0 };
 	const char *what = usable ? "KRA certificates: listing the usable "
 	    "ones" : "KRA certificates: listing";
 	sqlite3_stmt *st;
-	int r;
 
 	*listp = NULL;
 	*np = 0;
@@ -137,33 +142,12 @@ db_kra_list(struct db *db, int usable, int64_t now, struct db_kra ***listp,
 		return db_fail(db, err, "%s", what);
 	if (usable)
 		sqlite3_bind_int64(st, 1, now);
-	r = db_rows(db, st, kra_row, &l, err, "%s", what);
-	db_done(db, st);
-	if (r != 0) {
-		db_kra_free_list(l.v, l.n);
-		return r;
-	}
-	*listp = l.v;
-	*np = l.n;
-	return 0;
-}
-
-static void
-kra_free(struct db_kra *k)
-{
-	if (k == NULL)
-		return;
-	free(k->subject);
-	free(k->der);
-	free(k);
+	return db_list(db, st, kra_make, kra_free, listp, np, err, "%s",
+	    what);
 }
 
 void
 db_kra_free_list(struct db_kra **list, size_t n)
 {
-	size_t i;
-
-	for (i = 0; list != NULL && i < n; i++)
-		kra_free(list[i]);
-	free(list);
+	db_free_list(list, n, kra_free);
 }

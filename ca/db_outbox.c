@@ -71,14 +71,10 @@ static const char SQL_CLOSE_CRL[] =
 	"'by resync', last_error = NULL WHERE state <> 'done' AND "
 	"created <= ?2 AND kind = 'crl'";
 
-struct job_list {
-	struct db_pub_job *v;
-	size_t n;
-};
-
-static int job_row(void *, sqlite3_stmt *, struct ca_err *);
-static int claim(struct db *, int64_t, int, int64_t, struct job_list *,
-    struct ca_err *);
+static int job_make(struct db *, sqlite3_stmt *, void **, struct ca_err *);
+static void job_free(void *);
+static int claim(struct db *, int64_t, int, int64_t, struct db_pub_job ***,
+    size_t *, struct ca_err *);
 static int write_alone(struct db *, sqlite3_stmt *, int64_t *, const char *,
     struct ca_err *);
 
@@ -114,18 +110,15 @@ db_pub_add(struct db *db, int kind, int64_t cert_id, const char *email,
 }
 
 static int
-job_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
+job_make(struct db *db, sqlite3_stmt *st, void **objp, struct ca_err *err)
 {
-	struct job_list *l = ctx;
-	struct db_pub_job *nj, *j;
+	struct db_pub_job *j;
 	const char *kind;
 	int k, oom = 0;
 
-	if ((nj = reallocarray(l->v, l->n + 1, sizeof(*nj))) == NULL)
+	(void)db;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return db_nomem(err);
-	l->v = nj;
-	j = &nj[l->n];
-	memset(j, 0, sizeof(*j));
 	j->id = sqlite3_column_int64(st, 0);
 	kind = db_col_text(st, 1);
 	j->kind = PUB_ADD;
@@ -136,16 +129,29 @@ job_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
 	j->email = db_col_strdup(st, 3, &oom);
 	j->crl_number = sqlite3_column_int64(st, 4);
 	j->attempts = sqlite3_column_int(st, 5);
-	if (oom)
+	if (oom) {
+		job_free(j);
 		return db_nomem(err);
-	l->n++;
+	}
+	*objp = j;
 	return 0;
+}
+
+static void
+job_free(void *p)
+{
+	struct db_pub_job *j = p;
+
+	if (j == NULL)
+		return;
+	free(j->email);
+	free(j);
 }
 
 /* The statements of db_pub_claim, inside its transaction. */
 static int
 claim(struct db *db, int64_t now, int max, int64_t lease_until,
-    struct job_list *l, struct ca_err *err)
+    struct db_pub_job ***jobsp, size_t *np, struct ca_err *err)
 {
 	sqlite3_stmt *st;
 	size_t i;
@@ -164,18 +170,16 @@ claim(struct db *db, int64_t now, int max, int64_t lease_until,
 		return db_fail(db, err, "%s: taking directory jobs", db->path);
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int(st, 2, max > 0 ? max : -1);
-	r = db_rows(db, st, job_row, l, err, "%s: taking directory jobs",
-	    db->path);
-	db_done(db, st);
-	if (r != 0)
+	if ((r = db_list(db, st, job_make, job_free, jobsp, np, err,
+	    "%s: taking directory jobs", db->path)) != 0)
 		return r;
 	if ((st = db_stmt(db, SQL_JOB_LEASE)) == NULL)
 		return db_fail(db, err, "%s: leasing directory jobs",
 		    db->path);
-	for (i = 0; i < l->n && r == 0; i++) {
+	for (i = 0; i < *np && r == 0; i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, lease_until);
-		sqlite3_bind_int64(st, 2, l->v[i].id);
+		sqlite3_bind_int64(st, 2, (*jobsp)[i]->id);
 		r = db_run(db, st, err, "%s: leasing directory jobs",
 		    db->path);
 	}
@@ -185,37 +189,33 @@ claim(struct db *db, int64_t now, int max, int64_t lease_until,
 
 int
 db_pub_claim(struct db *db, int64_t now, int max, int64_t lease_until,
-    struct db_pub_job **jobsp, size_t *np, struct ca_err *err)
+    struct db_pub_job ***jobsp, size_t *np, struct ca_err *err)
 {
-	struct job_list l = { NULL, 0 };
+	struct db_pub_job **jobs = NULL;
+	size_t n = 0;
 	int r;
 
 	*jobsp = NULL;
 	*np = 0;
 	if ((r = db_begin(db, err)) != 0)
 		return r;
-	if ((r = claim(db, now, max, lease_until, &l, err)) != 0) {
+	if ((r = claim(db, now, max, lease_until, &jobs, &n, err)) != 0)
 		db_rollback(db);
-		db_pub_jobs_free(l.v, l.n);
+	else
+		r = db_commit(db, err);
+	if (r != 0) {
+		db_pub_jobs_free(jobs, n);
 		return r;
 	}
-	if ((r = db_commit(db, err)) != 0) {
-		db_pub_jobs_free(l.v, l.n);
-		return r;
-	}
-	*jobsp = l.v;
-	*np = l.n;
+	*jobsp = jobs;
+	*np = n;
 	return 0;
 }
 
 void
-db_pub_jobs_free(struct db_pub_job *jobs, size_t n)
+db_pub_jobs_free(struct db_pub_job **jobs, size_t n)
 {
-	size_t i;
-
-	for (i = 0; jobs != NULL && i < n; i++)
-		free(jobs[i].email);
-	free(jobs);
+	db_free_list(jobs, n, job_free);
 }
 
 /*

@@ -35,13 +35,9 @@ static const char SQL_CODE_LIVE[] =
 static const char SQL_CODE_USE[] =
 	"UPDATE enroll_codes SET used = ? WHERE id = ? AND used = 0";
 
-struct user_list {
-	struct user **v;
-	size_t n, cap;
-};
-
 static int user_from_row(sqlite3_stmt *, struct user **, struct ca_err *);
-static int user_row(void *, sqlite3_stmt *, struct ca_err *);
+static int user_make(struct db *, sqlite3_stmt *, void **, struct ca_err *);
+static void user_free_v(void *);
 static int user_update(struct db *, const char *, const char *, int,
     const char *, struct ca_err *);
 
@@ -160,42 +156,35 @@ db_user_get(struct db *db, const char *email, struct user **up,
 }
 
 static int
-user_row(void *ctx, sqlite3_stmt *st, struct ca_err *err)
+user_make(struct db *db, sqlite3_stmt *st, void **objp, struct ca_err *err)
 {
-	struct user_list *l = ctx;
 	struct user *u;
 	int r;
 
-	if ((r = user_from_row(st, &u, err)) != 0)
-		return r;
-	if (db_push(&l->v, &l->n, &l->cap, u) != 0) {
-		user_free(u);
-		return db_nomem(err);
-	}
-	return 0;
+	(void)db;
+	if ((r = user_from_row(st, &u, err)) == 0)
+		*objp = u;
+	return r;
+}
+
+static void
+user_free_v(void *u)
+{
+	user_free(u);
 }
 
 int
 db_user_list(struct db *db, struct user ***listp, size_t *np,
     struct ca_err *err)
 {
-	struct user_list l = { NULL, 0, 0 };
 	sqlite3_stmt *st;
-	int r;
 
 	*listp = NULL;
 	*np = 0;
 	if ((st = db_stmt(db, SQL_USER_LIST)) == NULL)
 		return db_fail(db, err, "users");
-	r = db_rows(db, st, user_row, &l, err, "users");
-	db_done(db, st);
-	if (r != 0) {
-		user_free_list(l.v, l.n);
-		return r;
-	}
-	*listp = l.v;
-	*np = l.n;
-	return 0;
+	return db_list(db, st, user_make, user_free_v, listp, np, err,
+	    "users");
 }
 
 int

@@ -698,7 +698,7 @@ pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
     struct ca_err *err)
 {
 	struct pub_ctx px;
-	struct db_pub_job *jobs = NULL;
+	struct db_pub_job **jobs = NULL;
 	struct ca_err jerr, first;
 	char result[512], down[600];
 	size_t i, n = 0;
@@ -723,10 +723,10 @@ pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
 		if (down[0] != '\0') {
 			r = ca_err_set(&jerr, CA_ERR_IO, "%s", down);
 		} else if ((r = ctx_dir(&px, &jerr)) == 0)
-			r = apply(&px, &jobs[i], result, sizeof(result),
+			r = apply(&px, jobs[i], result, sizeof(result),
 			    &jerr);
 		if (r == 0) {
-			if ((r = record(&px, &jobs[i], 0, result, NULL,
+			if ((r = record(&px, jobs[i], 0, result, NULL,
 			    err)) != 0)
 				goto out;
 			res->done++;
@@ -739,16 +739,16 @@ pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
 			res->retrying++;
 		if (first.count == 0)
 			ca_err_set(&first, r, "job %lld (%s %s): %s",
-			    (long long)jobs[i].id,
-			    db_pub_kind_name(jobs[i].kind),
-			    jobs[i].email != NULL ? jobs[i].email : "CA entry",
-			    jerr.msg);
+			    (long long)jobs[i]->id,
+			    db_pub_kind_name(jobs[i]->kind),
+			    jobs[i]->email != NULL ? jobs[i]->email :
+			    "CA entry", jerr.msg);
 		if (!permanent && down[0] == '\0') {
 			snprintf(down, sizeof(down), "%.590s", jerr.msg);
 			dir_close(px.d);
 			px.d = NULL;
 		}
-		if ((r = record(&px, &jobs[i], permanent, NULL, jerr.msg,
+		if ((r = record(&px, jobs[i], permanent, NULL, jerr.msg,
 		    err)) != 0)
 			goto out;
 	}

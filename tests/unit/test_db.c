@@ -28,6 +28,8 @@
 #define AUDIT_ROWS	12
 
 static char tmpdir[] = "/tmp/test_db.XXXXXX";
+/* The database nested_row lists again. */
+static struct db *db_nested;
 
 static char *dbpath(const char *);
 static void rm_tmpdir(void);
@@ -58,6 +60,9 @@ static int count_row(void *, int64_t, int64_t, const char *, const char *,
     const char *, const char *);
 static int stop_row(void *, int64_t, int64_t, const char *, const char *,
     const char *, const char *);
+static int nested_row(void *, int64_t, int64_t, const char *, const char *,
+    const char *, const char *);
+static void test_stmt_cache(struct db *);
 
 static char *
 dbpath(const char *name)
@@ -500,6 +505,66 @@ count_row(void *ctx, int64_t id, int64_t ts, const char *actor,
 	return 0;
 }
 
+/* Lists the whole log again from inside the listing, on the first row. */
+static int
+nested_row(void *ctx, int64_t id, int64_t ts, const char *actor,
+    const char *action, const char *object, const char *detail)
+{
+	int64_t *n = ctx, inner = 0;
+
+	if (id == 1 && (audit_foreach(db_nested, count_row, &inner,
+	    NULL) != 0 || inner != AUDIT_ROWS))
+		return CA_ERR_INTERNAL;
+	return count_row(ctx, id, ts, actor, action, object, detail) != 0 ||
+	    *n > AUDIT_ROWS ? CA_ERR_INTERNAL : 0;
+}
+
+/*
+ * A kept statement forgets what its last use bound, and one that is read
+ * again while still being read is another statement.
+ */
+static void
+test_stmt_cache(struct db *db)
+{
+	static const unsigned char csr[] = { 0x30, 0x00 };
+	struct ca_err err;
+	struct db_request req;
+	int64_t tpl = 0, id1 = 0, id2 = 0, n = 0;
+	char sql[160];
+	int r;
+
+	ca_err_clear(&err);
+	r = db_template_record(db, "cache", "dd", "<c/>", 4, &tpl, &err);
+	memset(&req, 0, sizeof(req));
+	req.protocol = "est";
+	req.requester = "local:alice@lab.example";
+	req.owner = "alice@lab.example";
+	req.template_id = tpl;
+	req.csr = csr;
+	req.csrlen = sizeof(csr);
+	if (r == 0)
+		r = db_request_add(db, &req, &id1, &err);
+	req.requester = "admin";
+	req.owner = NULL;
+	req.template_id = 0;
+	if (r == 0)
+		r = db_request_add(db, &req, &id2, &err);
+	TAP_INT_EQ(r, 0, "two requests through one kept statement: %s",
+	    err.msg);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM requests WHERE "
+	    "id = %lld AND owner IS NULL AND template_id IS NULL",
+	    (long long)id2);
+	TAP_INT_EQ(q_int(db, sql), 1, "the second request has no owner and "
+	    "no template: nothing bound before is left");
+
+	db_nested = db;
+	ca_err_clear(&err);
+	r = audit_foreach(db, nested_row, &n, &err);
+	TAP_OK(r == 0 && n == AUDIT_ROWS, "a listing inside a listing of the "
+	    "same rows: both see every row once (%lld)", (long long)n);
+	db_nested = NULL;
+}
+
 static int
 stop_row(void *ctx, int64_t id, int64_t ts, const char *actor,
     const char *action, const char *object, const char *detail)
@@ -939,6 +1004,7 @@ main(void)
 	test_certs(db, issuer);
 	test_crls(db, issuer);
 	test_audit(db);
+	test_stmt_cache(db);
 	db_close(db);
 
 	test_tamper();
