@@ -28,6 +28,7 @@
 static pthread_mutex_t db_write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void db_unlock(struct db *);
+static void db_stmt_flush(struct db *);
 static int db_vfail(struct db *, struct ca_err *, const char *, va_list)
     __attribute__((format(printf, 3, 0)));
 static int db_pragmas(struct db *, struct ca_err *);
@@ -325,7 +326,8 @@ db_done(struct db *db, sqlite3_stmt *st)
 	sqlite3_finalize(st);
 }
 
-void
+/* Finalizes every kept statement (before the connection closes). */
+static void
 db_stmt_flush(struct db *db)
 {
 	size_t i;

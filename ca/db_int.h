@@ -56,8 +56,6 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql);
 /* As db_stmt for built SQL: key (a static address) stands for its text. */
 sqlite3_stmt *db_stmt_keyed(struct db *db, const void *key, const char *sql);
 void db_done(struct db *db, sqlite3_stmt *st);
-/* Finalizes every kept statement (before the connection closes). */
-void db_stmt_flush(struct db *db);
 
 /* Sets err to "what: SQLite's message" and returns CA_ERR_DB. */
 int db_fail(struct db *db, struct ca_err *err, const char *fmt, ...)
