@@ -6,8 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include <openssl/cms.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -40,7 +38,7 @@ static int kra_names(STACK_OF(X509) *, char **, struct ca_err *);
 static int seal_shares(const unsigned char *, X509 *, STACK_OF(X509) *, int,
     struct esc_record *, struct ca_err *);
 static void rec_free_sealed(struct esc_record *);
-static int insert_record(sqlite3 *, int64_t, int64_t,
+static int insert_record(struct db *, int64_t, int64_t,
     const struct esc_record *, const char *, struct ca_err *);
 
 /* n and m from the configuration, checked; values below 1 mean 1. */
@@ -401,70 +399,37 @@ esc_seal(EVP_PKEY *key, STACK_OF(X509) *kras, int quorum,
 	return r;
 }
 
+/* Stores rec as the escrow of certificate row cert_id. */
 static int
-insert_record(sqlite3 *h, int64_t cert_id, int64_t now,
+insert_record(struct db *db, int64_t cert_id, int64_t now,
     const struct esc_record *rec, const char *serial, struct ca_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int64_t escrow_id;
+	struct db_escrow e;
+	struct db_escrow_share *shares = NULL;
 	size_t j;
-	int rc, r;
+	int r;
 
-	if (sqlite3_prepare_v2(h, "INSERT INTO escrow(cert_id, quorum, "
-	    "nshares, envelope, kras, created) VALUES(?, ?, ?, ?, ?, ?)", -1,
-	    &st, NULL) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "escrow: %s",
-		    sqlite3_errmsg(h));
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, cert_id);
-	sqlite3_bind_int(st, 2, rec->quorum);
-	sqlite3_bind_int64(st, 3, rec->quorum > 1 ? (int64_t)rec->nshares : 1);
-	sqlite3_bind_blob(st, 4, rec->env, (int)rec->envlen, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, rec->kras, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, now);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-		if (rc == SQLITE_CONSTRAINT_UNIQUE)
-			r = ca_err_set(err, CA_ERR_EXISTS, "certificate %s has "
-			    "an escrowed key already", serial);
-		else
-			r = ca_err_set(err, CA_ERR_DB, "escrow: storing the "
-			    "key of certificate %s: %s", serial,
-			    sqlite3_errmsg(h));
-		goto out;
-	}
-	escrow_id = sqlite3_last_insert_rowid(h);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (rec->nshares == 0) {
-		r = 0;
-		goto out;
-	}
-	if (sqlite3_prepare_v2(h, "INSERT INTO escrow_shares(escrow_id, x, "
-	    "kra_sha256, envelope) VALUES(?, ?, ?, ?)", -1, &st,
-	    NULL) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "escrow: %s",
-		    sqlite3_errmsg(h));
-		goto out;
-	}
+	memset(&e, 0, sizeof(e));
+	e.cert_id = cert_id;
+	e.quorum = rec->quorum;
+	e.nshares = rec->quorum > 1 ? (int64_t)rec->nshares : 1;
+	e.env = rec->env;
+	e.envlen = rec->envlen;
+	e.kras = rec->kras;
+	e.created = now;
+	if (rec->nshares > 0 &&
+	    (shares = calloc(rec->nshares, sizeof(*shares))) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	/* The envelopes are lent, not copied. */
 	for (j = 0; j < rec->nshares; j++) {
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, escrow_id);
-		sqlite3_bind_int(st, 2, rec->shares[j].x);
-		sqlite3_bind_text(st, 3, rec->shares[j].kra_sha256, -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_blob(st, 4, rec->shares[j].env,
-		    (int)rec->shares[j].envlen, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			r = ca_err_set(err, CA_ERR_DB, "escrow: storing share "
-			    "%zu of certificate %s: %s", j + 1, serial,
-			    sqlite3_errmsg(h));
-			goto out;
-		}
+		shares[j].x = rec->shares[j].x;
+		memcpy(shares[j].kra_sha256, rec->shares[j].kra_sha256,
+		    sizeof(shares[j].kra_sha256));
+		shares[j].env = rec->shares[j].env;
+		shares[j].envlen = rec->shares[j].envlen;
 	}
-	r = 0;
- out:
-	sqlite3_finalize(st);
+	r = db_escrow_add(db, &e, shares, rec->nshares, serial, err);
+	free(shares);
 	return r;
 }
 
@@ -512,7 +477,7 @@ esc_store(struct ca *ca, int64_t cert_id, X509 *cert, EVP_PKEY *key,
 	}
 	rec.cert = cert;
 	if ((r = esc_seal(key, chosen, m, &rec, err)) != 0 ||
-	    (r = insert_record(db_handle(db), cert_id, now, &rec, serial,
+	    (r = insert_record(db, cert_id, now, &rec, serial,
 	    err)) != 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "quorum=%d kras=%d", m, n);

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <sqlite3.h>
-
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -214,63 +212,13 @@ int
 mdm_escrowed_emails(struct ca *ca, char ***listp, size_t *np,
     struct ca_err *err)
 {
-	sqlite3 *h = db_handle(ca_db(ca));
-	sqlite3_stmt *st = NULL;
-	char **list = NULL, **grown;
-	size_t n = 0, cap = 0;
-	int rc, r;
-
-	*listp = NULL;
-	*np = 0;
-	if (sqlite3_prepare_v2(h, "SELECT DISTINCT c.email FROM certs c "
-	    "JOIN escrow e ON e.cert_id = c.id WHERE c.email IS NOT NULL "
-	    "ORDER BY c.email", -1, &st, NULL) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "escrowed addresses: %s",
-		    sqlite3_errmsg(h));
-		goto out;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((grown = realloc(list, cap * sizeof(*list))) ==
-			    NULL) {
-				r = ca_err_set(err, CA_ERR_NOMEM, "out of "
-				    "memory");
-				goto out;
-			}
-			list = grown;
-		}
-		if ((list[n] = strdup((const char *)sqlite3_column_text(st,
-		    0))) == NULL) {
-			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = ca_err_set(err, CA_ERR_DB, "escrowed addresses: %s",
-		    sqlite3_errmsg(h));
-		goto out;
-	}
-	*listp = list;
-	*np = n;
-	list = NULL;
-	n = 0;
-	r = 0;
- out:
-	sqlite3_finalize(st);
-	mdm_free_strings(list, n);
-	return r;
+	return db_escrow_emails(ca_db(ca), listp, np, err);
 }
 
 void
 mdm_free_strings(char **list, size_t n)
 {
-	size_t i;
-
-	for (i = 0; list != NULL && i < n; i++)
-		free(list[i]);
-	free(list);
+	db_free_strings(list, n);
 }
 
 int

@@ -33,7 +33,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include <openssl/asn1t.h>
 #include <openssl/cms.h>
@@ -146,10 +145,10 @@ static int key_from_p8(BIO *, const struct rcv_rec *, size_t, EVP_PKEY **,
     struct ca_err *);
 static int share_has_x(const struct rcv_rec *, unsigned);
 static void wipe_json_y(json_t *);
-static int load_record(sqlite3 *, const struct db_cert *, struct esc_record *,
-    struct ca_err *);
-static int load_shares(sqlite3 *, int64_t, const char *, struct esc_record *,
-    struct ca_err *);
+static int load_record(struct db *, const struct db_cert *,
+    struct esc_record *, struct ca_err *);
+static int load_shares(struct db *, int64_t, const char *,
+    struct esc_record *, struct ca_err *);
 
 /* ANY holding a complete DER SEQUENCE (a ContentInfo), copied. */
 static int
@@ -426,32 +425,24 @@ rcv_blob_sign(X509 *signer, EVP_PKEY *key, STACK_OF(X509) *chain,
 	return r;
 }
 
-/* Reads the escrow shares of a record. */
+/* Reads the escrow shares of a record, as many as it says it has. */
 static int
-load_shares(sqlite3 *h, int64_t escrow_id, const char *serial,
+load_shares(struct db *db, int64_t escrow_id, const char *serial,
     struct esc_record *rec, struct ca_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_escrow_share **rows = NULL;
 	struct esc_share *es;
-	const unsigned char *s;
-	const void *blob;
-	size_t cap = rec->nshares;
-	int rc, len, r;
+	size_t cap = rec->nshares, i, n = 0;
+	int r;
 
 	rec->nshares = 0;
 	if ((rec->shares = calloc(cap, sizeof(*rec->shares))) == NULL) {
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (sqlite3_prepare_v2(h, "SELECT x, kra_sha256, envelope FROM "
-	    "escrow_shares WHERE escrow_id = ? ORDER BY x", -1, &st,
-	    NULL) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "escrow shares: %s",
-		    sqlite3_errmsg(h));
+	if ((r = db_escrow_shares(db, escrow_id, &rows, &n, err)) != 0)
 		goto out;
-	}
-	sqlite3_bind_int64(st, 1, escrow_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	for (i = 0; i < n; i++) {
 		if (rec->nshares == cap) {
 			r = ca_err_set(err, CA_ERR_DB, "the escrow record of "
 			    "certificate %s has more shares than it says",
@@ -459,26 +450,18 @@ load_shares(sqlite3 *h, int64_t escrow_id, const char *serial,
 			goto out;
 		}
 		es = &rec->shares[rec->nshares];
-		es->x = (uint8_t)sqlite3_column_int(st, 0);
-		s = sqlite3_column_text(st, 1);
+		es->x = (uint8_t)rows[i]->x;
 		snprintf(es->kra_sha256, sizeof(es->kra_sha256), "%s",
-		    s != NULL ? (const char *)s : "");
-		blob = sqlite3_column_blob(st, 2);
-		len = sqlite3_column_bytes(st, 2);
-		if (blob == NULL || len <= 0 ||
-		    (es->env = OPENSSL_memdup(blob, (size_t)len)) == NULL) {
-			r = ca_err_set(err, blob == NULL ? CA_ERR_DB :
+		    rows[i]->kra_sha256);
+		if (rows[i]->envlen == 0 || (es->env = OPENSSL_memdup(
+		    rows[i]->env, rows[i]->envlen)) == NULL) {
+			r = ca_err_set(err, rows[i]->envlen == 0 ? CA_ERR_DB :
 			    CA_ERR_NOMEM, "escrow share of certificate %s: "
 			    "no envelope", serial);
 			goto out;
 		}
-		es->envlen = (size_t)len;
+		es->envlen = rows[i]->envlen;
 		rec->nshares++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = ca_err_set(err, CA_ERR_DB, "escrow shares: %s",
-		    sqlite3_errmsg(h));
-		goto out;
 	}
 	if (rec->nshares != cap) {
 		r = ca_err_set(err, CA_ERR_DB, "the escrow record of "
@@ -488,71 +471,47 @@ load_shares(sqlite3 *h, int64_t escrow_id, const char *serial,
 	}
 	r = 0;
  out:
-	sqlite3_finalize(st);
+	db_escrow_shares_free(rows, n);
 	return r;
 }
 
 /* The escrow record of a certificate; CA_ERR_NOTFOUND (no message) if none. */
 static int
-load_record(sqlite3 *h, const struct db_cert *dc, struct esc_record *rec,
+load_record(struct db *db, const struct db_cert *dc, struct esc_record *rec,
     struct ca_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_escrow e;
 	const unsigned char *p;
-	const void *blob;
-	int64_t escrow_id, nshares;
-	int len, r;
+	int r;
 
 	memset(rec, 0, sizeof(*rec));
-	if (sqlite3_prepare_v2(h, "SELECT id, quorum, nshares, envelope "
-	    "FROM escrow WHERE cert_id = ?", -1, &st, NULL) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "escrow: %s",
-		    sqlite3_errmsg(h));
+	if ((r = db_escrow_get(db, dc->id, &e, err)) != 0)
 		goto out;
-	}
-	sqlite3_bind_int64(st, 1, dc->id);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		break;
-	case SQLITE_DONE:
-		r = CA_ERR_NOTFOUND;
-		goto out;
-	default:
-		r = ca_err_set(err, CA_ERR_DB, "escrow: %s",
-		    sqlite3_errmsg(h));
-		goto out;
-	}
-	escrow_id = sqlite3_column_int64(st, 0);
-	rec->quorum = sqlite3_column_int(st, 1);
-	nshares = sqlite3_column_int64(st, 2);
-	blob = sqlite3_column_blob(st, 3);
-	len = sqlite3_column_bytes(st, 3);
+	rec->quorum = e.quorum;
 	if (rec->quorum < 1 || rec->quorum > SHAMIR_MAX_SHARES ||
-	    nshares < rec->quorum || nshares > SHAMIR_MAX_SHARES ||
-	    blob == NULL || len <= 0) {
+	    e.nshares < rec->quorum || e.nshares > SHAMIR_MAX_SHARES ||
+	    e.envlen == 0) {
 		r = ca_err_set(err, CA_ERR_DB, "the escrow record of "
 		    "certificate %s is damaged (quorum %d of %lld)",
-		    dc->serial, rec->quorum, (long long)nshares);
+		    dc->serial, rec->quorum, (long long)e.nshares);
 		goto out;
 	}
 	p = dc->der;
-	if ((rec->env = OPENSSL_memdup(blob, (size_t)len)) == NULL ||
+	if ((rec->env = OPENSSL_memdup(e.env, e.envlen)) == NULL ||
 	    (rec->cert = d2i_X509(NULL, &p, (long)dc->derlen)) == NULL) {
 		r = ca_err_ssl(err, CA_ERR_DB, "certificate %s: cannot read "
 		    "it back", dc->serial);
 		goto out;
 	}
-	rec->envlen = (size_t)len;
-	sqlite3_finalize(st);
-	st = NULL;
+	rec->envlen = e.envlen;
 	if (rec->quorum > 1) {
-		rec->nshares = (size_t)nshares;
-		if ((r = load_shares(h, escrow_id, dc->serial, rec, err)) != 0)
+		rec->nshares = (size_t)e.nshares;
+		if ((r = load_shares(db, e.id, dc->serial, rec, err)) != 0)
 			goto out;
 	}
 	r = 0;
  out:
-	sqlite3_finalize(st);
+	free(e.env);
 	if (r != 0)
 		esc_record_clear(rec);
 	return r;
@@ -606,7 +565,7 @@ rcv_blob_make(struct ca *ca, const char *serial, const char *email,
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		r = load_record(db_handle(db), list[i], &recs[nrec], err);
+		r = load_record(db, list[i], &recs[nrec], err);
 		if (r == CA_ERR_NOTFOUND && serial == NULL)
 			continue;	/* issued without archival */
 		if (r == CA_ERR_NOTFOUND) {

@@ -7,8 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include <openssl/x509v3.h>
 
 #include "archive/cmc_asn1.h"
@@ -224,28 +222,21 @@ int
 xchg_find(struct ca *ca, const X509_NAME *issuer, const ASN1_INTEGER *serial,
     int64_t now, X509 **certp, EVP_PKEY **keyp, struct ca_err *err)
 {
-	sqlite3 *h = db_handle(ca_db(ca));
-	sqlite3_stmt *st = NULL;
+	struct db_ca_cert **list = NULL;
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	char *path = NULL, hex[65] = "?";
-	int rc, r = CA_ERR_NOTFOUND;
+	size_t i, n = 0;
+	int r = CA_ERR_NOTFOUND;
 
 	*certp = NULL;
 	*keyp = NULL;
 	util_serial_hex(serial, hex);
-	if (sqlite3_prepare_v2(h, "SELECT der, key_file FROM ca_certs "
-	    "WHERE role = ? ORDER BY id DESC", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, XCHG_ROLE, -1, SQLITE_STATIC) !=
-	    SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "exchange certificates: %s",
-		    sqlite3_errmsg(h));
+	if ((r = db_ca_cert_list(ca_db(ca), XCHG_ROLE, &list, &n, err)) != 0)
 		goto out;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	for (i = 0; i < n; i++) {
 		X509_free(cert);
-		cert = d2i_cert(sqlite3_column_blob(st, 0),
-		    sqlite3_column_bytes(st, 0));
+		cert = d2i_cert(list[i]->der, (int)list[i]->derlen);
 		if (cert == NULL ||
 		    ASN1_INTEGER_cmp(X509_get0_serialNumber(cert),
 		    serial) != 0 ||
@@ -259,7 +250,7 @@ xchg_find(struct ca *ca, const X509_NAME *issuer, const ASN1_INTEGER *serial,
 			goto out;
 		}
 		if ((path = util_path(ca_config(ca)->dir,
-		    (const char *)sqlite3_column_text(st, 1))) == NULL) {
+		    list[i]->key_file)) == NULL) {
 			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 			goto out;
 		}
@@ -272,16 +263,12 @@ xchg_find(struct ca *ca, const X509_NAME *issuer, const ASN1_INTEGER *serial,
 		r = 0;
 		goto out;
 	}
-	if (rc != SQLITE_DONE)
-		r = ca_err_set(err, CA_ERR_DB, "exchange certificates: %s",
-		    sqlite3_errmsg(h));
-	else
-		r = ca_err_set(err, CA_ERR_POLICY, "the private key is "
-		    "encrypted to certificate %s, which is not an exchange "
-		    "certificate of this CA; fetch the current one (smimeca "
-		    "xchg show --pem, or GET /ca/exchange)", hex);
+	r = ca_err_set(err, CA_ERR_POLICY, "the private key is encrypted to "
+	    "certificate %s, which is not an exchange certificate of this CA; "
+	    "fetch the current one (smimeca xchg show --pem, or GET "
+	    "/ca/exchange)", hex);
  out:
-	sqlite3_finalize(st);
+	db_ca_cert_free_list(list, n);
 	free(path);
 	X509_free(cert);
 	EVP_PKEY_free(key);

@@ -7,8 +7,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -24,13 +22,6 @@
 
 #define PUB_LEASE	120	/* seconds a worker owns the jobs it took */
 #define PUB_CERT_MAX	(64 * 1024)
-
-static const char *const kind_names[] = {
-	[PUB_ADD] = "add",
-	[PUB_DELETE] = "delete",
-	[PUB_EXPIRE] = "expire",
-	[PUB_CRL] = "crl",
-};
 
 /* A certificate of this CA that should be in an entry. */
 struct want {
@@ -57,7 +48,7 @@ struct pub_ctx {
 	struct ca *ca;
 	const struct ca_config *cfg;
 	const struct cfg_ldap *l;
-	sqlite3 *h;
+	struct db *db;
 	struct dir *d;
 	STACK_OF(X509) *issuers;
 	struct tpl_seen *tpls;
@@ -70,16 +61,6 @@ struct pub_ctx {
 	char crl_attr[64];	/* certificateRevocationList[;binary] */
 };
 
-struct job {
-	int64_t id;
-	enum pub_kind kind;
-	int64_t cert_id;
-	char *email;
-	int64_t crl_number;
-	int attempts;
-};
-
-static int sql_fail(struct pub_ctx *, struct ca_err *, const char *);
 static int ctx_init(struct pub_ctx *, struct ca *, struct ca_err *);
 static void ctx_free(struct pub_ctx *);
 static int ctx_dir(struct pub_ctx *, struct ca_err *);
@@ -102,17 +83,11 @@ static int reconcile_entry(struct pub_ctx *, const struct dir_entry *,
 static int reconcile_mail(struct pub_ctx *, const char *, char **, int *,
     int *, struct ca_err *);
 static int publish_ca(struct pub_ctx *, int *, struct ca_err *);
-static int claim(struct pub_ctx *, int, struct job **, size_t *,
+static int apply(struct pub_ctx *, const struct db_pub_job *, char *, size_t,
     struct ca_err *);
-static void jobs_free(struct job *, size_t);
-static int apply(struct pub_ctx *, const struct job *, char *, size_t,
-    struct ca_err *);
-static int record(struct pub_ctx *, const struct job *, int, const char *,
-    const char *, struct ca_err *);
+static int record(struct pub_ctx *, const struct db_pub_job *, int,
+    const char *, const char *, struct ca_err *);
 static int64_t backoff(const struct cfg_ldap *, int);
-static int step_write(struct db *, sqlite3_stmt *, int64_t *, const char *,
-    struct ca_err *);
-static int next_due(struct pub_ctx *, int64_t *, struct ca_err *);
 static int mark_done(struct pub_ctx *, const char *, int64_t,
     struct ca_err *);
 static const char **entry_attrs(const struct cfg_ldap *, const char **);
@@ -126,20 +101,10 @@ pub_template_publishes(const struct tpl *t)
 }
 
 static int
-sql_fail(struct pub_ctx *px, struct ca_err *err, const char *what)
-{
-	return ca_err_set(err, CA_ERR_DB, "%s: %s: %s", px->cfg->db_file,
-	    what, sqlite3_errmsg(px->h));
-}
-
-static int
 enqueue(struct ca *ca, enum pub_kind kind, int64_t cert_id,
     const char *email, int64_t crl_number, struct ca_err *err)
 {
-	sqlite3 *h = db_handle(ca_db(ca));
-	sqlite3_stmt *st = NULL;
 	char *lower = NULL;
-	int64_t now = (int64_t)time(NULL);
 	int r;
 
 	if (email != NULL) {
@@ -147,30 +112,8 @@ enqueue(struct ca *ca, enum pub_kind kind, int64_t cert_id,
 			return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		util_lower(lower);
 	}
-	if (sqlite3_prepare_v2(h, "INSERT INTO pub_jobs(kind, cert_id, email, "
-	    "crl_number, state, next_attempt, created) VALUES(?, ?, ?, ?, "
-	    "'pending', ?, ?)", -1, &st, NULL) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "queueing a directory job: %s",
-		    sqlite3_errmsg(h));
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, kind_names[kind], -1, SQLITE_STATIC);
-	if (cert_id != 0)
-		sqlite3_bind_int64(st, 2, cert_id);
-	if (lower != NULL)
-		sqlite3_bind_text(st, 3, lower, -1, SQLITE_STATIC);
-	if (kind == PUB_CRL)
-		sqlite3_bind_int64(st, 4, crl_number);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_int64(st, 6, now);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = ca_err_set(err, CA_ERR_DB, "queueing a directory job: %s",
-		    sqlite3_errmsg(h));
-		goto out;
-	}
-	r = 0;
- out:
-	sqlite3_finalize(st);
+	r = db_pub_add(ca_db(ca), kind, cert_id, lower, crl_number,
+	    (int64_t)time(NULL), err);
 	free(lower);
 	return r;
 }
@@ -199,16 +142,17 @@ pub_enqueue_crl(struct ca *ca, int64_t crl_number, struct ca_err *err)
 static int
 ctx_init(struct pub_ctx *px, struct ca *ca, struct ca_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_ca_cert **certs = NULL;
 	const unsigned char *p;
 	X509 *x;
-	int r, rc, bin;
+	size_t i, n = 0;
+	int r, bin;
 
 	memset(px, 0, sizeof(*px));
 	px->ca = ca;
 	px->cfg = ca_config(ca);
 	px->l = px->cfg->ldap;
-	px->h = db_handle(ca_db(ca));
+	px->db = ca_db(ca);
 	px->now = (int64_t)time(NULL);
 	bin = px->l != NULL && strcasestr(px->l->cert_attr, ";binary") !=
 	    NULL;
@@ -219,13 +163,11 @@ ctx_init(struct pub_ctx *px, struct ca *ca, struct ca_err *err)
 	/* Every issuing CA certificate: values they signed are ours. */
 	if ((px->issuers = sk_X509_new_null()) == NULL)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-	if (sqlite3_prepare_v2(px->h, "SELECT der FROM ca_certs WHERE role = "
-	    "'issuing' ORDER BY not_after DESC", -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(px, err, "reading the CA certificates");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		p = sqlite3_column_blob(st, 0);
-		if ((x = d2i_X509(NULL, &p, sqlite3_column_bytes(st,
-		    0))) == NULL)
+	if ((r = db_ca_cert_list(px->db, "issuing", &certs, &n, err)) != 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		p = certs[i]->der;
+		if ((x = d2i_X509(NULL, &p, (long)certs[i]->derlen)) == NULL)
 			continue;
 		if (!sk_X509_push(px->issuers, x)) {
 			X509_free(x);
@@ -233,13 +175,9 @@ ctx_init(struct pub_ctx *px, struct ca *ca, struct ca_err *err)
 			goto out;
 		}
 	}
-	if (rc != SQLITE_DONE) {
-		r = sql_fail(px, err, "reading the CA certificates");
-		goto out;
-	}
 	r = 0;
  out:
-	sqlite3_finalize(st);
+	db_ca_cert_free_list(certs, n);
 	return r;
 }
 
@@ -316,27 +254,25 @@ static int
 wants_load(struct pub_ctx *px, const char *email, struct want **wp,
     size_t *np, struct ca_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_cert_filter f;
+	struct db_cert **list = NULL;
 	struct want *w = NULL, *nw;
-	const unsigned char *s;
-	size_t n = 0;
-	int r, rc, len;
+	size_t i, n = 0, nl = 0;
+	int r;
 
 	*wp = NULL;
 	*np = 0;
 	if (email == NULL)
 		return 0;
-	if (sqlite3_prepare_v2(px->h, "SELECT c.serial, c.template, c.der "
-	    "FROM certs c JOIN ca_certs a ON a.id = c.issuer_id AND "
-	    "a.role = 'issuing' WHERE c.email = lower(?) AND c.revoked = 0 "
-	    "AND c.not_after >= ? ORDER BY c.id", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return sql_fail(px, err, "listing certificates to publish");
-	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, px->now);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		s = sqlite3_column_text(st, 1);
-		if (s == NULL || !template_publishes(px, (const char *)s))
+	memset(&f, 0, sizeof(f));
+	f.email = email;
+	f.issuing = 1;
+	f.status = DB_ST_VALID;
+	f.now = px->now;
+	if ((r = db_cert_list(px->db, &f, &list, &nl, err)) != 0)
+		return r;
+	for (i = 0; i < nl; i++) {
+		if (!template_publishes(px, list[i]->template))
 			continue;
 		if ((nw = reallocarray(w, n + 1, sizeof(*w))) == NULL) {
 			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
@@ -344,22 +280,12 @@ wants_load(struct pub_ctx *px, const char *email, struct want **wp,
 		}
 		w = nw;
 		memset(&w[n], 0, sizeof(w[n]));
-		s = sqlite3_column_text(st, 0);
 		snprintf(w[n].serial, sizeof(w[n].serial), "%s",
-		    s != NULL ? (const char *)s : "");
-		len = sqlite3_column_bytes(st, 2);
-		if ((w[n].der = malloc(len > 0 ? (size_t)len : 1)) == NULL) {
-			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		if (len > 0)
-			memcpy(w[n].der, sqlite3_column_blob(st, 2),
-			    (size_t)len);
-		w[n++].derlen = (size_t)len;
-	}
-	if (rc != SQLITE_DONE) {
-		r = sql_fail(px, err, "listing certificates to publish");
-		goto out;
+		    list[i]->serial);
+		/* The row's copy changes hands. */
+		w[n].der = list[i]->der;
+		w[n++].derlen = list[i]->derlen;
+		list[i]->der = NULL;
 	}
 	*wp = w;
 	*np = n;
@@ -367,7 +293,7 @@ wants_load(struct pub_ctx *px, const char *email, struct want **wp,
 	n = 0;
 	r = 0;
  out:
-	sqlite3_finalize(st);
+	db_cert_free_list(list, nl);
 	wants_free(w, n);
 	return r;
 }
@@ -681,128 +607,10 @@ publish_ca(struct pub_ctx *px, int *changedp, struct ca_err *err)
 	return r;
 }
 
-/*
- * In one transaction: queues expiry jobs for published certificates that
- * expired, then takes the due jobs (oldest first) with a lease.
- */
-static int
-claim(struct pub_ctx *px, int max_jobs, struct job **jp, size_t *np,
-    struct ca_err *err)
-{
-	struct db *db = ca_db(px->ca);
-	sqlite3_stmt *st = NULL;
-	struct job *jobs = NULL, *nj;
-	const unsigned char *s;
-	size_t n = 0, i;
-	int r, rc, in_tx = 0, k;
-
-	*jp = NULL;
-	*np = 0;
-	if ((r = db_begin(db, err)) != 0)
-		goto out;
-	in_tx = 1;
-	if (sqlite3_prepare_v2(px->h, "INSERT INTO pub_jobs(kind, cert_id, "
-	    "email, state, next_attempt, created) SELECT 'expire', c.id, "
-	    "c.email, 'pending', ?1, ?1 FROM certs c WHERE c.revoked = 0 AND "
-	    "c.not_after < ?1 AND c.email IS NOT NULL AND EXISTS (SELECT 1 "
-	    "FROM pub_jobs j WHERE j.cert_id = c.id AND j.kind = 'add') AND "
-	    "NOT EXISTS (SELECT 1 FROM pub_jobs j WHERE j.cert_id = c.id AND "
-	    "j.kind IN ('delete', 'expire'))", -1, &st, NULL) != SQLITE_OK) {
-		r = sql_fail(px, err, "queueing expired certificates");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, px->now);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = sql_fail(px, err, "queueing expired certificates");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_prepare_v2(px->h, "SELECT id, kind, cert_id, email, "
-	    "crl_number, attempts FROM pub_jobs WHERE state = 'pending' AND "
-	    "next_attempt <= ? ORDER BY id LIMIT ?", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		r = sql_fail(px, err, "taking directory jobs");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, px->now);
-	sqlite3_bind_int(st, 2, max_jobs > 0 ? max_jobs : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((nj = reallocarray(jobs, n + 1, sizeof(*jobs))) == NULL) {
-			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		jobs = nj;
-		memset(&jobs[n], 0, sizeof(jobs[n]));
-		jobs[n].id = sqlite3_column_int64(st, 0);
-		s = sqlite3_column_text(st, 1);
-		jobs[n].kind = PUB_ADD;
-		for (k = 0; k <= PUB_CRL; k++)
-			if (s != NULL && strcmp((const char *)s,
-			    kind_names[k]) == 0)
-				jobs[n].kind = (enum pub_kind)k;
-		jobs[n].cert_id = sqlite3_column_int64(st, 2);
-		if ((s = sqlite3_column_text(st, 3)) != NULL &&
-		    (jobs[n].email = strdup((const char *)s)) == NULL) {
-			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		jobs[n].crl_number = sqlite3_column_int64(st, 4);
-		jobs[n].attempts = sqlite3_column_int(st, 5);
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = sql_fail(px, err, "taking directory jobs");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_prepare_v2(px->h, "UPDATE pub_jobs SET next_attempt = ? "
-	    "WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
-		r = sql_fail(px, err, "leasing directory jobs");
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, px->now + PUB_LEASE);
-		sqlite3_bind_int64(st, 2, jobs[i].id);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			r = sql_fail(px, err, "leasing directory jobs");
-			goto out;
-		}
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((r = db_commit(db, err)) != 0)
-		goto out;
-	in_tx = 0;
-	*jp = jobs;
-	*np = n;
-	jobs = NULL;
-	n = 0;
-	r = 0;
- out:
-	sqlite3_finalize(st);
-	if (in_tx)
-		db_rollback(db);
-	jobs_free(jobs, n);
-	return r;
-}
-
-static void
-jobs_free(struct job *jobs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(jobs[i].email);
-	free(jobs);
-}
-
 /* Works one job; result gets what it did. */
 static int
-apply(struct pub_ctx *px, const struct job *j, char *result, size_t rlen,
-    struct ca_err *err)
+apply(struct pub_ctx *px, const struct db_pub_job *j, char *result,
+    size_t rlen, struct ca_err *err)
 {
 	struct seen *s, *ns;
 	char *dn = NULL;
@@ -859,30 +667,6 @@ apply(struct pub_ctx *px, const struct job *j, char *result, size_t rlen,
 	return r;
 }
 
-/*
- * Runs one prepared write in a transaction of its own, so that it queues
- * behind the other writers of this process; *changesp: rows changed.
- */
-static int
-step_write(struct db *db, sqlite3_stmt *st, int64_t *changesp,
-    const char *what, struct ca_err *err)
-{
-	sqlite3 *h = db_handle(db);
-	int r;
-
-	if ((r = db_begin(db, err)) != 0)
-		return r;
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = ca_err_set(err, CA_ERR_DB, "%s: %s", what,
-		    sqlite3_errmsg(h));
-		db_rollback(db);
-		return r;
-	}
-	if (changesp != NULL)
-		*changesp = sqlite3_changes(h);
-	return db_commit(db, err);
-}
-
 /* Delay before attempt number attempts + 1. */
 static int64_t
 backoff(const struct cfg_ldap *l, int attempts)
@@ -898,56 +682,15 @@ backoff(const struct cfg_ldap *l, int attempts)
 
 /* Stores a job's outcome: code 0 done, else retried or failed. */
 static int
-record(struct pub_ctx *px, const struct job *j, int permanent,
+record(struct pub_ctx *px, const struct db_pub_job *j, int permanent,
     const char *result, const char *error, struct ca_err *err)
 {
-	sqlite3_stmt *st = NULL;
 	int64_t now = (int64_t)time(NULL);
-	int r;
 
-	if (error == NULL) {
-		if (sqlite3_prepare_v2(px->h, "UPDATE pub_jobs SET state = "
-		    "'done', attempts = attempts + 1, done_at = ?, result = ?, "
-		    "last_error = NULL WHERE id = ?", -1, &st, NULL) !=
-		    SQLITE_OK)
-			return sql_fail(px, err, "recording a directory job");
-		sqlite3_bind_int64(st, 1, now);
-		sqlite3_bind_text(st, 2, result, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, j->id);
-	} else {
-		if (sqlite3_prepare_v2(px->h, "UPDATE pub_jobs SET state = ?, "
-		    "attempts = attempts + 1, next_attempt = ?, last_error = ? "
-		    "WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
-			return sql_fail(px, err, "recording a directory job");
-		sqlite3_bind_text(st, 1, permanent ? "failed" : "pending", -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, now + backoff(px->l,
-		    j->attempts + 1));
-		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, j->id);
-	}
-	r = step_write(ca_db(px->ca), st, NULL, "recording a directory job",
-	    err);
-	sqlite3_finalize(st);
-	return r;
-}
-
-static int
-next_due(struct pub_ctx *px, int64_t *whenp, struct ca_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	int r = 0;
-
-	*whenp = 0;
-	if (sqlite3_prepare_v2(px->h, "SELECT MIN(next_attempt) FROM pub_jobs "
-	    "WHERE state = 'pending'", -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(px, err, "reading the outbox");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*whenp = sqlite3_column_int64(st, 0);
-	else
-		r = sql_fail(px, err, "reading the outbox");
-	sqlite3_finalize(st);
-	return r;
+	if (error == NULL)
+		return db_pub_done(px->db, j->id, now, result, err);
+	return db_pub_failed(px->db, j->id, permanent, now + backoff(px->l,
+	    j->attempts + 1), error, err);
 }
 
 int
@@ -955,7 +698,7 @@ pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
     struct ca_err *err)
 {
 	struct pub_ctx px;
-	struct job *jobs = NULL;
+	struct db_pub_job **jobs = NULL;
 	struct ca_err jerr, first;
 	char result[512], down[600];
 	size_t i, n = 0;
@@ -970,7 +713,8 @@ pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
 		r = 0;
 		goto out;
 	}
-	if ((r = claim(&px, max_jobs, &jobs, &n, err)) != 0)
+	if ((r = db_pub_claim(px.db, px.now, max_jobs, px.now + PUB_LEASE,
+	    &jobs, &n, err)) != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		ca_err_clear(&jerr);
@@ -979,10 +723,10 @@ pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
 		if (down[0] != '\0') {
 			r = ca_err_set(&jerr, CA_ERR_IO, "%s", down);
 		} else if ((r = ctx_dir(&px, &jerr)) == 0)
-			r = apply(&px, &jobs[i], result, sizeof(result),
+			r = apply(&px, jobs[i], result, sizeof(result),
 			    &jerr);
 		if (r == 0) {
-			if ((r = record(&px, &jobs[i], 0, result, NULL,
+			if ((r = record(&px, jobs[i], 0, result, NULL,
 			    err)) != 0)
 				goto out;
 			res->done++;
@@ -995,15 +739,16 @@ pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
 			res->retrying++;
 		if (first.count == 0)
 			ca_err_set(&first, r, "job %lld (%s %s): %s",
-			    (long long)jobs[i].id, kind_names[jobs[i].kind],
-			    jobs[i].email != NULL ? jobs[i].email : "CA entry",
-			    jerr.msg);
+			    (long long)jobs[i]->id,
+			    db_pub_kind_name(jobs[i]->kind),
+			    jobs[i]->email != NULL ? jobs[i]->email :
+			    "CA entry", jerr.msg);
 		if (!permanent && down[0] == '\0') {
 			snprintf(down, sizeof(down), "%.590s", jerr.msg);
 			dir_close(px.d);
 			px.d = NULL;
 		}
-		if ((r = record(&px, &jobs[i], permanent, NULL, jerr.msg,
+		if ((r = record(&px, jobs[i], permanent, NULL, jerr.msg,
 		    err)) != 0)
 			goto out;
 	}
@@ -1014,13 +759,13 @@ pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
 		    "publish retry`); first: %s", res->retrying + res->failed,
 		    res->tried, res->retrying, res->failed, first.msg);
  out:
-	if (px.h != NULL && r != CA_ERR_DB) {
+	if (px.db != NULL && r != CA_ERR_DB) {
 		struct ca_err nerr;
 
 		ca_err_clear(&nerr);
-		next_due(&px, &res->next_due, &nerr);
+		db_pub_next_due(px.db, &res->next_due, &nerr);
 	}
-	jobs_free(jobs, n);
+	db_pub_jobs_free(jobs, n);
 	ctx_free(&px);
 	return r;
 }
@@ -1028,100 +773,13 @@ pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
 int
 pub_status(struct ca *ca, struct pub_status *st, struct ca_err *err)
 {
-	sqlite3 *h = db_handle(ca_db(ca));
-	sqlite3_stmt *q = NULL;
-	const unsigned char *s;
-	int64_t now = (int64_t)time(NULL);
-	int r;
-
-	memset(st, 0, sizeof(*st));
-	if (sqlite3_prepare_v2(h, "SELECT "
-	    "(SELECT count(*) FROM pub_jobs WHERE state = 'pending' AND "
-	    "  next_attempt <= ?1), "
-	    "(SELECT count(*) FROM pub_jobs WHERE state = 'pending' AND "
-	    "  next_attempt > ?1), "
-	    "(SELECT count(*) FROM pub_jobs WHERE state = 'failed'), "
-	    "(SELECT count(*) FROM pub_jobs WHERE state = 'done'), "
-	    "(SELECT MIN(next_attempt) FROM pub_jobs WHERE state = "
-	    "  'pending')", -1, &q, NULL) != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_int64(q, 1, now);
-	if (sqlite3_step(q) != SQLITE_ROW)
-		goto fail;
-	st->due = sqlite3_column_int64(q, 0);
-	st->waiting = sqlite3_column_int64(q, 1);
-	st->failed = sqlite3_column_int64(q, 2);
-	st->done = sqlite3_column_int64(q, 3);
-	st->next_due = sqlite3_column_int64(q, 4);
-	sqlite3_finalize(q);
-	q = NULL;
-	if (sqlite3_prepare_v2(h, "SELECT id, kind, email, crl_number, state, "
-	    "created, attempts, last_error FROM pub_jobs WHERE state <> 'done' "
-	    "ORDER BY id LIMIT 1", -1, &q, NULL) != SQLITE_OK)
-		goto fail;
-	switch (sqlite3_step(q)) {
-	case SQLITE_ROW:
-		st->oldest_id = sqlite3_column_int64(q, 0);
-		s = sqlite3_column_text(q, 1);
-		snprintf(st->oldest_kind, sizeof(st->oldest_kind), "%s",
-		    s != NULL ? (const char *)s : "");
-		if ((s = sqlite3_column_text(q, 2)) != NULL)
-			snprintf(st->oldest_object, sizeof(st->oldest_object),
-			    "%s", (const char *)s);
-		else
-			snprintf(st->oldest_object, sizeof(st->oldest_object),
-			    "CRL %lld", (long long)sqlite3_column_int64(q, 3));
-		s = sqlite3_column_text(q, 4);
-		snprintf(st->oldest_state, sizeof(st->oldest_state), "%s",
-		    s != NULL ? (const char *)s : "");
-		st->oldest_created = sqlite3_column_int64(q, 5);
-		st->oldest_attempts = sqlite3_column_int(q, 6);
-		s = sqlite3_column_text(q, 7);
-		snprintf(st->oldest_error, sizeof(st->oldest_error), "%s",
-		    s != NULL ? (const char *)s : "");
-		break;
-	case SQLITE_DONE:
-		break;
-	default:
-		goto fail;
-	}
-	r = 0;
-	goto out;
- fail:
-	r = ca_err_set(err, CA_ERR_DB, "%s: reading the outbox: %s",
-	    ca_config(ca)->db_file, sqlite3_errmsg(h));
- out:
-	sqlite3_finalize(q);
-	return r;
+	return db_pub_status(ca_db(ca), (int64_t)time(NULL), st, err);
 }
 
 int
 pub_retry(struct ca *ca, const char *email, int64_t *np, struct ca_err *err)
 {
-	sqlite3 *h = db_handle(ca_db(ca));
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	*np = 0;
-	if (sqlite3_prepare_v2(h, email != NULL ?
-	    "UPDATE pub_jobs SET state = 'pending', next_attempt = ?, "
-	    "attempts = 0 WHERE state IN ('pending', 'failed') AND "
-	    "email = lower(?)" :
-	    "UPDATE pub_jobs SET state = 'pending', next_attempt = ?, "
-	    "attempts = 0 WHERE state IN ('pending', 'failed')", -1, &st,
-	    NULL) != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
-	if (email != NULL)
-		sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
-	r = step_write(ca_db(ca), st, np, "retrying directory jobs", err);
-	goto out;
- fail:
-	r = ca_err_set(err, CA_ERR_DB, "%s: retrying directory jobs: %s",
-	    ca_config(ca)->db_file, sqlite3_errmsg(h));
- out:
-	sqlite3_finalize(st);
-	return r;
+	return db_pub_retry(ca_db(ca), email, (int64_t)time(NULL), np, err);
 }
 
 /* Jobs of email (NULL: the CA entry's) written before since are done. */
@@ -1129,27 +787,9 @@ static int
 mark_done(struct pub_ctx *px, const char *email, int64_t since,
     struct ca_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int r = 0;
-
 	if (px->dry_run)
 		return 0;
-	if (sqlite3_prepare_v2(px->h, email != NULL ?
-	    "UPDATE pub_jobs SET state = 'done', done_at = ?1, result = "
-	    "'by resync', last_error = NULL WHERE state <> 'done' AND "
-	    "created <= ?2 AND email = ?3" :
-	    "UPDATE pub_jobs SET state = 'done', done_at = ?1, result = "
-	    "'by resync', last_error = NULL WHERE state <> 'done' AND "
-	    "created <= ?2 AND kind = 'crl'", -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(px, err, "closing directory jobs");
-	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
-	sqlite3_bind_int64(st, 2, since);
-	if (email != NULL)
-		sqlite3_bind_text(st, 3, email, -1, SQLITE_STATIC);
-	r = step_write(ca_db(px->ca), st, NULL, "closing directory jobs",
-	    err);
-	sqlite3_finalize(st);
-	return r;
+	return db_pub_close(px->db, email, since, (int64_t)time(NULL), err);
 }
 
 /* Appends s to a list of strings unless it is there. */
@@ -1180,11 +820,10 @@ pub_resync(struct ca *ca, const char *email, int dry_run, pub_report_fn fn,
 	struct pub_ctx px;
 	struct dir_entry **ents = NULL;
 	struct ca_err xerr;
-	sqlite3_stmt *st = NULL;
-	const unsigned char *s;
 	const char *attrs[4];
 	char **mails = NULL, *filter = NULL, *dn = NULL, *lower = NULL;
-	size_t nmails = 0, nents = 0, i;
+	char **issued = NULL;
+	size_t nmails = 0, nents = 0, nissued = 0, i;
 	int64_t since = (int64_t)time(NULL);
 	int r, rc, added, deleted, changed, bad = 0;
 
@@ -1245,25 +884,14 @@ pub_resync(struct ca *ca, const char *email, int dry_run, pub_report_fn fn,
 				fn(ctx, ents[i]->dn, ents[i]->dn, added,
 				    deleted, rc != 0 ? xerr.msg : NULL);
 		}
-		if (sqlite3_prepare_v2(px.h, "SELECT DISTINCT c.email FROM "
-		    "certs c JOIN ca_certs a ON a.id = c.issuer_id AND "
-		    "a.role = 'issuing' WHERE c.email IS NOT NULL ORDER BY "
-		    "c.email", -1, &st, NULL) != SQLITE_OK) {
-			r = sql_fail(&px, err, "listing addresses");
+		if ((r = db_cert_emails(px.db, &issued, &nissued, err)) != 0)
 			goto out;
-		}
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			s = sqlite3_column_text(st, 0);
-			if (s != NULL && strset_add(&mails, &nmails,
-			    (const char *)s) != 0) {
+		for (i = 0; i < nissued; i++) {
+			if (strset_add(&mails, &nmails, issued[i]) != 0) {
 				r = ca_err_set(err, CA_ERR_NOMEM,
 				    "out of memory");
 				goto out;
 			}
-		}
-		if (rc != SQLITE_DONE) {
-			r = sql_fail(&px, err, "listing addresses");
-			goto out;
 		}
 	}
 	for (i = 0; i < nmails; i++) {
@@ -1307,10 +935,8 @@ pub_resync(struct ca *ca, const char *email, int dry_run, pub_report_fn fn,
 	r = bad == 0 ? 0 : ca_err_set(err, CA_ERR_IO, "%d entr%s could not "
 	    "be synced (see above)", bad, bad == 1 ? "y" : "ies");
  out:
-	sqlite3_finalize(st);
-	for (i = 0; i < nmails; i++)
-		free(mails[i]);
-	free(mails);
+	db_free_strings(issued, nissued);
+	db_free_strings(mails, nmails);
 	dir_entry_free_list(ents, nents);
 	free(filter);
 	free(dn);

@@ -7,8 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -50,11 +48,10 @@ static int unhex(const char *, unsigned char *, size_t);
 static int valid_email(const char *);
 static int valid_cn(const char *);
 static int stamp_of(int64_t, const char *, int, unsigned char *);
-static int check_account(sqlite3 *, const char *, const char *, int64_t,
+static int check_account(struct db *, const char *, const char *, int64_t,
     struct user **, int64_t *);
-static int find_code(sqlite3 *, const char *, const char *, int64_t,
+static int find_code(struct db *, const char *, const char *, int64_t,
     int64_t *);
-static int use_code(sqlite3 *, int64_t, int64_t);
 
 static int
 derive(const char *secret, size_t len, const unsigned char *salt,
@@ -189,8 +186,6 @@ user_add(struct ca *ca, const char *email, const char *cn,
     const char *password, struct ca_err *err)
 {
 	struct db *db = ca_db(ca);
-	sqlite3 *h = db_handle(db);
-	sqlite3_stmt *st = NULL;
 	char *mail = NULL, *hash = NULL;
 	int r, in_tx = 0;
 
@@ -211,31 +206,14 @@ user_add(struct ca *ca, const char *email, const char *cn,
 	    (r = db_begin(db, err)) != 0)
 		goto out;
 	in_tx = 1;
-	if (sqlite3_prepare_v2(h, "INSERT INTO users(email, cn, pwhash, "
-	    "disabled, created) VALUES(?, ?, ?, 0, ?)", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
+	if ((r = db_user_add(db, mail, cn, hash, err)) != 0)
 		goto out;
-	}
-	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
-	if (cn != NULL)
-		sqlite3_bind_text(st, 2, cn, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
-	if ((r = sqlite3_step(st)) != SQLITE_DONE) {
-		r = sqlite3_extended_errcode(h) == SQLITE_CONSTRAINT_UNIQUE ?
-		    ca_err_set(err, CA_ERR_EXISTS, "account %s exists "
-		    "already", mail) :
-		    ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
-		goto out;
-	}
 	if ((r = audit_append(db, ca_actor(ca), "user-add", mail,
 	    cn != NULL ? cn : "", err)) != 0 || (r = db_commit(db, err)) != 0)
 		goto out;
 	in_tx = 0;
 	r = 0;
  out:
-	sqlite3_finalize(st);
 	if (in_tx)
 		db_rollback(db);
 	free(hash);
@@ -248,8 +226,6 @@ user_set_disabled(struct ca *ca, const char *email, int disabled,
     struct ca_err *err)
 {
 	struct db *db = ca_db(ca);
-	sqlite3 *h = db_handle(db);
-	sqlite3_stmt *st = NULL;
 	char *mail;
 	int r, in_tx = 0;
 
@@ -259,29 +235,14 @@ user_set_disabled(struct ca *ca, const char *email, int disabled,
 	if ((r = db_begin(db, err)) != 0)
 		goto out;
 	in_tx = 1;
-	if (sqlite3_prepare_v2(h, "UPDATE users SET disabled = ? WHERE "
-	    "email = ?", -1, &st, NULL) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
+	if ((r = db_user_set_disabled(db, mail, disabled, err)) != 0)
 		goto out;
-	}
-	sqlite3_bind_int(st, 1, disabled ? 1 : 0);
-	sqlite3_bind_text(st, 2, mail, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
-		goto out;
-	}
-	if (sqlite3_changes(h) == 0) {
-		r = ca_err_set(err, CA_ERR_NOTFOUND, "no account %s (see "
-		    "smimeca user list)", mail);
-		goto out;
-	}
 	if ((r = audit_append(db, ca_actor(ca), disabled ? "user-disable" :
 	    "user-enable", mail, "", err)) != 0 ||
 	    (r = db_commit(db, err)) != 0)
 		goto out;
 	in_tx = 0;
  out:
-	sqlite3_finalize(st);
 	if (in_tx)
 		db_rollback(db);
 	free(mail);
@@ -292,52 +253,7 @@ int
 user_list(struct db *db, struct user ***listp, size_t *np,
     struct ca_err *err)
 {
-	sqlite3 *h = db_handle(db);
-	sqlite3_stmt *st = NULL;
-	struct user **list = NULL, **grown, *u;
-	size_t n = 0;
-	int rc, r = 0;
-
-	*listp = NULL;
-	*np = 0;
-	if (sqlite3_prepare_v2(h, "SELECT id, email, cn, disabled, created "
-	    "FROM users ORDER BY email", -1, &st, NULL) != SQLITE_OK)
-		return ca_err_set(err, CA_ERR_DB, "users: %s",
-		    sqlite3_errmsg(h));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((grown = realloc(list, (n + 1) * sizeof(*list))) == NULL ||
-		    (u = calloc(1, sizeof(*u))) == NULL) {
-			if (grown != NULL)
-				list = grown;
-			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		list = grown;
-		list[n++] = u;
-		u->id = sqlite3_column_int64(st, 0);
-		u->email = strdup((const char *)sqlite3_column_text(st, 1));
-		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-			u->cn = strdup((const char *)sqlite3_column_text(st,
-			    2));
-		u->disabled = sqlite3_column_int(st, 3);
-		u->created = sqlite3_column_int64(st, 4);
-		if (u->email == NULL) {
-			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
-		goto out;
-	}
-	*listp = list;
-	*np = n;
-	list = NULL;
-	n = 0;
- out:
-	sqlite3_finalize(st);
-	user_free_list(list, n);
-	return r;
+	return db_user_list(db, listp, np, err);
 }
 
 int
@@ -345,8 +261,6 @@ user_code_new(struct ca *ca, const char *email, int64_t ttl, char **codep,
     struct ca_err *err)
 {
 	struct db *db = ca_db(ca);
-	sqlite3 *h = db_handle(db);
-	sqlite3_stmt *st = NULL;
 	unsigned char raw[USER_CODE_LEN / 2];
 	char code[USER_CODE_LEN + 1], *hash = NULL, *mail = NULL;
 	char detail[64];
@@ -367,40 +281,8 @@ user_code_new(struct ca *ca, const char *email, int64_t ttl, char **codep,
 	    (r = db_begin(db, err)) != 0)
 		goto out;
 	in_tx = 1;
-	/* One live code an account: a new one retires the unused older. */
-	if (sqlite3_prepare_v2(h, "UPDATE enroll_codes SET expires = ? "
-	    "WHERE used = 0 AND expires >= ? AND user_id = (SELECT id FROM "
-	    "users WHERE email = ?)", -1, &st, NULL) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "codes: %s", sqlite3_errmsg(h));
+	if ((r = db_code_add(db, mail, hash, now, now + ttl, err)) != 0)
 		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)(now - 1));
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	sqlite3_bind_text(st, 3, mail, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = ca_err_set(err, CA_ERR_DB, "codes: %s", sqlite3_errmsg(h));
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_prepare_v2(h, "INSERT INTO enroll_codes(user_id, "
-	    "codehash, expires, used) SELECT id, ?, ?, 0 FROM users WHERE "
-	    "email = ? AND disabled = 0", -1, &st, NULL) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "codes: %s", sqlite3_errmsg(h));
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)(now + ttl));
-	sqlite3_bind_text(st, 3, mail, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = ca_err_set(err, CA_ERR_DB, "codes: %s", sqlite3_errmsg(h));
-		goto out;
-	}
-	if (sqlite3_changes(h) == 0) {
-		r = ca_err_set(err, CA_ERR_NOTFOUND, "no enabled account %s "
-		    "(add it with smimeca user add %s)", mail, mail);
-		goto out;
-	}
 	snprintf(detail, sizeof(detail), "ttl=%lld", (long long)ttl);
 	if ((r = audit_append(db, ca_actor(ca), "user-code", mail, detail,
 	    err)) != 0 || (r = db_commit(db, err)) != 0)
@@ -410,7 +292,6 @@ user_code_new(struct ca *ca, const char *email, int64_t ttl, char **codep,
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
  out:
 	OPENSSL_cleanse(code, sizeof(code));
-	sqlite3_finalize(st);
 	if (in_tx)
 		db_rollback(db);
 	free(hash);
@@ -446,36 +327,20 @@ stamp_of(int64_t id, const char *pwhash, int disabled, unsigned char *stamp)
  * disabled or has a code.
  */
 static int
-check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
-    struct user **up, int64_t *codep)
+check_account(struct db *db, const char *mail, const char *secret,
+    int64_t now, struct user **up, int64_t *codep)
 {
-	sqlite3_stmt *st = NULL;
 	struct user *u = NULL;
-	const char *pwhash;
+	char *pwhash = NULL;
 	int r = -1;
 
 	*up = NULL;
 	*codep = 0;
-	if (sqlite3_prepare_v2(h, "SELECT id, email, cn, pwhash, created "
-	    "FROM users WHERE email = ? AND disabled = 0", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		user_stand_in(secret);
-		return -1;
-	}
-	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_user_get(db, mail, &u, &pwhash, NULL) != 0 || u->disabled) {
 		user_stand_in(secret);
 		goto out;
 	}
-	if ((u = calloc(1, sizeof(*u))) == NULL)
-		goto out;
-	u->id = sqlite3_column_int64(st, 0);
-	u->email = strdup((const char *)sqlite3_column_text(st, 1));
-	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-		u->cn = strdup((const char *)sqlite3_column_text(st, 2));
-	u->created = sqlite3_column_int64(st, 4);
-	pwhash = (const char *)sqlite3_column_text(st, 3);
-	if (u->email == NULL || stamp_of(u->id, pwhash, 0, u->stamp) != 0)
+	if (stamp_of(u->id, pwhash, 0, u->stamp) != 0)
 		goto out;
 	/* The password check (slow) runs outside any transaction. */
 	if (user_check_secret(secret, pwhash) == 0) {
@@ -484,7 +349,7 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 		r = 0;
 		goto out;
 	}
-	if ((r = find_code(h, mail, secret, now, codep)) == 0) {
+	if ((r = find_code(db, mail, secret, now, codep)) == 0) {
 		u->via_code = 1;
 		*up = u;
 		u = NULL;
@@ -494,7 +359,7 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
 		(void)user_check_secret(secret, USER_DUMMY_HASH);
 	r = -1;
  out:
-	sqlite3_finalize(st);
+	free(pwhash);
 	user_free(u);
 	return r;
 }
@@ -505,48 +370,22 @@ check_account(sqlite3 *h, const char *mail, const char *secret, int64_t now,
  * such code (no scrypt ran), -1 when it did not match.
  */
 static int
-find_code(sqlite3 *h, const char *mail, const char *secret, int64_t now,
+find_code(struct db *db, const char *mail, const char *secret, int64_t now,
     int64_t *idp)
 {
-	sqlite3_stmt *st = NULL;
-	int r = -1;
+	char *hash = NULL;
+	int64_t id;
+	int r = 1;
 
 	*idp = 0;
-	if (sqlite3_prepare_v2(h, "SELECT c.id, c.codehash FROM "
-	    "enroll_codes c JOIN users u ON u.id = c.user_id WHERE "
-	    "u.email = ? AND c.used = 0 AND c.expires >= ? "
-	    "ORDER BY c.id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-		return 1;
-	sqlite3_bind_text(st, 1, mail, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	r = 1;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (db_code_live(db, mail, now, &id, &hash) == 0) {
 		r = -1;
-		if (user_check_secret(secret,
-		    (const char *)sqlite3_column_text(st, 1)) == 0) {
-			*idp = sqlite3_column_int64(st, 0);
+		if (user_check_secret(secret, hash) == 0) {
+			*idp = id;
 			r = 0;
 		}
 	}
-	sqlite3_finalize(st);
-	return r;
-}
-
-/* Uses code id up, unless another request did first. */
-static int
-use_code(sqlite3 *h, int64_t id, int64_t now)
-{
-	sqlite3_stmt *up = NULL;
-	int r = -1;
-
-	if (sqlite3_prepare_v2(h, "UPDATE enroll_codes SET used = ? "
-	    "WHERE id = ? AND used = 0", -1, &up, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(up, 1, (sqlite3_int64)now);
-	sqlite3_bind_int64(up, 2, (sqlite3_int64)id);
-	if (sqlite3_step(up) == SQLITE_DONE && sqlite3_changes(h) == 1)
-		r = 0;
-	sqlite3_finalize(up);
+	free(hash);
 	return r;
 }
 
@@ -563,7 +402,7 @@ user_authenticate(struct ca *ca, const char *email, const char *secret,
 	if ((mail = strdup(email)) == NULL)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	util_lower(mail);
-	if (check_account(db_handle(db), mail, secret, now, up, &code) != 0) {
+	if (check_account(db, mail, secret, now, up, &code) != 0) {
 		r = ca_err_set(err, CA_ERR_AUTH, "wrong account or password "
 		    "for %s", mail);
 		goto out;
@@ -575,7 +414,7 @@ user_authenticate(struct ca *ca, const char *email, const char *secret,
 	/* The code is used up in the same transaction that checks it. */
 	if ((r = db_begin(db, err)) != 0)
 		goto out;
-	if (use_code(db_handle(db), code, now) != 0) {
+	if (db_code_use(db, code, now) != 0) {
 		db_rollback(db);
 		r = ca_err_set(err, CA_ERR_AUTH, "wrong account or password "
 		    "for %s", mail);
@@ -595,26 +434,15 @@ int
 user_stamp(struct ca *ca, const char *email, unsigned char *stamp,
     struct ca_err *err)
 {
-	sqlite3 *h = db_handle(ca_db(ca));
-	sqlite3_stmt *st = NULL;
-	int rc, r;
+	struct user *u = NULL;
+	char *pwhash = NULL;
+	int r;
 
-	if (sqlite3_prepare_v2(h, "SELECT id, pwhash, disabled FROM users "
-	    "WHERE email = ?", -1, &st, NULL) != SQLITE_OK)
-		return ca_err_set(err, CA_ERR_DB, "users: %s",
-		    sqlite3_errmsg(h));
-	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		r = stamp_of(sqlite3_column_int64(st, 0),
-		    (const char *)sqlite3_column_text(st, 1),
-		    sqlite3_column_int(st, 2), stamp) == 0 ? 0 :
-		    ca_err_ssl(err, CA_ERR_NOMEM, "hashing account %s", email);
-	else if (rc == SQLITE_DONE)
-		r = ca_err_set(err, CA_ERR_NOTFOUND, "no account %s", email);
-	else
-		r = ca_err_set(err, CA_ERR_DB, "users: %s",
-		    sqlite3_errmsg(h));
-	sqlite3_finalize(st);
+	if ((r = db_user_get(ca_db(ca), email, &u, &pwhash, err)) == 0 &&
+	    stamp_of(u->id, pwhash, u->disabled, stamp) != 0)
+		r = ca_err_ssl(err, CA_ERR_NOMEM, "hashing account %s", email);
+	free(pwhash);
+	user_free(u);
 	return r;
 }
 
@@ -622,24 +450,12 @@ int
 user_disabled(struct ca *ca, const char *email, int *disabledp,
     struct ca_err *err)
 {
-	sqlite3 *h = db_handle(ca_db(ca));
-	sqlite3_stmt *st = NULL;
-	int rc, r;
+	struct user *u = NULL;
+	int r;
 
-	if (sqlite3_prepare_v2(h, "SELECT disabled FROM users WHERE email = ?",
-	    -1, &st, NULL) != SQLITE_OK)
-		return ca_err_set(err, CA_ERR_DB, "users: %s",
-		    sqlite3_errmsg(h));
-	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*disabledp = sqlite3_column_int(st, 0) != 0;
-		r = 0;
-	} else if (rc == SQLITE_DONE)
-		r = ca_err_set(err, CA_ERR_NOTFOUND, "no account %s", email);
-	else
-		r = ca_err_set(err, CA_ERR_DB, "users: %s",
-		    sqlite3_errmsg(h));
-	sqlite3_finalize(st);
+	if ((r = db_user_get(ca_db(ca), email, &u, NULL, err)) == 0)
+		*disabledp = u->disabled != 0;
+	user_free(u);
 	return r;
 }
 
@@ -648,8 +464,6 @@ user_set_password(struct ca *ca, const char *email, const char *password,
     struct ca_err *err)
 {
 	struct db *db = ca_db(ca);
-	sqlite3 *h = db_handle(db);
-	sqlite3_stmt *st = NULL;
 	char *mail = NULL, *hash = NULL;
 	int r, in_tx = 0;
 
@@ -663,28 +477,13 @@ user_set_password(struct ca *ca, const char *email, const char *password,
 	    (r = db_begin(db, err)) != 0)
 		goto out;
 	in_tx = 1;
-	if (sqlite3_prepare_v2(h, "UPDATE users SET pwhash = ? WHERE "
-	    "email = ?", -1, &st, NULL) != SQLITE_OK) {
-		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
+	if ((r = db_user_set_pwhash(db, mail, hash, err)) != 0)
 		goto out;
-	}
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, mail, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = ca_err_set(err, CA_ERR_DB, "users: %s", sqlite3_errmsg(h));
-		goto out;
-	}
-	if (sqlite3_changes(h) == 0) {
-		r = ca_err_set(err, CA_ERR_NOTFOUND, "no account %s (see "
-		    "smimeca user list)", mail);
-		goto out;
-	}
 	if ((r = audit_append(db, ca_actor(ca), "user-password", mail, "",
 	    err)) != 0 || (r = db_commit(db, err)) != 0)
 		goto out;
 	in_tx = 0;
  out:
-	sqlite3_finalize(st);
 	if (in_tx)
 		db_rollback(db);
 	free(hash);

@@ -5,8 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
@@ -206,19 +204,16 @@ pub_crl(struct req *rq, struct resp *rs)
 void
 pub_healthz(struct req *rq, struct resp *rs)
 {
+	struct ca_err err;
 	struct wk *w;
-	sqlite3_stmt *st = NULL;
-	sqlite3 *h;
 
 	if ((w = srv_worker_req(rq, rs)) == NULL)
 		return;
-	h = db_handle(ca_db(w->ca));
-	if (sqlite3_prepare_v2(h, "SELECT count(*) FROM ca_certs", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
-		resp_text(rs, 503, "database: %s", sqlite3_errmsg(h));
+	ca_err_clear(&err);
+	if (db_ping(ca_db(w->ca), &err) != 0)
+		resp_text(rs, 503, "%s", err.msg);
 	else
 		resp_text(rs, 200, "ok");
-	sqlite3_finalize(st);
 }
 
 void

@@ -14,10 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* For SQLite's result codes and version alone: rows go through ca/. */
 #include <sqlite3.h>
 
 #include "ca/audit.h"
 #include "ca/db.h"
+#include "ca/db_test.h"
 #include "ca/err.h"
 #include "ca/revoke.h"
 #include "ca/util.h"
@@ -26,6 +28,8 @@
 #define AUDIT_ROWS	12
 
 static char tmpdir[] = "/tmp/test_db.XXXXXX";
+/* The database nested_row lists again. */
+static struct db *db_nested;
 
 static char *dbpath(const char *);
 static void rm_tmpdir(void);
@@ -56,6 +60,9 @@ static int count_row(void *, int64_t, int64_t, const char *, const char *,
     const char *, const char *);
 static int stop_row(void *, int64_t, int64_t, const char *, const char *,
     const char *, const char *);
+static int nested_row(void *, int64_t, int64_t, const char *, const char *,
+    const char *, const char *);
+static void test_stmt_cache(struct db *);
 
 static char *
 dbpath(const char *name)
@@ -73,41 +80,30 @@ rm_tmpdir(void)
 static int64_t
 q_int(struct db *db, const char *sql)
 {
-	sqlite3_stmt *st = NULL;
 	int64_t v = -1;
 
-	if (sqlite3_prepare_v2(db_handle(db), sql, -1, &st, NULL) ==
-	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_test_int(db, sql, NULL, &v, NULL);
 	return v;
 }
 
 static char *
 q_text(struct db *db, const char *sql)
 {
-	sqlite3_stmt *st = NULL;
-	const unsigned char *s;
 	char *v = NULL;
 
-	if (sqlite3_prepare_v2(db_handle(db), sql, -1, &st, NULL) ==
-	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-	    (s = sqlite3_column_text(st, 0)) != NULL)
-		v = strdup((const char *)s);
-	sqlite3_finalize(st);
+	db_test_text(db, sql, NULL, &v, NULL);
 	return v;
 }
 
 static int
 sql_exec(struct db *db, const char *sql)
 {
-	char *msg = NULL;
+	struct ca_err err;
 	int rc;
 
-	rc = sqlite3_exec(db_handle(db), sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK)
-		printf("# sql: %s: %s\n", sql, msg ? msg : "?");
-	sqlite3_free(msg);
+	ca_err_clear(&err);
+	if ((rc = db_test_exec(db, sql, &err)) != SQLITE_OK)
+		printf("# sql: %s: %s\n", sql, err.msg);
 	return rc;
 }
 
@@ -509,6 +505,66 @@ count_row(void *ctx, int64_t id, int64_t ts, const char *actor,
 	return 0;
 }
 
+/* Lists the whole log again from inside the listing, on the first row. */
+static int
+nested_row(void *ctx, int64_t id, int64_t ts, const char *actor,
+    const char *action, const char *object, const char *detail)
+{
+	int64_t *n = ctx, inner = 0;
+
+	if (id == 1 && (audit_foreach(db_nested, count_row, &inner,
+	    NULL) != 0 || inner != AUDIT_ROWS))
+		return CA_ERR_INTERNAL;
+	return count_row(ctx, id, ts, actor, action, object, detail) != 0 ||
+	    *n > AUDIT_ROWS ? CA_ERR_INTERNAL : 0;
+}
+
+/*
+ * A kept statement forgets what its last use bound, and one that is read
+ * again while still being read is another statement.
+ */
+static void
+test_stmt_cache(struct db *db)
+{
+	static const unsigned char csr[] = { 0x30, 0x00 };
+	struct ca_err err;
+	struct db_request req;
+	int64_t tpl = 0, id1 = 0, id2 = 0, n = 0;
+	char sql[160];
+	int r;
+
+	ca_err_clear(&err);
+	r = db_template_record(db, "cache", "dd", "<c/>", 4, &tpl, &err);
+	memset(&req, 0, sizeof(req));
+	req.protocol = "est";
+	req.requester = "local:alice@lab.example";
+	req.owner = "alice@lab.example";
+	req.template_id = tpl;
+	req.csr = csr;
+	req.csrlen = sizeof(csr);
+	if (r == 0)
+		r = db_request_add(db, &req, &id1, &err);
+	req.requester = "admin";
+	req.owner = NULL;
+	req.template_id = 0;
+	if (r == 0)
+		r = db_request_add(db, &req, &id2, &err);
+	TAP_INT_EQ(r, 0, "two requests through one kept statement: %s",
+	    err.msg);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM requests WHERE "
+	    "id = %lld AND owner IS NULL AND template_id IS NULL",
+	    (long long)id2);
+	TAP_INT_EQ(q_int(db, sql), 1, "the second request has no owner and "
+	    "no template: nothing bound before is left");
+
+	db_nested = db;
+	ca_err_clear(&err);
+	r = audit_foreach(db, nested_row, &n, &err);
+	TAP_OK(r == 0 && n == AUDIT_ROWS, "a listing inside a listing of the "
+	    "same rows: both see every row once (%lld)", (long long)n);
+	db_nested = NULL;
+}
+
 static int
 stop_row(void *ctx, int64_t id, int64_t ts, const char *actor,
     const char *action, const char *object, const char *detail)
@@ -538,24 +594,16 @@ insert_row(struct db *db, int64_t id, int64_t ts, const char *actor,
     const char *action, const char *object, const char *detail,
     const char *prev, const char *hash)
 {
-	sqlite3_stmt *st = NULL;
+	char *sql;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(db_handle(db), "INSERT INTO audit(id, ts, "
-	    "actor, action, object, detail, prev_hash, hash) "
-	    "VALUES(?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, ts);
-		sqlite3_bind_text(st, 3, actor, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, object, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, prev, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 8, hash, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	TAP_INT_EQ(rc, SQLITE_DONE, "forged row %lld inserted", (long long)id);
+	if ((sql = sqlite3_mprintf("INSERT INTO audit(id, ts, actor, action, "
+	    "object, detail, prev_hash, hash) VALUES(%lld, %lld, %Q, %Q, %Q, "
+	    "%Q, %Q, %Q)", (long long)id, (long long)ts, actor, action, object,
+	    detail, prev, hash)) != NULL)
+		rc = sql_exec(db, sql);
+	sqlite3_free(sql);
+	TAP_INT_EQ(rc, SQLITE_OK, "forged row %lld inserted", (long long)id);
 }
 
 static void
@@ -956,6 +1004,7 @@ main(void)
 	test_certs(db, issuer);
 	test_crls(db, issuer);
 	test_audit(db);
+	test_stmt_cache(db);
 	db_close(db);
 
 	test_tamper();

@@ -19,8 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -390,9 +388,9 @@ test_kra_db(void)
 	struct db *db = NULL;
 	struct kra **list = NULL;
 	STACK_OF(X509) *sk = NULL;
-	sqlite3_stmt *st = NULL;
+	struct db_kra row;
 	unsigned char *der;
-	char sha1[41], sha256[65], *path = tpath("kra.db");
+	char sha1[41], *path = tpath("kra.db");
 	int64_t now = (int64_t)time(NULL);
 	size_t n = 0;
 	int i, len, ok = 1;
@@ -407,21 +405,16 @@ test_kra_db(void)
 	for (i = 0; i < NKRA && ok; i++) {
 		der = NULL;
 		len = i2d_X509(kra_cert[i], &der);
-		util_sha1_hex(der, (size_t)len, sha1);
-		util_sha256_hex(der, (size_t)len, sha256);
-		if (sqlite3_prepare_v2(db_handle(db), "INSERT INTO kras("
-		    "sha1, sha256, subject, der, not_after, added, retired) "
-		    "VALUES(?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
-			exit(1);
-		sqlite3_bind_text(st, 1, sha1, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, sha256, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, "CN=x", -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 4, der, len, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 5, now + 365 * DAY);
-		sqlite3_bind_int64(st, 6, now);
-		sqlite3_bind_int(st, 7, i == 1);
-		ok = sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_finalize(st);
+		memset(&row, 0, sizeof(row));
+		util_sha1_hex(der, (size_t)len, row.sha1);
+		util_sha256_hex(der, (size_t)len, row.sha256);
+		row.subject = "CN=x";
+		row.der = der;
+		row.derlen = (size_t)len;
+		row.not_after = now + 365 * DAY;
+		row.added = now;
+		ok = db_kra_add(db, &row, &err) == 0 && (i != 1 ||
+		    db_kra_retire(db, row.sha1, now, sha1, &err) == 0);
 		OPENSSL_free(der);
 	}
 	TAP_OK(ok, "three KRA rows stored");

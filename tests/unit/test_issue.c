@@ -16,8 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -27,6 +25,7 @@
 #include "ca/ca.h"
 #include "ca/config.h"
 #include "ca/db.h"
+#include "ca/db_test.h"
 #include "ca/err.h"
 #include "ca/issue.h"
 #include "ca/template.h"
@@ -122,17 +121,9 @@ add_ldap(void)
 static int64_t
 q_int(struct ca *ca, const char *sql, const char *arg)
 {
-	sqlite3 *h = db_handle(ca_db(ca));
-	sqlite3_stmt *st = NULL;
 	int64_t v = -1;
 
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (arg != NULL)
-			sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
+	db_test_int(ca_db(ca), sql, arg, &v, NULL);
 	return v;
 }
 
@@ -284,12 +275,12 @@ sql_hook(void *ctx, struct ca *ca, int64_t cert_id, X509 *cert,
     struct ca_err *err)
 {
 	struct worker *w = ctx;
-	sqlite3 *h = db_handle(ca_db(ca));
+	struct ca_err e;
 
-	if (w->idx != 0 || sqlite3_exec(h, w->sql, NULL, NULL, NULL) ==
-	    SQLITE_OK)
+	ca_err_clear(&e);
+	if (w->idx != 0 || db_test_exec(ca_db(ca), w->sql, &e) == 0)
 		return 0;
-	return ca_err_set(err, CA_ERR_DB, "test: %s", sqlite3_errmsg(h));
+	return ca_err_set(err, CA_ERR_DB, "test: %s", e.msg);
 }
 
 /* Every certificate a worker got is stored with its rows; no other is. */
