@@ -62,6 +62,11 @@ extern const struct cli_cmd cli_mdm_cmds[];	/* cmd_mdm.c */
 	{ "password-file", required_argument, NULL, 'p' }
 #define CLI_OPT_LEGACY	{ "legacy", no_argument, NULL, 'L' }
 #define CLI_OPT_JSON	{ "json", no_argument, NULL, 'j' }
+#define CLI_OPT_KRA_KEY	{ "kra-key", required_argument, NULL, 'k' }
+#define CLI_OPT_KRA_PASS_FILE \
+	{ "kra-pass-file", required_argument, NULL, 'K' }
+#define CLI_OPT_DEVICE_CA \
+	{ "device-ca", required_argument, NULL, 'C' }
 #define CLI_OPT_END	{ NULL, 0, NULL, 0 }
 
 /* What --out, --out-dir, --password-file and --legacy said. */

@@ -321,8 +321,8 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 		{ "upn", required_argument, NULL, 'u' },
 		{ "ndjson", no_argument, NULL, 'j' },
 		{ "aes", no_argument, NULL, 'A' },
-		{ "kra-key", required_argument, NULL, 'k' },
-		{ "kra-pass-file", required_argument, NULL, 'K' },
+		CLI_OPT_KRA_KEY,
+		CLI_OPT_KRA_PASS_FILE,
 		CLI_OPT_OUT,
 		CLI_OPT_END
 	};
@@ -466,15 +466,15 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 {
 	static const struct option opts[] = {
 		{ "email", required_argument, NULL, 'e' },
-		{ "kra-key", required_argument, NULL, 'k' },
-		{ "kra-pass-file", required_argument, NULL, 'K' },
+		CLI_OPT_KRA_KEY,
+		CLI_OPT_KRA_PASS_FILE,
 		{ "sign", no_argument, NULL, 's' },
 		{ "imap-host", required_argument, NULL, 'I' },
 		{ "smtp-host", required_argument, NULL, 'S' },
 		{ "encrypt-by-default", no_argument, NULL, 'E' },
 		{ "aes", no_argument, NULL, 'A' },
 		{ "encrypt-to", required_argument, NULL, 't' },
-		{ "device-ca", required_argument, NULL, 'C' },
+		CLI_OPT_DEVICE_CA,
 		CLI_OPT_OUT,
 		CLI_OPT_END
 	};

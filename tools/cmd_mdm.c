@@ -45,7 +45,7 @@ cmd_mdm_connector(const struct cli_cmd *me, struct cli *cli, int argc,
 	static const struct option opts[] = {
 		{ "import-key", required_argument, NULL, 'i' },
 		{ "device-cert", required_argument, NULL, 'c' },
-		{ "device-ca", required_argument, NULL, 'C' },
+		CLI_OPT_DEVICE_CA,
 		{ "in", required_argument, NULL, 'I' },
 		CLI_OPT_OUT,
 		CLI_OPT_END

@@ -253,8 +253,8 @@ cmd_recover_open(const struct cli_cmd *me, struct cli *cli, int argc,
 {
 	static const struct option opts[] = {
 		{ "blob", required_argument, NULL, 'b' },
-		{ "kra-key", required_argument, NULL, 'k' },
-		{ "kra-pass-file", required_argument, NULL, 'K' },
+		CLI_OPT_KRA_KEY,
+		CLI_OPT_KRA_PASS_FILE,
 		{ "ca-cert", required_argument, NULL, 'c' },
 		CLI_OPT_OUT,
 		CLI_OPT_OUT_DIR,

@@ -35,6 +35,8 @@ static int cmd_user_password(const struct cli_cmd *, struct cli *, int,
 static int new_password(const char *, char **, char *);
 static int set_disabled(const struct cli_cmd *, struct cli *, int, char **,
     int);
+static int set_password(const struct cli_cmd *, struct cli *, int, char **,
+    int);
 static int parse_ttl(const char *, int64_t *);
 
 const struct cli_cmd cli_user_cmds[] = {
@@ -81,8 +83,10 @@ new_password(const char *pwfile, char **passp, char *gen)
 	return CLI_OK;
 }
 
+/* user add (with --cn) and user password: one password, one way. */
 static int
-cmd_user_add(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
+set_password(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv, int add)
 {
 	static const struct option opts[] = {
 		{ "cn", required_argument, NULL, 'c' },
@@ -91,13 +95,15 @@ cmd_user_add(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
 	};
 	struct ca_err err;
 	struct ca *ca = NULL;
-	const char *cn = NULL, *pwfile = NULL;
+	const char *cn = NULL, *pwfile = NULL, *mail;
 	char *pass = NULL, gen[PASSWORD_GEN + 1];
-	int ch, rc;
+	int ch, r, rc;
 
 	ca_err_clear(&err);
 	memset(gen, 0, sizeof(gen));
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	/* user password knows no --cn. */
+	while ((ch = getopt_long(argc, argv, "", add ? opts : opts + 1,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cn = optarg;
@@ -111,26 +117,34 @@ cmd_user_add(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage(me);
+	mail = argv[optind];
 	if ((rc = new_password(pwfile, &pass, gen)) != CLI_OK ||
 	    (rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		goto out;
-	if (user_add(ca, argv[optind], cn, pass != NULL ? pass : gen,
-	    &err) != 0) {
+	r = add ? user_add(ca, mail, cn, pass != NULL ? pass : gen, &err) :
+	    user_set_password(ca, mail, pass != NULL ? pass : gen, &err);
+	if (r != 0) {
 		cli_print_err(&err);
 		rc = CLI_FAIL;
 		goto out;
 	}
+	printf(add ? "Added %s" : "Changed the password of %s", mail);
 	if (pass == NULL)
-		printf("Added %s; password (shown once): %s\n", argv[optind],
-		    gen);
-	else
-		printf("Added %s\n", argv[optind]);
+		printf(add ? "; password (shown once): %s" :
+		    "; new password (shown once): %s", gen);
+	printf("\n");
 	rc = CLI_OK;
  out:
 	OPENSSL_cleanse(gen, sizeof(gen));
 	util_free_secret(pass);
 	ca_close(ca);
 	return rc;
+}
+
+static int
+cmd_user_add(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
+{
+	return set_password(me, cli, argc, argv, 1);
 }
 
 static int
@@ -301,43 +315,5 @@ static int
 cmd_user_password(const struct cli_cmd *me, struct cli *cli, int argc,
     char **argv)
 {
-	static const struct option opts[] = {
-		CLI_OPT_PASSWORD_FILE,
-		CLI_OPT_END
-	};
-	struct ca_err err;
-	struct ca *ca = NULL;
-	const char *pwfile = NULL;
-	char *pass = NULL, gen[PASSWORD_GEN + 1];
-	int ch, rc;
-
-	ca_err_clear(&err);
-	memset(gen, 0, sizeof(gen));
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'p')
-			return cli_usage(me);
-		pwfile = optarg;
-	}
-	if (optind + 1 != argc)
-		return cli_usage(me);
-	if ((rc = new_password(pwfile, &pass, gen)) != CLI_OK ||
-	    (rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
-		goto out;
-	if (user_set_password(ca, argv[optind], pass != NULL ? pass : gen,
-	    &err) != 0) {
-		cli_print_err(&err);
-		rc = CLI_FAIL;
-		goto out;
-	}
-	if (pass == NULL)
-		printf("Changed the password of %s; new password (shown "
-		    "once): %s\n", argv[optind], gen);
-	else
-		printf("Changed the password of %s\n", argv[optind]);
-	rc = CLI_OK;
- out:
-	OPENSSL_cleanse(gen, sizeof(gen));
-	util_free_secret(pass);
-	ca_close(ca);
-	return rc;
+	return set_password(me, cli, argc, argv, 0);
 }
