@@ -424,6 +424,24 @@ util_read_cert(const char *path, X509 **certp, struct ca_err *err)
 }
 
 int
+util_write_cert(const char *path, X509 *cert, struct ca_err *err)
+{
+	BIO *b = NULL;
+	char *data;
+	long len;
+	int r;
+
+	if ((b = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(b, cert))
+		r = ca_err_ssl(err, CA_ERR_NOMEM, "encoding certificate");
+	else {
+		len = BIO_get_mem_data(b, &data);
+		r = util_write_file(path, data, (size_t)len, 0644, err);
+	}
+	BIO_free(b);
+	return r;
+}
+
+int
 util_read_passphrase(const char *path, char **passp, struct ca_err *err)
 {
 	unsigned char *buf = NULL;

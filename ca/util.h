@@ -51,6 +51,8 @@ ASN1_INTEGER *util_serial_from_hex(const char *hex);
 char *util_name_oneline(const X509_NAME *name);
 /* Reads one certificate, PEM or DER. */
 int util_read_cert(const char *path, X509 **certp, struct ca_err *err);
+/* Writes one certificate as PEM (mode 0644). */
+int util_write_cert(const char *path, X509 *cert, struct ca_err *err);
 /* Reads a passphrase: first line of file (trailing newline stripped). */
 int util_read_passphrase(const char *path, char **passp, struct ca_err *err);
 /* Zeroes and frees a NUL-terminated secret. */

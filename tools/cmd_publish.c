@@ -1,4 +1,4 @@
-/* smimeca publish, dir and lab slapd: the directory from the command line. */
+/* smimeca publish run, status, retry and resync: the directory outbox. */
 #include "ac-config.h"
 
 #include <getopt.h>
@@ -9,31 +9,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "ca/ca.h"
 #include "ca/config.h"
 #include "ca/err.h"
-#include "ca/labdir.h"
-#include "ca/ldapdir.h"
 #include "ca/publish.h"
 #include "ca/util.h"
 #include "tools/cli.h"
 
 #define RUN_MAX_DEFAULT	1000	/* jobs per pub_run call */
 
-static int cmd_publish_run(struct cli *, int, char **);
-static int cmd_publish_status(struct cli *, int, char **);
-static int cmd_publish_retry(struct cli *, int, char **);
-static int cmd_publish_resync(struct cli *, int, char **);
-static int cmd_dir_show(struct cli *, int, char **);
-static int cmd_dir_check(struct cli *, int, char **);
-static int cmd_lab_slapd(struct cli *, int, char **);
+static int cmd_publish_run(const struct cli_cmd *, struct cli *, int,
+    char **);
+static int cmd_publish_status(const struct cli_cmd *, struct cli *, int,
+    char **);
+static int cmd_publish_retry(const struct cli_cmd *, struct cli *, int,
+    char **);
+static int cmd_publish_resync(const struct cli_cmd *, struct cli *, int,
+    char **);
 static int number_arg(const char *, const char *, long, long, long *);
 static void resync_report(void *, const char *, const char *, int, int,
     const char *);
-static json_t *entry_json(const struct dir_entry *);
-static void entry_print(const struct dir_entry *);
 
 const struct cli_cmd cli_publish_cmds[] = {
 	{ "publish", "run", cmd_publish_run, "[--max N] [--now] "
@@ -42,10 +37,12 @@ const struct cli_cmd cli_publish_cmds[] = {
 	{ "publish", "retry", cmd_publish_retry, "[--email MAIL]" },
 	{ "publish", "resync", cmd_publish_resync, "[--email MAIL] "
 	    "[--dry-run] [--json]" },
-	{ "dir", "show", cmd_dir_show, "MAIL|UID [--json]" },
-	{ "dir", "check", cmd_dir_check, "MAIL|UID --password-file FILE" },
-	{ "lab", "slapd", cmd_lab_slapd, "start|stop|status" },
 	{ NULL, NULL, NULL, NULL }
+};
+
+struct resync_out {
+	json_t *arr;
+	int bad;
 };
 
 static int
@@ -65,13 +62,14 @@ number_arg(const char *opt, const char *s, long min, long max, long *np)
 }
 
 static int
-cmd_publish_run(struct cli *cli, int argc, char **argv)
+cmd_publish_run(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
 {
 	static const struct option opts[] = {
 		{ "max", required_argument, NULL, 'm' },
 		{ "now", no_argument, NULL, 'n' },
 		{ "wait", required_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 }
+		CLI_OPT_END
 	};
 	struct ca *ca = NULL;
 	struct ca_err err;
@@ -99,11 +97,11 @@ cmd_publish_run(struct cli *cli, int argc, char **argv)
 				return CLI_USAGE;
 			break;
 		default:
-			return cli_usage(&cli_publish_cmds[0]);
+			return cli_usage(me);
 		}
 	}
 	if (optind != argc)
-		return cli_usage(&cli_publish_cmds[0]);
+		return cli_usage(me);
 	/* A directory that goes away mid-write must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
@@ -167,28 +165,19 @@ cmd_publish_run(struct cli *cli, int argc, char **argv)
 }
 
 static int
-cmd_publish_status(struct cli *cli, int argc, char **argv)
+cmd_publish_status(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct ca *ca = NULL;
 	struct ca_err err;
 	struct pub_status st;
 	char when[21], next[21];
 	json_t *o = NULL, *old = NULL;
-	int ch, json = 0, rc;
+	int json, rc;
 
 	ca_err_clear(&err);
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'j')
-			return cli_usage(&cli_publish_cmds[1]);
-		json = 1;
-	}
-	if (optind != argc)
-		return cli_usage(&cli_publish_cmds[1]);
-	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+	if ((rc = cli_json_opt(me, argc, argv, &json)) != CLI_OK ||
+	    (rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		return rc;
 	if (pub_status(ca, &st, &err) != 0) {
 		cli_print_err(&err);
@@ -245,11 +234,12 @@ cmd_publish_status(struct cli *cli, int argc, char **argv)
 }
 
 static int
-cmd_publish_retry(struct cli *cli, int argc, char **argv)
+cmd_publish_retry(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
 {
 	static const struct option opts[] = {
 		{ "email", required_argument, NULL, 'e' },
-		{ NULL, 0, NULL, 0 }
+		CLI_OPT_END
 	};
 	struct ca *ca = NULL;
 	struct ca_err err;
@@ -260,11 +250,11 @@ cmd_publish_retry(struct cli *cli, int argc, char **argv)
 	ca_err_clear(&err);
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch != 'e')
-			return cli_usage(&cli_publish_cmds[2]);
+			return cli_usage(me);
 		email = optarg;
 	}
 	if (optind != argc)
-		return cli_usage(&cli_publish_cmds[2]);
+		return cli_usage(me);
 	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		return rc;
 	if (pub_retry(ca, email, &n, &err) != 0) {
@@ -277,11 +267,6 @@ cmd_publish_retry(struct cli *cli, int argc, char **argv)
 	ca_close(ca);
 	return CLI_OK;
 }
-
-struct resync_out {
-	json_t *arr;
-	int bad;
-};
 
 static void
 resync_report(void *ctx, const char *who, const char *dn, int added,
@@ -305,13 +290,14 @@ resync_report(void *ctx, const char *who, const char *dn, int added,
 }
 
 static int
-cmd_publish_resync(struct cli *cli, int argc, char **argv)
+cmd_publish_resync(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
 {
 	static const struct option opts[] = {
 		{ "email", required_argument, NULL, 'e' },
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
+		CLI_OPT_JSON,
+		CLI_OPT_END
 	};
 	struct ca *ca = NULL;
 	struct ca_err err;
@@ -333,11 +319,11 @@ cmd_publish_resync(struct cli *cli, int argc, char **argv)
 			json = 1;
 			break;
 		default:
-			return cli_usage(&cli_publish_cmds[3]);
+			return cli_usage(me);
 		}
 	}
 	if (optind != argc)
-		return cli_usage(&cli_publish_cmds[3]);
+		return cli_usage(me);
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		return rc;
@@ -354,192 +340,4 @@ cmd_publish_resync(struct cli *cli, int argc, char **argv)
 			return CLI_FAIL;
 	}
 	return r == 0 ? CLI_OK : CLI_FAIL;
-}
-
-static json_t *
-entry_json(const struct dir_entry *e)
-{
-	json_t *o, *attrs, *vals;
-	size_t i, j;
-
-	if ((o = json_pack("{s:s, s:s?, s:s?, s:s?}", "dn", e->dn, "mail",
-	    e->mail, "cn", e->cn, "uid", e->uid)) == NULL ||
-	    (attrs = json_object()) == NULL) {
-		json_decref(o);
-		return NULL;
-	}
-	for (i = 0; i < e->nattrs; i++) {
-		if ((vals = json_array()) == NULL)
-			continue;
-		for (j = 0; j < e->attrs[i].nvalues; j++) {
-			const struct dir_value *v = &e->attrs[i].values[j];
-
-			json_t *js = NULL;
-
-			/* Binary values as their length only. */
-			if (strlen((const char *)v->data) == v->len)
-				js = json_string((const char *)v->data);
-			if (js == NULL)
-				js = json_pack("{s:I}", "binary_bytes",
-				    (json_int_t)v->len);
-			json_array_append_new(vals, js);
-		}
-		json_object_set_new(attrs, e->attrs[i].name, vals);
-	}
-	json_object_set_new(o, "attributes", attrs);
-	return o;
-}
-
-static void
-entry_print(const struct dir_entry *e)
-{
-	size_t i, j;
-
-	printf("dn: %s\n", e->dn);
-	for (i = 0; i < e->nattrs; i++) {
-		for (j = 0; j < e->attrs[i].nvalues; j++) {
-			const struct dir_value *v = &e->attrs[i].values[j];
-
-			if (strlen((const char *)v->data) == v->len)
-				printf("%s: %s\n", e->attrs[i].name,
-				    (const char *)v->data);
-			else
-				printf("%s: (%zu bytes)\n", e->attrs[i].name,
-				    v->len);
-		}
-	}
-}
-
-static int
-cmd_dir_show(struct cli *cli, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct ca_config *cfg = NULL;
-	struct ca_err err;
-	struct dir *d = NULL;
-	struct dir_entry *e = NULL;
-	int ch, json = 0, rc = CLI_FAIL;
-
-	ca_err_clear(&err);
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'j')
-			return cli_usage(&cli_publish_cmds[4]);
-		json = 1;
-	}
-	if (optind + 1 != argc)
-		return cli_usage(&cli_publish_cmds[4]);
-	signal(SIGPIPE, SIG_IGN);
-	if (cfg_load(cli->dir, &cfg, &err) != 0 ||
-	    dir_open(cfg, &d, &err) != 0 ||
-	    dir_find(d, cfg->ldap->login_filter, argv[optind], NULL, &e,
-	    &err) != 0) {
-		cli_print_err(&err);
-		goto out;
-	}
-	if (json)
-		rc = cli_json_print_steal(entry_json(e));
-	else {
-		entry_print(e);
-		rc = CLI_OK;
-	}
- out:
-	dir_entry_free(e);
-	dir_close(d);
-	cfg_free(cfg);
-	return rc;
-}
-
-static int
-cmd_dir_check(struct cli *cli, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "password-file", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct ca_config *cfg = NULL;
-	struct ca_err err;
-	struct dir_entry *e = NULL;
-	const char *pwfile = NULL;
-	char *pw = NULL;
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	int ch, rc = CLI_FAIL;
-
-	ca_err_clear(&err);
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'p')
-			return cli_usage(&cli_publish_cmds[5]);
-		pwfile = optarg;
-	}
-	if (optind + 1 != argc || pwfile == NULL)
-		return cli_usage(&cli_publish_cmds[5]);
-	signal(SIGPIPE, SIG_IGN);
-	if (cfg_load(cli->dir, &cfg, &err) != 0)
-		goto fail;
-	/* An empty file is an empty password, which must be refused. */
-	if (util_read_file(pwfile, 4096, &buf, &len, &err) != 0)
-		goto fail;
-	buf[strcspn((char *)buf, "\r\n")] = '\0';
-	pw = (char *)buf;
-	buf = NULL;
-	if (dir_authenticate(cfg, argv[optind], pw, &e, &err) != 0)
-		goto fail;
-	printf("ok: %s (mail %s, cn %s)\n", e->dn, e->mail ? e->mail : "-",
-	    e->cn ? e->cn : "-");
-	rc = CLI_OK;
-	goto out;
- fail:
-	cli_print_err(&err);
- out:
-	if (pw != NULL)
-		OPENSSL_clear_free(pw, len + 1);
-	dir_entry_free(e);
-	cfg_free(cfg);
-	return rc;
-}
-
-static int
-cmd_lab_slapd(struct cli *cli, int argc, char **argv)
-{
-	struct ca_config *cfg = NULL;
-	struct ca_err err;
-	pid_t pid = 0;
-	int rc = CLI_FAIL, r;
-
-	ca_err_clear(&err);
-	if (argc != 2 || (strcmp(argv[1], "start") != 0 &&
-	    strcmp(argv[1], "stop") != 0 && strcmp(argv[1], "status") != 0))
-		return cli_usage(&cli_publish_cmds[6]);
-	if (cfg_load(cli->dir, &cfg, &err) != 0) {
-		cli_print_err(&err);
-		return CLI_FAIL;
-	}
-	if (strcmp(argv[1], "status") == 0) {
-		if ((pid = labdir_pid(cfg)) != 0) {
-			printf("the lab slapd runs (PID %ld) on %s\n",
-			    (long)pid, cfg->ldap ? cfg->ldap->uri : "?");
-			rc = CLI_OK;
-		} else
-			printf("the lab slapd does not run\n");
-		goto out;
-	}
-	if (strcmp(argv[1], "start") == 0) {
-		r = labdir_start(cfg, &pid, &err);
-		if (r == 0)
-			printf("the lab slapd runs (PID %ld) on %s\n",
-			    (long)pid, cfg->ldap->uri);
-	} else {
-		r = labdir_stop(cfg, &pid, &err);
-		if (r == 0)
-			printf("stopped the lab slapd (PID %ld)\n", (long)pid);
-	}
-	if (r != 0)
-		cli_print_err(&err);
-	rc = r == 0 ? CLI_OK : CLI_FAIL;
- out:
-	cfg_free(cfg);
-	return rc;
 }

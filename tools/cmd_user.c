@@ -1,4 +1,4 @@
-/* smimeca user ... and tls ...: what smimecad authenticates and serves. */
+/* smimeca user ...: the local accounts smimecad authenticates. */
 #include "ac-config.h"
 
 #include <errno.h>
@@ -13,9 +13,7 @@
 
 #include "archive/recover.h"
 #include "ca/ca.h"
-#include "ca/config.h"
 #include "ca/err.h"
-#include "ca/tls.h"
 #include "ca/user.h"
 #include "ca/util.h"
 #include "tools/cli.h"
@@ -23,15 +21,21 @@
 #define PASSWORD_MIN	8
 #define PASSWORD_GEN	20
 
-static int cmd_user_add(struct cli *, int, char **);
-static int cmd_user_list(struct cli *, int, char **);
-static int cmd_user_disable(struct cli *, int, char **);
-static int cmd_user_enable(struct cli *, int, char **);
-static int cmd_user_code(struct cli *, int, char **);
-static int cmd_user_password(struct cli *, int, char **);
-static int cmd_tls_issue(struct cli *, int, char **);
+static int cmd_user_add(const struct cli_cmd *, struct cli *, int, char **);
+static int cmd_user_list(const struct cli_cmd *, struct cli *, int,
+    char **);
+static int cmd_user_disable(const struct cli_cmd *, struct cli *, int,
+    char **);
+static int cmd_user_enable(const struct cli_cmd *, struct cli *, int,
+    char **);
+static int cmd_user_code(const struct cli_cmd *, struct cli *, int,
+    char **);
+static int cmd_user_password(const struct cli_cmd *, struct cli *, int,
+    char **);
 static int new_password(const char *, char **, char *);
-static int set_disabled(struct cli *, const struct cli_cmd *, int, char **,
+static int set_disabled(const struct cli_cmd *, struct cli *, int, char **,
+    int);
+static int set_password(const struct cli_cmd *, struct cli *, int, char **,
     int);
 static int parse_ttl(const char *, int64_t *);
 
@@ -44,7 +48,6 @@ const struct cli_cmd cli_user_cmds[] = {
 	{ "user", "code", cmd_user_code, "EMAIL [--ttl 1d]" },
 	{ "user", "password", cmd_user_password, "EMAIL "
 	    "[--password-file FILE]" },
-	{ "tls", "issue", cmd_tls_issue, "[--name DNS]... [--address IP]..." },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -66,7 +69,7 @@ new_password(const char *pwfile, char **passp, char *gen)
 		}
 		return CLI_OK;
 	}
-	if (util_read_passphrase(pwfile, passp, &err) != 0) {
+	if (cli_read_pass(pwfile, NULL, 0, passp, &err) != 0) {
 		cli_print_err(&err);
 		return CLI_FAIL;
 	}
@@ -80,23 +83,27 @@ new_password(const char *pwfile, char **passp, char *gen)
 	return CLI_OK;
 }
 
+/* user add (with --cn) and user password: one password, one way. */
 static int
-cmd_user_add(struct cli *cli, int argc, char **argv)
+set_password(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv, int add)
 {
 	static const struct option opts[] = {
 		{ "cn", required_argument, NULL, 'c' },
-		{ "password-file", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 }
+		CLI_OPT_PASSWORD_FILE,
+		CLI_OPT_END
 	};
 	struct ca_err err;
 	struct ca *ca = NULL;
-	const char *cn = NULL, *pwfile = NULL;
+	const char *cn = NULL, *pwfile = NULL, *mail;
 	char *pass = NULL, gen[PASSWORD_GEN + 1];
-	int ch, rc;
+	int ch, r, rc;
 
 	ca_err_clear(&err);
 	memset(gen, 0, sizeof(gen));
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	/* user password knows no --cn. */
+	while ((ch = getopt_long(argc, argv, "", add ? opts : opts + 1,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cn = optarg;
@@ -105,25 +112,27 @@ cmd_user_add(struct cli *cli, int argc, char **argv)
 			pwfile = optarg;
 			break;
 		default:
-			return cli_usage(&cli_user_cmds[0]);
+			return cli_usage(me);
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage(&cli_user_cmds[0]);
+		return cli_usage(me);
+	mail = argv[optind];
 	if ((rc = new_password(pwfile, &pass, gen)) != CLI_OK ||
 	    (rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		goto out;
-	if (user_add(ca, argv[optind], cn, pass != NULL ? pass : gen,
-	    &err) != 0) {
+	r = add ? user_add(ca, mail, cn, pass != NULL ? pass : gen, &err) :
+	    user_set_password(ca, mail, pass != NULL ? pass : gen, &err);
+	if (r != 0) {
 		cli_print_err(&err);
 		rc = CLI_FAIL;
 		goto out;
 	}
+	printf(add ? "Added %s" : "Changed the password of %s", mail);
 	if (pass == NULL)
-		printf("Added %s; password (shown once): %s\n", argv[optind],
-		    gen);
-	else
-		printf("Added %s\n", argv[optind]);
+		printf(add ? "; password (shown once): %s" :
+		    "; new password (shown once): %s", gen);
+	printf("\n");
 	rc = CLI_OK;
  out:
 	OPENSSL_cleanse(gen, sizeof(gen));
@@ -133,29 +142,25 @@ cmd_user_add(struct cli *cli, int argc, char **argv)
 }
 
 static int
-cmd_user_list(struct cli *cli, int argc, char **argv)
+cmd_user_add(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
+	return set_password(me, cli, argc, argv, 1);
+}
+
+static int
+cmd_user_list(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
+{
 	struct ca_err err;
 	struct ca *ca = NULL;
 	struct user **list = NULL;
 	size_t n = 0, i;
 	json_t *arr = NULL;
 	char when[21];
-	int ch, json = 0, rc;
+	int json, rc;
 
 	ca_err_clear(&err);
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'j')
-			return cli_usage(&cli_user_cmds[1]);
-		json = 1;
-	}
-	if (optind != argc)
-		return cli_usage(&cli_user_cmds[1]);
-	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+	if ((rc = cli_json_opt(me, argc, argv, &json)) != CLI_OK ||
+	    (rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		return rc;
 	if (user_list(ca_db(ca), &list, &n, &err) != 0) {
 		cli_print_err(&err);
@@ -188,7 +193,7 @@ cmd_user_list(struct cli *cli, int argc, char **argv)
 }
 
 static int
-set_disabled(struct cli *cli, const struct cli_cmd *cmd, int argc,
+set_disabled(const struct cli_cmd *me, struct cli *cli, int argc,
     char **argv, int disabled)
 {
 	struct ca_err err;
@@ -197,7 +202,7 @@ set_disabled(struct cli *cli, const struct cli_cmd *cmd, int argc,
 
 	ca_err_clear(&err);
 	if (argc != 2 || argv[1][0] == '-')
-		return cli_usage(cmd);
+		return cli_usage(me);
 	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		return rc;
 	if (user_set_disabled(ca, argv[1], disabled, &err) != 0) {
@@ -212,15 +217,17 @@ set_disabled(struct cli *cli, const struct cli_cmd *cmd, int argc,
 }
 
 static int
-cmd_user_disable(struct cli *cli, int argc, char **argv)
+cmd_user_disable(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
 {
-	return set_disabled(cli, &cli_user_cmds[2], argc, argv, 1);
+	return set_disabled(me, cli, argc, argv, 1);
 }
 
 static int
-cmd_user_enable(struct cli *cli, int argc, char **argv)
+cmd_user_enable(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
 {
-	return set_disabled(cli, &cli_user_cmds[3], argc, argv, 0);
+	return set_disabled(me, cli, argc, argv, 0);
 }
 
 /* "90", "30m", "12h", "1d", "2w" to seconds. */
@@ -263,11 +270,11 @@ parse_ttl(const char *s, int64_t *outp)
 }
 
 static int
-cmd_user_code(struct cli *cli, int argc, char **argv)
+cmd_user_code(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "ttl", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 }
+		CLI_OPT_END
 	};
 	struct ca_err err;
 	struct ca *ca = NULL;
@@ -278,7 +285,7 @@ cmd_user_code(struct cli *cli, int argc, char **argv)
 	ca_err_clear(&err);
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch != 't')
-			return cli_usage(&cli_user_cmds[4]);
+			return cli_usage(me);
 		if (parse_ttl(optarg, &ttl) != 0) {
 			cli_warnx("--ttl %s: give seconds or a number with "
 			    "m, h, d or w (at most a year), e.g. 1d", optarg);
@@ -286,7 +293,7 @@ cmd_user_code(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage(&cli_user_cmds[4]);
+		return cli_usage(me);
 	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
 		return rc;
 	if (user_code_new(ca, argv[optind], ttl, &code, &err) != 0) {
@@ -305,101 +312,8 @@ cmd_user_code(struct cli *cli, int argc, char **argv)
 }
 
 static int
-cmd_user_password(struct cli *cli, int argc, char **argv)
+cmd_user_password(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
 {
-	static const struct option opts[] = {
-		{ "password-file", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct ca_err err;
-	struct ca *ca = NULL;
-	const char *pwfile = NULL;
-	char *pass = NULL, gen[PASSWORD_GEN + 1];
-	int ch, rc;
-
-	ca_err_clear(&err);
-	memset(gen, 0, sizeof(gen));
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'p')
-			return cli_usage(&cli_user_cmds[5]);
-		pwfile = optarg;
-	}
-	if (optind + 1 != argc)
-		return cli_usage(&cli_user_cmds[5]);
-	if ((rc = new_password(pwfile, &pass, gen)) != CLI_OK ||
-	    (rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
-		goto out;
-	if (user_set_password(ca, argv[optind], pass != NULL ? pass : gen,
-	    &err) != 0) {
-		cli_print_err(&err);
-		rc = CLI_FAIL;
-		goto out;
-	}
-	if (pass == NULL)
-		printf("Changed the password of %s; new password (shown "
-		    "once): %s\n", argv[optind], gen);
-	else
-		printf("Changed the password of %s\n", argv[optind]);
-	rc = CLI_OK;
- out:
-	OPENSSL_cleanse(gen, sizeof(gen));
-	util_free_secret(pass);
-	ca_close(ca);
-	return rc;
-}
-
-static int
-cmd_tls_issue(struct cli *cli, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "address", required_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct ca_err err;
-	struct ca *ca = NULL;
-	const char **names = NULL, **addrs = NULL, **t;
-	size_t nn = 0, na = 0;
-	X509 *cert = NULL;
-	char serial[65];
-	int ch, rc = CLI_FAIL;
-
-	ca_err_clear(&err);
-	if ((names = calloc((size_t)argc, sizeof(*names))) == NULL ||
-	    (addrs = calloc((size_t)argc, sizeof(*addrs))) == NULL)
-		goto out;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch == 'n')
-			names[nn++] = optarg;
-		else if (ch == 'a')
-			addrs[na++] = optarg;
-		else {
-			rc = cli_usage(&cli_user_cmds[6]);
-			goto out;
-		}
-	}
-	if (optind != argc) {
-		rc = cli_usage(&cli_user_cmds[6]);
-		goto out;
-	}
-	if ((rc = cli_open_ca(cli, CA_OPEN_KEY, &ca)) != CLI_OK)
-		goto out;
-	t = nn + na > 0 ? names : NULL;
-	if (tls_issue(ca, t, nn, t != NULL ? addrs : NULL, na,
-	    (int64_t)time(NULL), &cert, &err) != 0) {
-		cli_print_err(&err);
-		rc = CLI_FAIL;
-		goto out;
-	}
-	util_serial_hex(X509_get0_serialNumber(cert), serial);
-	printf("Issued TLS certificate %s: %s/%s (key %s/%s); restart "
-	    "smimecad to use it\n", serial, ca_config(ca)->dir, TLS_CERT_FILE,
-	    ca_config(ca)->dir, TLS_KEY_FILE);
-	rc = CLI_OK;
- out:
-	X509_free(cert);
-	ca_close(ca);
-	free(names);
-	free(addrs);
-	return rc;
+	return set_password(me, cli, argc, argv, 0);
 }

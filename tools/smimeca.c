@@ -17,12 +17,24 @@ static void usage_all(FILE *);
 static int wants_help(int, char **);
 static int usage_group(const char *, const char *);
 
+/* In this order `smimeca --help` lists the commands. */
 static const struct cli_cmd *const cmd_tables[] = {
-	cli_ca_cmds,
+	cli_init_cmds,
+	cli_revoke_cmds,
+	cli_crl_cmds,
+	cli_template_cmds,
+	cli_audit_cmds,
+	cli_issue_cmds,
 	cli_cert_cmds,
-	cli_archive_cmds,
+	cli_xchg_cmds,
+	cli_kra_cmds,
+	cli_recover_cmds,
 	cli_publish_cmds,
+	cli_dir_cmds,
+	cli_lab_cmds,
 	cli_user_cmds,
+	cli_tls_cmds,
+	cli_export_cmds,
 	cli_mdm_cmds,
 };
 
@@ -167,5 +179,5 @@ main(int argc, char **argv)
 		return CLI_OK;
 	}
 	optind = 0;
-	return cmd->fn(&cli, argc, argv);
+	return cmd->fn(cmd, &cli, argc, argv);
 }

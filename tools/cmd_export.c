@@ -1,0 +1,581 @@
+/* smimeca export intune and mobileconfig: escrowed keys for an MDM. */
+#include "ac-config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "archive/intune.h"
+#include "archive/mdm.h"
+#include "archive/profile.h"
+#include "ca/ca.h"
+#include "ca/config.h"
+#include "ca/err.h"
+#include "ca/ldapdir.h"
+#include "ca/template.h"
+#include "ca/util.h"
+#include "tools/cli.h"
+
+#define MAX_OFFICERS	16
+#define LIST_MAX	(16 * 1024 * 1024)
+#define NDJSON_NAME	"userPFXCertificates.ndjson"
+#define DEFAULT_KSP	"Microsoft Software Key Storage Provider"
+
+static int cmd_export_intune(const struct cli_cmd *, struct cli *, int,
+    char **);
+static int cmd_export_mobileconfig(const struct cli_cmd *, struct cli *, int,
+    char **);
+
+struct officers {
+	const char *path[MAX_OFFICERS];
+	const char *passfile[MAX_OFFICERS];
+	struct mdm_officer o[MAX_OFFICERS];
+	size_t n;
+};
+
+/* What a userPrincipalName template may read: the directory, and mail. */
+struct upn_ctx {
+	const char *email;
+	struct dir_entry *entry;
+};
+
+static int officer_opt(struct officers *, int, const char *);
+static int officers_load(struct officers *, struct ca_err *);
+static void officers_free(struct officers *);
+static const char *upn_lookup(void *, const char *);
+static int make_upn(struct ca *, const char *, const char *, char **,
+    struct ca_err *);
+static int read_list(const char *, char ***, size_t *, struct ca_err *);
+static int export_user(struct ca *, const char *, struct officers *,
+    struct intune_params *, const char *, const char *, FILE *, size_t *,
+    struct ca_err *);
+static void progress(size_t, size_t, size_t);
+static void one_line(const char *, char *, size_t);
+
+const struct cli_cmd cli_export_cmds[] = {
+	{ "export", "intune", cmd_export_intune, "(--email MAIL | --all | "
+	    "--from FILE) --import-key PUB.pem --key-name NAME "
+	    "[--provider NAME] [--padding oaepSha512|oaepSha384|oaepSha256] "
+	    "[--upn ATTR|TEMPLATE] [--ndjson] [--aes] --kra-key OFFICER.p12 "
+	    "[--kra-pass-file F] [--kra-key ...] --out DIR" },
+	{ "export", "mobileconfig", cmd_export_mobileconfig, "--email MAIL "
+	    "--kra-key OFFICER.p12 [--kra-pass-file F] [--kra-key ...] "
+	    "[--sign] [--encrypt-to DEV.crt [--device-ca CA.pem]] "
+	    "[--imap-host H] [--smtp-host H] [--encrypt-by-default] [--aes] "
+	    "--out FILE" },
+	{ NULL, NULL, NULL, NULL }
+};
+
+/* --kra-key adds an officer; --kra-pass-file belongs to the one before. */
+static int
+officer_opt(struct officers *off, int ch, const char *arg)
+{
+	if (ch == 'k') {
+		if (off->n == MAX_OFFICERS) {
+			cli_warnx("at most %d --kra-key", MAX_OFFICERS);
+			return -1;
+		}
+		off->path[off->n++] = arg;
+		return 0;
+	}
+	if (off->n == 0 || off->passfile[off->n - 1] != NULL) {
+		cli_warnx("--kra-pass-file %s: it belongs after the --kra-key "
+		    "whose password it holds", arg);
+		return -1;
+	}
+	off->passfile[off->n - 1] = arg;
+	return 0;
+}
+
+static int
+officers_load(struct officers *off, struct ca_err *err)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < off->n; i++)
+		if ((r = cli_load_officer(off->path[i], off->passfile[i],
+		    &off->o[i].key, &off->o[i].cert, err)) != 0)
+			return r;
+	return 0;
+}
+
+static void
+officers_free(struct officers *off)
+{
+	size_t i;
+
+	for (i = 0; i < off->n; i++) {
+		EVP_PKEY_free(off->o[i].key);
+		X509_free(off->o[i].cert);
+	}
+}
+
+static const char *
+upn_lookup(void *vctx, const char *attr)
+{
+	struct upn_ctx *c = vctx;
+	const char *v;
+
+	if (c->entry != NULL && (v = dir_entry_get(c->entry, attr)) != NULL)
+		return v;
+	return strcasecmp(attr, "mail") == 0 ? c->email : NULL;
+}
+
+/* NULL: the address; "{dir:..}" text: a template; a word: an attribute. */
+static int
+make_upn(struct ca *ca, const char *spec, const char *email, char **upnp,
+    struct ca_err *err)
+{
+	struct upn_ctx c = { email, NULL };
+	char *tmpl = NULL;
+	int r;
+
+	*upnp = NULL;
+	if (spec == NULL) {
+		if ((*upnp = strdup(email)) == NULL)
+			return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		return 0;
+	}
+	if (strchr(spec, '{') == NULL) {
+		if (asprintf(&tmpl, "{dir:%s}", spec) == -1)
+			return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		spec = tmpl;
+	}
+	if (ca_config(ca)->ldap != NULL &&
+	    (r = dir_lookup(ca_config(ca), email, &c.entry, err)) != 0)
+		goto out;
+	if ((r = tpl_expand(spec, upn_lookup, &c, upnp, err)) != 0) {
+		ca_err_set(err, r, "--upn %s: %s", spec,
+		    ca_config(ca)->ldap == NULL ? "without an <ldap> "
+		    "directory only {dir:mail} is known" :
+		    "the directory entry lacks that attribute");
+		goto out;
+	}
+	r = 0;
+ out:
+	dir_entry_free(c.entry);
+	free(tmpl);
+	return r;
+}
+
+/* Addresses one a line; blank lines and # comments are skipped. */
+static int
+read_list(const char *path, char ***listp, size_t *np, struct ca_err *err)
+{
+	unsigned char *buf = NULL;
+	char *line, *save = NULL, **list = NULL, **grown;
+	size_t n = 0, len;
+	int r;
+
+	*listp = NULL;
+	*np = 0;
+	if ((r = util_read_file(path, LIST_MAX, &buf, NULL, err)) != 0)
+		return r;
+	for (line = strtok_r((char *)buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		line += strspn(line, " \t");
+		len = strcspn(line, " \t\r#");
+		if (len == 0)
+			continue;
+		line[len] = '\0';
+		if ((grown = realloc(list, (n + 1) * sizeof(*list))) == NULL ||
+		    (grown[n] = strdup(line)) == NULL) {
+			if (grown != NULL)
+				list = grown;
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		list = grown;
+		util_lower(list[n++]);
+	}
+	if (n == 0) {
+		r = ca_err_set(err, CA_ERR_INVALID, "%s: no mail address in it "
+		    "(one a line)", path);
+		goto out;
+	}
+	*listp = list;
+	*np = n;
+	list = NULL;
+	n = 0;
+	r = 0;
+ out:
+	mdm_free_strings(list, n);
+	free(buf);
+	return r;
+}
+
+/* The userPFXCertificate objects of one user: a file, or NDJSON lines. */
+static int
+export_user(struct ca *ca, const char *email, struct officers *off,
+    struct intune_params *ip, const char *upn_spec, const char *out_dir,
+    FILE *ndjson, size_t *ncertp, struct ca_err *err)
+{
+	struct mdm_user *u = NULL;
+	json_t *arr = NULL, *o = NULL;
+	char *upn = NULL, *path = NULL, *line;
+	size_t i;
+	int r;
+
+	*ncertp = 0;
+	if ((r = mdm_recover(ca, email, off->o, off->n, ip->now, &u,
+	    err)) != 0 ||
+	    (r = make_upn(ca, upn_spec, email, &upn, err)) != 0)
+		goto out;
+	ip->upn = upn;
+	if ((arr = json_array()) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < u->n; i++) {
+		if ((r = intune_pfx_object(ip, &u->ids[i], u->chain, &o,
+		    err)) != 0)
+			goto out;
+		if (json_array_append_new(arr, o) != 0) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (ndjson != NULL) {
+		for (i = 0; i < json_array_size(arr); i++) {
+			if ((line = json_dumps(json_array_get(arr, i),
+			    JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
+				r = ca_err_set(err, CA_ERR_NOMEM, "out of "
+				    "memory");
+				goto out;
+			}
+			fprintf(ndjson, "%s\n", line);
+			free(line);
+		}
+	} else {
+		if ((path = cli_file_name(out_dir, email, ".json")) == NULL) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if ((r = cli_write_json(path, arr, err)) != 0)
+			goto out;
+	}
+	*ncertp = u->n;
+	r = 0;
+ out:
+	ip->upn = NULL;
+	free(upn);
+	free(path);
+	json_decref(arr);
+	mdm_user_free(u);
+	return r;
+}
+
+/* The lines of an error message joined with "; ", for a list. */
+static void
+one_line(const char *msg, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *msg != '\0' && o + 3 < len; msg++) {
+		if (*msg != '\n') {
+			out[o++] = *msg;
+		} else if (msg[1] != '\0') {
+			out[o++] = ';';
+			out[o++] = ' ';
+		}
+	}
+	out[o] = '\0';
+}
+
+static void
+progress(size_t done, size_t total, size_t failed)
+{
+	char bar[41];
+	size_t w = total > 0 ? done * 40 / total : 40;
+
+	memset(bar, '#', w);
+	memset(bar + w, '.', 40 - w);
+	bar[40] = '\0';
+	fprintf(stderr, "\r[%s] %zu/%zu users, %zu failed", bar, done, total,
+	    failed);
+	if (done == total)
+		fprintf(stderr, "\n");
+}
+
+static int
+cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
+{
+	static const struct option opts[] = {
+		{ "email", required_argument, NULL, 'e' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "import-key", required_argument, NULL, 'i' },
+		{ "key-name", required_argument, NULL, 'n' },
+		{ "provider", required_argument, NULL, 'p' },
+		{ "padding", required_argument, NULL, 'P' },
+		{ "upn", required_argument, NULL, 'u' },
+		{ "ndjson", no_argument, NULL, 'j' },
+		{ "aes", no_argument, NULL, 'A' },
+		CLI_OPT_KRA_KEY,
+		CLI_OPT_KRA_PASS_FILE,
+		CLI_OPT_OUT,
+		CLI_OPT_END
+	};
+	struct officers off;
+	struct intune_params ip;
+	struct ca *ca = NULL;
+	struct ca_err err, uerr;
+	const char *email = NULL, *from = NULL, *keyf = NULL, *out = NULL;
+	const char *upn = NULL, *padding = "oaepSha512";
+	char **list = NULL, *ndpath = NULL, *nd = NULL;
+	char line[2 * CA_ERR_MSGMAX];
+	size_t nlist = 0, i, n, ncert = 0, nusers = 0, nfailed = 0, ndlen = 0;
+	FILE *ndf = NULL;
+	int ch, all = 0, ndjson = 0, tty, rc = CLI_FAIL;
+
+	ca_err_clear(&err);
+	memset(&off, 0, sizeof(off));
+	memset(&ip, 0, sizeof(ip));
+	ip.provider = DEFAULT_KSP;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'e': email = optarg; break;
+		case 'a': all = 1; break;
+		case 'f': from = optarg; break;
+		case 'i': keyf = optarg; break;
+		case 'n': ip.key_name = optarg; break;
+		case 'p': ip.provider = optarg; break;
+		case 'P': padding = optarg; break;
+		case 'u': upn = optarg; break;
+		case 'j': ndjson = 1; break;
+		case 'A': ip.aes = 1; break;
+		case 'o': out = optarg; break;
+		case 'k':
+		case 'K':
+			if (officer_opt(&off, ch, optarg) != 0)
+				return cli_usage(me);
+			break;
+		default:
+			return cli_usage(me);
+		}
+	}
+	if (optind != argc || (email != NULL) + all + (from != NULL) != 1 ||
+	    keyf == NULL || ip.key_name == NULL || out == NULL || off.n == 0)
+		return cli_usage(me);
+	if (intune_padding_parse(padding, &ip.padding) != 0) {
+		cli_warnx("--padding %s: Intune takes oaepSha256, oaepSha384 "
+		    "or oaepSha512 (pkcs1 and oaepSha1 are refused)", padding);
+		return CLI_USAGE;
+	}
+	ip.now = (int64_t)time(NULL);
+	if (intune_read_import_key(keyf, &ip.import_key, &err) != 0 ||
+	    officers_load(&off, &err) != 0)
+		goto out;
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		goto out;
+	rc = CLI_FAIL;
+	if (email != NULL) {
+		if ((list = calloc(1, sizeof(*list))) == NULL ||
+		    (list[0] = strdup(email)) == NULL) {
+			ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		nlist = 1;
+		util_lower(list[0]);
+	} else if ((from != NULL ? read_list(from, &list, &nlist, &err) :
+	    mdm_escrowed_emails(ca, &list, &nlist, &err)) != 0)
+		goto out;
+	if (nlist == 0) {
+		ca_err_set(&err, CA_ERR_NOTFOUND, "no escrowed key in this CA: "
+		    "nothing to export");
+		goto out;
+	}
+	if (cli_mkdir_out(out, &err) != 0)
+		goto out;
+	if (ndjson && (ndf = open_memstream(&nd, &ndlen)) == NULL) {
+		ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	tty = email == NULL && isatty(STDERR_FILENO);
+	for (i = 0; i < nlist; i++) {
+		ca_err_clear(&uerr);
+		if (export_user(ca, list[i], &off, &ip, upn, out, ndf, &n,
+		    &uerr) != 0) {
+			if (tty)
+				fprintf(stderr, "\r\033[K");
+			one_line(uerr.msg, line, sizeof(line));
+			cli_warnx("export: %s: %s", list[i], line);
+			nfailed++;
+		} else {
+			ncert += n;
+			nusers++;
+			if (!ndjson && email != NULL)
+				printf("wrote %s/%s.json (%zu certificate%s)\n",
+				    out, list[i], n, n == 1 ? "" : "s");
+		}
+		if (tty)
+			progress(i + 1, nlist, nfailed);
+	}
+	if (ndf != NULL) {
+		if (fclose(ndf) != 0) {
+			ndf = NULL;
+			ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		ndf = NULL;
+		if (ndlen > 0) {
+			if ((ndpath = util_path(out, NDJSON_NAME)) == NULL) {
+				ca_err_set(&err, CA_ERR_NOMEM, "out of "
+				    "memory");
+				goto out;
+			}
+			if (util_write_file(ndpath, nd, ndlen, 0600,
+			    &err) != 0)
+				goto out;
+			printf("wrote %s\n", ndpath);
+		}
+	}
+	if (email == NULL || nfailed > 0)
+		printf("exported %zu certificate%s of %zu user%s to %s; %zu "
+		    "user%s failed\n", ncert, ncert == 1 ? "" : "s", nusers,
+		    nusers == 1 ? "" : "s", out, nfailed,
+		    nfailed == 1 ? "" : "s");
+	rc = nfailed > 0 ? CLI_FAIL : CLI_OK;
+ out:
+	if (err.count > 0)
+		cli_print_err(&err);
+	if (ndf != NULL)
+		fclose(ndf);
+	free(nd);
+	free(ndpath);
+	mdm_free_strings(list, nlist);
+	EVP_PKEY_free(ip.import_key);
+	officers_free(&off);
+	ca_close(ca);
+	return rc;
+}
+
+static int
+cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
+{
+	static const struct option opts[] = {
+		{ "email", required_argument, NULL, 'e' },
+		CLI_OPT_KRA_KEY,
+		CLI_OPT_KRA_PASS_FILE,
+		{ "sign", no_argument, NULL, 's' },
+		{ "imap-host", required_argument, NULL, 'I' },
+		{ "smtp-host", required_argument, NULL, 'S' },
+		{ "encrypt-by-default", no_argument, NULL, 'E' },
+		{ "aes", no_argument, NULL, 'A' },
+		{ "encrypt-to", required_argument, NULL, 't' },
+		CLI_OPT_DEVICE_CA,
+		CLI_OPT_OUT,
+		CLI_OPT_END
+	};
+	struct officers off;
+	struct prof_params pp;
+	struct ca *ca = NULL;
+	struct ca_err err;
+	struct mdm_user *u = NULL;
+	char *email = NULL, *xml = NULL, org[256], *chain = NULL;
+	const char *out = NULL, *tof = NULL, *caf = NULL;
+	unsigned char *der = NULL;
+	size_t xlen = 0, dlen = 0;
+	X509 *signer = NULL;
+	EVP_PKEY *skey = NULL;
+	int ch, sign = 0, rc = CLI_FAIL;
+	int64_t now = (int64_t)time(NULL);
+
+	ca_err_clear(&err);
+	memset(&off, 0, sizeof(off));
+	memset(&pp, 0, sizeof(pp));
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'e':
+			free(email);
+			if ((email = strdup(optarg)) == NULL) {
+				cli_warnx("out of memory");
+				return CLI_FAIL;
+			}
+			break;
+		case 's': sign = 1; break;
+		case 'I': pp.imap_host = optarg; break;
+		case 'S': pp.smtp_host = optarg; break;
+		case 'E': pp.encrypt_by_default = 1; break;
+		case 'A': pp.aes = 1; break;
+		case 't': tof = optarg; break;
+		case 'C': caf = optarg; break;
+		case 'o': out = optarg; break;
+		case 'k':
+		case 'K':
+			if (officer_opt(&off, ch, optarg) == 0)
+				break;
+			/* FALLTHROUGH */
+		default:
+			free(email);
+			return cli_usage(me);
+		}
+	}
+	if (optind != argc || email == NULL || out == NULL || off.n == 0 ||
+	    (caf != NULL && tof == NULL)) {
+		free(email);
+		return cli_usage(me);
+	}
+	util_lower(email);
+	if (officers_load(&off, &err) != 0)
+		goto out;
+	if (tof != NULL && (cli_device_ca(cli, &caf, &chain, &err) != 0 ||
+	    util_read_cert(tof, &pp.encrypt_to, &err) != 0 ||
+	    mdm_check_device_cert(pp.encrypt_to, caf, now, &err) != 0))
+		goto out;
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		goto out;
+	rc = CLI_FAIL;
+	if (tof != NULL && mdm_check_device_record(ca, pp.encrypt_to, email,
+	    NULL, &err) != 0)
+		goto out;
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(ca_cert(ca)),
+	    NID_commonName, org, sizeof(org)) > 0)
+		pp.org = org;
+	if (mdm_recover(ca, email, off.o, off.n, now, &u, &err) != 0 ||
+	    prof_build(&pp, u, &xml, &xlen, &err) != 0)
+		goto out;
+	if (sign) {
+		if (prof_signer(ca, now, &signer, &skey, &err) != 0 ||
+		    prof_sign(xml, xlen, signer, skey, ca_chain(ca), &der,
+		    &dlen, &err) != 0 ||
+		    util_write_file(out, der, dlen, 0600, &err) != 0)
+			goto out;
+	} else if (util_write_file(out, xml, xlen, 0600, &err) != 0)
+		goto out;
+	printf("wrote %s (%zu identit%s of %s%s%s)", out, u->n,
+	    u->n == 1 ? "y" : "ies", email, sign ? ", signed" : "",
+	    tof != NULL ? ", encrypted to the device" : "");
+	if (tof == NULL)
+		printf("; it holds private keys and their passwords: hand it "
+		    "over as you would a PKCS#12");
+	printf("\n");
+	rc = CLI_OK;
+ out:
+	if (rc != CLI_OK)
+		cli_print_err(&err);
+	if (xml != NULL)
+		OPENSSL_clear_free(xml, xlen);
+	if (der != NULL)
+		OPENSSL_clear_free(der, dlen);
+	X509_free(signer);
+	EVP_PKEY_free(skey);
+	mdm_user_free(u);
+	officers_free(&off);
+	X509_free(pp.encrypt_to);
+	ca_close(ca);
+	free(chain);
+	free(email);
+	return rc;
+}
