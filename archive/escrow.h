@@ -31,7 +31,7 @@ int esc_store(struct ca *ca, int64_t cert_id, X509 *cert, EVP_PKEY *key,
 /*
  * An escrow record as stored (and carried in recovery blobs): the key
  * envelope (DER ContentInfo) and, with quorum > 1, one share envelope per
- * KRA. Shared with archive/recover.c and the unit tests.
+ * KRA. Shared with archive/blob.c and the unit tests.
  */
 struct esc_share {
 	uint8_t x;

@@ -29,7 +29,7 @@
 
 #include "archive/intune.h"
 #include "archive/mdm.h"
-#include "archive/recover.h"
+#include "archive/p12.h"
 #include "ca/err.h"
 #include "ca/util.h"
 
@@ -283,8 +283,8 @@ intune_pfx_object(const struct intune_params *p,
 		    intune_padding_name(p->padding), PASSWORD_MIN);
 		goto out;
 	}
-	if ((r = rcv_random_password(pw, pwlen, err)) != 0 ||
-	    (r = (p->aes ? rcv_pkcs12 : rcv_pkcs12_legacy)(id->key, id->cert,
+	if ((r = p12_random_password(pw, pwlen, err)) != 0 ||
+	    (r = (p->aes ? p12_make : p12_make_legacy)(id->key, id->cert,
 	    chain, pw, id->serial, &pfx, &pfxlen, err)) != 0 ||
 	    (r = oaep(p->import_key, p->padding, 1, (unsigned char *)pw, pwlen,
 	    &ct, &ctlen, err)) != 0)

@@ -15,7 +15,7 @@
 
 #include "archive/kra.h"
 #include "archive/laboff.h"
-#include "archive/recover.h"
+#include "archive/p12.h"
 #include "ca/ca.h"
 #include "ca/config.h"
 #include "ca/err.h"
@@ -67,10 +67,10 @@ laboff_one(struct ca *ca, const struct tpl *t, const char *dir, int i,
 	req.protocol = TPL_PROTO_CLI;
 	if ((r = iss_issue(ca, &req, NULL, NULL, &cert, err)) != 0 ||
 	    (r = kra_add(ca, cert, err)) != 0 ||
-	    (r = rcv_random_password(pw, sizeof(pw) - 1, err)) != 0)
+	    (r = p12_random_password(pw, sizeof(pw) - 1, err)) != 0)
 		goto out;
 	pw[sizeof(pw) - 1] = '\0';
-	if ((r = rcv_pkcs12(key, cert, ca_chain(ca), pw, cn, &der, &len,
+	if ((r = p12_make(key, cert, ca_chain(ca), pw, cn, &der, &len,
 	    err)) != 0)
 		goto out;
 	if ((path = util_path(dir, file)) == NULL) {

@@ -21,8 +21,8 @@
 #include <openssl/x509v3.h>
 
 #include "archive/mdm.h"
+#include "archive/p12.h"
 #include "archive/profile.h"
-#include "archive/recover.h"
 #include "ca/audit.h"
 #include "ca/ca.h"
 #include "ca/config.h"
@@ -131,8 +131,8 @@ pkcs12_payload(xmlNodePtr arr, const struct prof_params *p,
 	int r;
 
 	if ((r = mdm_uuid(uuid, err)) != 0 ||
-	    (r = rcv_random_password(pw, PROFILE_PW_LEN, err)) != 0 ||
-	    (r = (p->aes ? rcv_pkcs12 : rcv_pkcs12_legacy)(id->key, id->cert,
+	    (r = p12_random_password(pw, PROFILE_PW_LEN, err)) != 0 ||
+	    (r = (p->aes ? p12_make : p12_make_legacy)(id->key, id->cert,
 	    u->chain, pw, id->serial, &der, &len, err)) != 0)
 		goto out;
 	snprintf(name, sizeof(name), "%s encryption key (%.8s)", u->email,

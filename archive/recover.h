@@ -1,4 +1,7 @@
-/* Recovery: blobs for officers, opening them with a KRA key, PKCS#12. */
+/*
+ * Recovery: blobs for officers (blob.c), opening them with a KRA key
+ * (recover.c), share files (sharefile.c). PKCS#12 is in p12.h.
+ */
 #ifndef ARCHIVE_RECOVER_H
 #define ARCHIVE_RECOVER_H
 
@@ -70,23 +73,6 @@ int rcv_share_encode(const struct rcv_blob *b, const size_t *idx,
 int rcv_share_decode(const struct rcv_blob *b, const char *json,
     size_t **idxp, struct shamir_share **sharesp, size_t *np,
     struct ca_err *err);
-
-/* Officer key material from a PKCS#12 file (password may be NULL). */
-int rcv_load_p12(const char *path, const char *password, EVP_PKEY **keyp,
-    X509 **certp, struct ca_err *err);
-/* PKCS#12 (AES-256-CBC, PBKDF2, SHA-256 MAC) with key, cert and chain. */
-int rcv_pkcs12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
-    const char *password, const char *friendly_name, unsigned char **derp,
-    size_t *lenp, struct ca_err *err);
-/* The same with PBE-SHA1-3DES and a SHA-1 MAC, for older readers. */
-int rcv_pkcs12_legacy(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
-    const char *password, const char *friendly_name, unsigned char **derp,
-    size_t *lenp, struct ca_err *err);
-/*
- * A random password of len characters from A-Za-z0-9 (len < 128), NUL-
- * terminated: buf holds len + 1 bytes.
- */
-int rcv_random_password(char *buf, size_t len, struct ca_err *err);
 
 /*
  * For rcv_blob_make and the unit tests: signs the records as a recovery

@@ -1,4 +1,10 @@
-/* Publishing certificates and CRLs to the directory through an outbox. */
+/*
+ * Reconciling the directory with the database: for an address, the valid
+ * certificates of this CA it should hold are added and the others of
+ * this CA taken out; the CA entry gets the issuing certificate and the
+ * latest CRL. The outbox (outbox.c) has it done job by job; resync does
+ * it for every address at once.
+ */
 #include "ac-config.h"
 
 #include <stdio.h>
@@ -17,10 +23,10 @@
 #include "ca/err.h"
 #include "ca/ldapdir.h"
 #include "ca/publish.h"
+#include "ca/publish_int.h"
 #include "ca/template.h"
 #include "ca/util.h"
 
-#define PUB_LEASE	120	/* seconds a worker owns the jobs it took */
 #define PUB_CERT_MAX	(64 * 1024)
 
 /* A certificate of this CA that should be in an entry. */
@@ -61,7 +67,8 @@ struct pub_ctx {
 	char crl_attr[64];	/* certificateRevocationList[;binary] */
 };
 
-static int ctx_init(struct pub_ctx *, struct ca *, struct ca_err *);
+static int ctx_init(struct pub_ctx *, struct ca *, int64_t,
+    struct ca_err *);
 static void ctx_free(struct pub_ctx *);
 static int ctx_dir(struct pub_ctx *, struct ca_err *);
 static int template_publishes(struct pub_ctx *, const char *);
@@ -74,8 +81,6 @@ static int smime_encode(const unsigned char *, size_t, unsigned char **,
 static int smime_value_ours(struct pub_ctx *, const unsigned char *, size_t,
     char **, int *);
 static int strset_add(char ***, size_t *, const char *);
-static int enqueue(struct ca *, enum pub_kind, int64_t, const char *,
-    int64_t, struct ca_err *);
 static int smime_sync(struct pub_ctx *, const struct dir_entry *,
     struct want *, size_t, int *, int *, struct ca_err *);
 static int reconcile_entry(struct pub_ctx *, const struct dir_entry *,
@@ -85,9 +90,6 @@ static int reconcile_mail(struct pub_ctx *, const char *, char **, int *,
 static int publish_ca(struct pub_ctx *, int *, struct ca_err *);
 static int apply(struct pub_ctx *, const struct db_pub_job *, char *, size_t,
     struct ca_err *);
-static int record(struct pub_ctx *, const struct db_pub_job *, int,
-    const char *, const char *, struct ca_err *);
-static int64_t backoff(const struct cfg_ldap *, int);
 static int mark_done(struct pub_ctx *, const char *, int64_t,
     struct ca_err *);
 static const char **entry_attrs(const struct cfg_ldap *, const char **);
@@ -100,47 +102,10 @@ pub_template_publishes(const struct tpl *t)
 	    t->purpose == TPL_PURPOSE_SMIME_DUAL;
 }
 
-static int
-enqueue(struct ca *ca, enum pub_kind kind, int64_t cert_id,
-    const char *email, int64_t crl_number, struct ca_err *err)
-{
-	char *lower = NULL;
-	int r;
-
-	if (email != NULL) {
-		if ((lower = strdup(email)) == NULL)
-			return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-		util_lower(lower);
-	}
-	r = db_pub_add(ca_db(ca), kind, cert_id, lower, crl_number,
-	    (int64_t)time(NULL), err);
-	free(lower);
-	return r;
-}
-
-int
-pub_enqueue_cert(struct ca *ca, int64_t cert_id, const char *email,
-    enum pub_kind kind, struct ca_err *err)
-{
-	if (ca_config(ca)->ldap == NULL || email == NULL || *email == '\0' ||
-	    kind == PUB_CRL)
-		return 0;
-	return enqueue(ca, kind, cert_id, email, 0, err);
-}
-
-int
-pub_enqueue_crl(struct ca *ca, int64_t crl_number, struct ca_err *err)
-{
-	const struct cfg_ldap *l = ca_config(ca)->ldap;
-
-	if (l == NULL || l->ca_dn == NULL)
-		return 0;
-	return enqueue(ca, PUB_CRL, 0, NULL, crl_number, err);
-}
 
 /* Everything a run needs but the directory connection (made on demand). */
 static int
-ctx_init(struct pub_ctx *px, struct ca *ca, struct ca_err *err)
+ctx_init(struct pub_ctx *px, struct ca *ca, int64_t now, struct ca_err *err)
 {
 	struct db_ca_cert **certs = NULL;
 	const unsigned char *p;
@@ -153,7 +118,7 @@ ctx_init(struct pub_ctx *px, struct ca *ca, struct ca_err *err)
 	px->cfg = ca_config(ca);
 	px->l = px->cfg->ldap;
 	px->db = ca_db(ca);
-	px->now = (int64_t)time(NULL);
+	px->now = now;
 	bin = px->l != NULL && strcasestr(px->l->cert_attr, ";binary") !=
 	    NULL;
 	snprintf(px->ca_attr, sizeof(px->ca_attr), "cACertificate%s",
@@ -204,6 +169,52 @@ ctx_dir(struct pub_ctx *px, struct ca_err *err)
 	if (px->d != NULL)
 		return 0;
 	return dir_open(px->cfg, &px->d, err);
+}
+
+int
+pub_ctx_new(struct ca *ca, int64_t now, struct pub_ctx **pxp,
+    struct ca_err *err)
+{
+	struct pub_ctx *px;
+	int r;
+
+	*pxp = NULL;
+	if ((px = calloc(1, sizeof(*px))) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	if ((r = ctx_init(px, ca, now, err)) != 0) {
+		ctx_free(px);
+		free(px);
+		return r;
+	}
+	*pxp = px;
+	return 0;
+}
+
+void
+pub_ctx_free(struct pub_ctx *px)
+{
+	if (px == NULL)
+		return;
+	ctx_free(px);
+	free(px);
+}
+
+int
+pub_ctx_apply(struct pub_ctx *px, const struct db_pub_job *j, char *result,
+    size_t rlen, struct ca_err *err)
+{
+	int r;
+
+	if ((r = ctx_dir(px, err)) != 0)
+		return r;
+	return apply(px, j, result, rlen, err);
+}
+
+void
+pub_ctx_hangup(struct pub_ctx *px)
+{
+	dir_close(px->d);
+	px->d = NULL;
 }
 
 /*
@@ -667,120 +678,6 @@ apply(struct pub_ctx *px, const struct db_pub_job *j, char *result,
 	return r;
 }
 
-/* Delay before attempt number attempts + 1. */
-static int64_t
-backoff(const struct cfg_ldap *l, int attempts)
-{
-	int64_t d = l->retry_min > 0 ? l->retry_min : 30;
-	int64_t max = l->retry_max >= d ? l->retry_max : d;
-	int i;
-
-	for (i = 1; i < attempts && d < max; i++)
-		d *= 2;
-	return d < max ? d : max;
-}
-
-/* Stores a job's outcome: code 0 done, else retried or failed. */
-static int
-record(struct pub_ctx *px, const struct db_pub_job *j, int permanent,
-    const char *result, const char *error, struct ca_err *err)
-{
-	int64_t now = (int64_t)time(NULL);
-
-	if (error == NULL)
-		return db_pub_done(px->db, j->id, now, result, err);
-	return db_pub_failed(px->db, j->id, permanent, now + backoff(px->l,
-	    j->attempts + 1), error, err);
-}
-
-int
-pub_run(struct ca *ca, int max_jobs, struct pub_result *res,
-    struct ca_err *err)
-{
-	struct pub_ctx px;
-	struct db_pub_job **jobs = NULL;
-	struct ca_err jerr, first;
-	char result[512], down[600];
-	size_t i, n = 0;
-	int r, permanent;
-
-	memset(res, 0, sizeof(*res));
-	ca_err_clear(&first);
-	down[0] = '\0';
-	if ((r = ctx_init(&px, ca, err)) != 0)
-		goto out;
-	if (px.l == NULL) {
-		r = 0;
-		goto out;
-	}
-	if ((r = db_pub_claim(px.db, px.now, max_jobs, px.now + PUB_LEASE,
-	    &jobs, &n, err)) != 0)
-		goto out;
-	for (i = 0; i < n; i++) {
-		ca_err_clear(&jerr);
-		res->tried++;
-		/* Once the directory is unreachable, spare the others. */
-		if (down[0] != '\0') {
-			r = ca_err_set(&jerr, CA_ERR_IO, "%s", down);
-		} else if ((r = ctx_dir(&px, &jerr)) == 0)
-			r = apply(&px, jobs[i], result, sizeof(result),
-			    &jerr);
-		if (r == 0) {
-			if ((r = record(&px, jobs[i], 0, result, NULL,
-			    err)) != 0)
-				goto out;
-			res->done++;
-			continue;
-		}
-		permanent = r == CA_ERR_NOTFOUND || r == CA_ERR_INVALID;
-		if (permanent)
-			res->failed++;
-		else
-			res->retrying++;
-		if (first.count == 0)
-			ca_err_set(&first, r, "job %lld (%s %s): %s",
-			    (long long)jobs[i]->id,
-			    db_pub_kind_name(jobs[i]->kind),
-			    jobs[i]->email != NULL ? jobs[i]->email :
-			    "CA entry", jerr.msg);
-		if (!permanent && down[0] == '\0') {
-			snprintf(down, sizeof(down), "%.590s", jerr.msg);
-			dir_close(px.d);
-			px.d = NULL;
-		}
-		if ((r = record(&px, jobs[i], permanent, NULL, jerr.msg,
-		    err)) != 0)
-			goto out;
-	}
-	r = 0;
-	if (res->retrying > 0 || res->failed > 0)
-		r = ca_err_set(err, CA_ERR_IO, "%d of %d directory jobs not "
-		    "applied (%d to be retried, %d failed until `smimeca "
-		    "publish retry`); first: %s", res->retrying + res->failed,
-		    res->tried, res->retrying, res->failed, first.msg);
- out:
-	if (px.db != NULL && r != CA_ERR_DB) {
-		struct ca_err nerr;
-
-		ca_err_clear(&nerr);
-		db_pub_next_due(px.db, &res->next_due, &nerr);
-	}
-	db_pub_jobs_free(jobs, n);
-	ctx_free(&px);
-	return r;
-}
-
-int
-pub_status(struct ca *ca, struct pub_status *st, struct ca_err *err)
-{
-	return db_pub_status(ca_db(ca), (int64_t)time(NULL), st, err);
-}
-
-int
-pub_retry(struct ca *ca, const char *email, int64_t *np, struct ca_err *err)
-{
-	return db_pub_retry(ca_db(ca), email, (int64_t)time(NULL), np, err);
-}
 
 /* Jobs of email (NULL: the CA entry's) written before since are done. */
 static int
@@ -827,7 +724,7 @@ pub_resync(struct ca *ca, const char *email, int dry_run, pub_report_fn fn,
 	int64_t since = (int64_t)time(NULL);
 	int r, rc, added, deleted, changed, bad = 0;
 
-	if ((r = ctx_init(&px, ca, err)) != 0)
+	if ((r = ctx_init(&px, ca, (int64_t)time(NULL), err)) != 0)
 		goto out;
 	px.dry_run = dry_run;
 	if (px.l == NULL) {
@@ -944,3 +841,4 @@ pub_resync(struct ca *ca, const char *email, int dry_run, pub_report_fn fn,
 	ctx_free(&px);
 	return r;
 }
+

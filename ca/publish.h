@@ -1,4 +1,8 @@
-/* Publishing certificates and CRLs to the directory through an outbox. */
+/*
+ * Publishing certificates and CRLs to the directory through an outbox:
+ * the queue in outbox.c (enqueue, run, status, retry), the directory
+ * made to agree in publish.c (the jobs' work, resync).
+ */
 #ifndef CA_PUBLISH_H
 #define CA_PUBLISH_H
 

@@ -44,7 +44,6 @@ static _Atomic uint64_t scrypt_count;
 
 static int derive(const char *, size_t, const unsigned char *, size_t,
     uint64_t, uint64_t, uint64_t, unsigned char *);
-static int unhex(const char *, unsigned char *, size_t);
 static int valid_email(const char *);
 static int valid_cn(const char *);
 static int stamp_of(int64_t, const char *, int, unsigned char *);
@@ -66,24 +65,6 @@ uint64_t
 user_scrypt_count(void)
 {
 	return atomic_load_explicit(&scrypt_count, memory_order_relaxed);
-}
-
-static int
-unhex(const char *s, unsigned char *out, size_t len)
-{
-	long n = 0;
-	unsigned char *b;
-
-	if (strlen(s) != len * 2 ||
-	    (b = OPENSSL_hexstr2buf(s, &n)) == NULL)
-		return -1;
-	if ((size_t)n != len) {
-		OPENSSL_free(b);
-		return -1;
-	}
-	memcpy(out, b, len);
-	OPENSSL_free(b);
-	return 0;
 }
 
 int
@@ -126,8 +107,8 @@ user_check_secret(const char *secret, const char *stored)
 	if (stored == NULL ||
 	    sscanf(stored, "scrypt$%llu$%llu$%llu$%32[0-9a-f]$%64[0-9a-f]",
 	    &n, &r, &p, salthex, hhex) != 5 ||
-	    unhex(salthex, salt, sizeof(salt)) != 0 ||
-	    unhex(hhex, want, sizeof(want)) != 0 ||
+	    util_unhex(salthex, salt, sizeof(salt)) != 0 ||
+	    util_unhex(hhex, want, sizeof(want)) != 0 ||
 	    n > (1u << 20) || r > 32 || p > 16) {
 		/* A stored hash must not make us work forever. */
 		n = USER_SCRYPT_N;

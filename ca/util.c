@@ -184,6 +184,27 @@ util_hex(const unsigned char *buf, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+int
+util_unhex(const char *hex, unsigned char *out, size_t len)
+{
+	size_t i;
+	int hi, lo;
+
+	if (strlen(hex) != 2 * len)
+		goto fail;
+	for (i = 0; i < len; i++) {
+		if ((hi = OPENSSL_hexchar2int((unsigned char)hex[2 * i])) < 0 ||
+		    (lo = OPENSSL_hexchar2int((unsigned char)hex[2 * i + 1])) <
+		    0)
+			goto fail;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+ fail:
+	OPENSSL_cleanse(out, len);
+	return -1;
+}
+
 void
 util_sha256_hex(const unsigned char *buf, size_t len, char out[65])
 {

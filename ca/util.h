@@ -22,7 +22,14 @@ int util_write_file(const char *path, const void *buf, size_t len, int mode,
 int util_check_private(const char *path, struct ca_err *err);
 /* Joins dir and name; returns malloc'd path or NULL. */
 char *util_path(const char *dir, const char *name);
+/* len bytes as 2 * len lower-case hex digits and a NUL into out. */
 void util_hex(const unsigned char *buf, size_t len, char *out);
+/*
+ * Exactly 2 * len hex digits (either case, nothing else) into the len
+ * bytes of out; -1 otherwise, with out zeroed. Copies nothing to the heap,
+ * so it serves for secrets.
+ */
+int util_unhex(const char *hex, unsigned char *out, size_t len);
 /* SHA-256 / SHA-1 of DER as lower-case hex (65 / 41 bytes incl. NUL). */
 void util_sha256_hex(const unsigned char *buf, size_t len, char out[65]);
 void util_sha1_hex(const unsigned char *buf, size_t len, char out[41]);

@@ -19,7 +19,7 @@ have_pycrypto ||
 
 # --- helpers of this test -----------------------------------------------
 # blobtool CMD ARGS: the DER surgery on a SmimecaRecoveryBlob content,
-# written from the ASN.1 in archive/recover.c (not with its code).
+# written from the ASN.1 in archive/blob.c (not with its code).
 cat >blobtool.py <<'EOF'
 import sys
 from cryptography import x509

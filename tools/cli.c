@@ -14,7 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "archive/recover.h"
+#include "archive/p12.h"
 #include "ca/ca.h"
 #include "ca/err.h"
 #include "ca/util.h"
@@ -152,7 +152,7 @@ cli_load_officer(const char *p12, const char *passfile, EVP_PKEY **keyp,
 	if ((r = cli_read_pass(passfile, CLI_KRA_PASS_ENV, 0, &pass,
 	    err)) != 0)
 		return r;
-	r = rcv_load_p12(p12, pass, keyp, certp, err);
+	r = p12_load(p12, pass, keyp, certp, err);
 	util_free_secret(pass);
 	return r;
 }
@@ -257,10 +257,10 @@ cli_write_p12(const char *path, EVP_PKEY *key, X509 *cert,
 
 	memset(gen, 0, sizeof(gen));
 	if (password == NULL &&
-	    (r = rcv_random_password(gen, sizeof(gen) - 1, err)) != 0)
+	    (r = p12_random_password(gen, sizeof(gen) - 1, err)) != 0)
 		return r;
 	util_serial_hex(X509_get0_serialNumber(cert), serial);
-	if ((r = (legacy ? rcv_pkcs12_legacy : rcv_pkcs12)(key, cert, chain,
+	if ((r = (legacy ? p12_make_legacy : p12_make)(key, cert, chain,
 	    password != NULL ? password : gen, serial, &der, &len,
 	    err)) != 0 ||
 	    (r = util_write_file(path, der, len, 0600, err)) != 0)

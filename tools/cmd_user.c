@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
-#include "archive/recover.h"
+#include "archive/p12.h"
 #include "ca/ca.h"
 #include "ca/err.h"
 #include "ca/user.h"
@@ -63,7 +63,7 @@ new_password(const char *pwfile, char **passp, char *gen)
 	*passp = NULL;
 	ca_err_clear(&err);
 	if (pwfile == NULL) {
-		if (rcv_random_password(gen, PASSWORD_GEN, &err) != 0) {
+		if (p12_random_password(gen, PASSWORD_GEN, &err) != 0) {
 			cli_print_err(&err);
 			return CLI_FAIL;
 		}

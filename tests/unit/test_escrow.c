@@ -27,6 +27,7 @@
 
 #include "archive/escrow.h"
 #include "archive/kra.h"
+#include "archive/p12.h"
 #include "archive/recover.h"
 #include "archive/shamir.h"
 #include "ca/db.h"
@@ -932,8 +933,8 @@ test_pkcs12(void)
 	ca_err_clear(&err);
 	if (chain == NULL || !sk_X509_push(chain, ca_cert))
 		exit(1);
-	TAP_INT_EQ(rcv_random_password(pw, 20, &err), 0, "password");
-	TAP_INT_EQ(rcv_pkcs12(alice_key, alice_cert, chain, pw, "alice",
+	TAP_INT_EQ(p12_random_password(pw, 20, &err), 0, "password");
+	TAP_INT_EQ(p12_make(alice_key, alice_cert, chain, pw, "alice",
 	    &der, &len, &err), 0, "PKCS#12 built");
 	TAP_OK(write_file(path, der, len) == 0, "PKCS#12 written");
 	OPENSSL_clear_free(der, len);
@@ -965,8 +966,8 @@ test_pkcs12(void)
 	} else
 		printf("ok %d - # SKIP pk12util not installed\n", ++tap_n);
 
-	TAP_INT_EQ(rcv_load_p12(path, pw, &key, &cert, &err), 0,
-	    "rcv_load_p12 reads it back");
+	TAP_INT_EQ(p12_load(path, pw, &key, &cert, &err), 0,
+	    "p12_load reads it back");
 	TAP_OK(key != NULL && EVP_PKEY_eq(key, alice_key) == 1 &&
 	    cert != NULL && X509_cmp(cert, alice_cert) == 0,
 	    "same key and certificate");
@@ -975,21 +976,21 @@ test_pkcs12(void)
 	key = NULL;
 	cert = NULL;
 	ca_err_clear(&err);
-	TAP_INT_EQ(rcv_load_p12(path, "wrong", &key, &cert, &err),
+	TAP_INT_EQ(p12_load(path, "wrong", &key, &cert, &err),
 	    CA_ERR_AUTH, "a wrong password is CA_ERR_AUTH");
 	TAP_OK(key == NULL && cert == NULL && has_msg(&err, path) &&
 	    has_msg(&err, "wrong password"), "naming the file");
 	ca_err_clear(&err);
-	TAP_INT_EQ(rcv_load_p12(path, NULL, &key, &cert, &err), CA_ERR_AUTH,
+	TAP_INT_EQ(p12_load(path, NULL, &key, &cert, &err), CA_ERR_AUTH,
 	    "no password for a protected file is CA_ERR_AUTH");
 
 	/* An empty password: NULL finds it. */
 	ca_err_clear(&err);
-	if (rcv_pkcs12(alice_key, alice_cert, NULL, "", NULL, &der, &len,
+	if (p12_make(alice_key, alice_cert, NULL, "", NULL, &der, &len,
 	    &err) != 0 || write_file(empty, der, len) != 0)
 		TAP_OK(0, "empty-password PKCS#12: %s", err.msg);
 	OPENSSL_clear_free(der, len);
-	TAP_INT_EQ(rcv_load_p12(empty, NULL, &key, &cert, &err), 0,
+	TAP_INT_EQ(p12_load(empty, NULL, &key, &cert, &err), 0,
 	    "an empty password is tried when none is given");
 	EVP_PKEY_free(key);
 	X509_free(cert);
@@ -998,10 +999,10 @@ test_pkcs12(void)
 
 	write_file(junk, "not a pkcs12", 12);
 	ca_err_clear(&err);
-	TAP_INT_EQ(rcv_load_p12(junk, "x", &key, &cert, &err),
+	TAP_INT_EQ(p12_load(junk, "x", &key, &cert, &err),
 	    CA_ERR_INVALID, "junk is not a PKCS#12");
 	ca_err_clear(&err);
-	TAP_INT_EQ(rcv_pkcs12(alice_key, alice_cert, NULL, NULL, NULL, &der,
+	TAP_INT_EQ(p12_make(alice_key, alice_cert, NULL, NULL, NULL, &der,
 	    &len, &err), CA_ERR_INVALID, "a PKCS#12 needs a password");
 	unlink(path);
 	unlink(empty);
@@ -1023,7 +1024,7 @@ test_password(void)
 	memset(seen, 0, sizeof(seen));
 	ca_err_clear(&err);
 	for (n = 0; n < 100; n++) {
-		if (rcv_random_password(pw, 127, &err) != 0 ||
+		if (p12_random_password(pw, 127, &err) != 0 ||
 		    strlen(pw) != 127) {
 			alnum = 0;
 			break;
@@ -1039,9 +1040,9 @@ test_password(void)
 			all = 0;
 	TAP_OK(alnum, "passwords are 127 characters of A-Za-z0-9");
 	TAP_OK(all, "every one of the 62 characters turns up");
-	TAP_INT_EQ(rcv_random_password(pw, 128, &err), CA_ERR_INVALID,
+	TAP_INT_EQ(p12_random_password(pw, 128, &err), CA_ERR_INVALID,
 	    "128 characters are too many");
-	TAP_INT_EQ(rcv_random_password(pw, 0, &err), 0, "an empty one");
+	TAP_INT_EQ(p12_random_password(pw, 0, &err), 0, "an empty one");
 	TAP_INT_EQ(strlen(pw), 0, "is empty");
 }
 

@@ -1,6 +1,7 @@
 /*
  * Unit tests for the log escaper (ca/util.c util_escape_log), the capped
- * buffer (ca/dynbuf.c) and util_read_file's cap.
+ * buffer (ca/dynbuf.c), util_read_file's cap and the hex decoder
+ * (util_unhex).
  */
 #include "ac-config.h"
 
@@ -24,6 +25,7 @@ static void test_utf8(void);
 static void test_bounds(void);
 static void test_dynbuf(void);
 static void test_read_file(void);
+static void test_unhex(void);
 
 /* The escape of in[0..len) in a static buffer. */
 static const char *
@@ -185,11 +187,48 @@ test_read_file(void)
 	unlink(path);
 }
 
+static void
+test_unhex(void)
+{
+	static const char *bad[] = {
+		"00112233445566",	/* one byte short */
+		"0011223344556677ff",	/* one byte over */
+		"001122334455667",	/* odd */
+		"00:1122334455667",	/* a separator hexstr2buf would take */
+		"0011223344556g77",
+		"0011223344 56677",
+		"0x11223344556677",
+		"",
+	};
+	unsigned char out[8], hex[17];
+	size_t i;
+
+	TAP_INT_EQ(util_unhex("0123456789abcdef", out, sizeof(out)), 0,
+	    "lower-case hex");
+	TAP_OK(memcmp(out, "\x01\x23\x45\x67\x89\xab\xcd\xef", 8) == 0,
+	    "decodes to its bytes");
+	TAP_INT_EQ(util_unhex("FFfe00A0b1C2d3E4", out, sizeof(out)), 0,
+	    "upper and mixed case");
+	TAP_OK(memcmp(out, "\xff\xfe\x00\xa0\xb1\xc2\xd3\xe4", 8) == 0,
+	    "decodes to its bytes");
+	util_hex(out, sizeof(out), (char *)hex);
+	TAP_STR_EQ((char *)hex, "fffe00a0b1c2d3e4", "util_hex turns it back");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(out, 0x5a, sizeof(out));
+		TAP_INT_EQ(util_unhex(bad[i], out, sizeof(out)), -1,
+		    "refused: \"%s\"", bad[i]);
+		TAP_OK(memcmp(out, "\0\0\0\0\0\0\0\0", 8) == 0,
+		    "and out is zeroed");
+	}
+	TAP_INT_EQ(util_unhex("", out, 0), 0, "no digits for no bytes");
+}
+
 int
 main(void)
 {
 	test_dynbuf();
 	test_read_file();
+	test_unhex();
 	test_plain();
 	test_controls();
 	test_utf8();
