@@ -50,6 +50,7 @@ static int pkcs12_payload(xmlNodePtr, const struct prof_params *,
 static int mail_payload(xmlNodePtr, const struct prof_params *,
     const struct mdm_user *, const struct mdm_identity *, const char *,
     struct ca_err *);
+static int root_payload(xmlNodePtr, X509 *, struct ca_err *);
 static int signer_issue(struct ca *, int64_t, X509 **, EVP_PKEY **,
     struct ca_err *);
 static char *signer_key_path(struct ca *, X509 *);
@@ -209,6 +210,42 @@ mail_payload(xmlNodePtr arr, const struct prof_params *p,
 	    plist_bool(d, "SMIMEEnableEncryptionPerMessageSwitch", 1) != 0)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	return 0;
+}
+
+/*
+ * A CA certificate the device is to trust (com.apple.security.root, which
+ * Apple's device-management schema makes an alias of
+ * com.apple.security.pkcs1): PayloadContent is the DER certificate.
+ */
+static int
+root_payload(xmlNodePtr arr, X509 *cert, struct ca_err *err)
+{
+	char uuid[37], cn[200], name[256], file[80], sha1[41];
+	unsigned char *der = NULL;
+	xmlNodePtr d;
+	int len, r;
+
+	if ((r = mdm_uuid(uuid, err)) != 0)
+		return r;
+	if ((len = i2d_X509(cert, &der)) <= 0)
+		return ca_err_ssl(err, CA_ERR_CRYPTO, "encoding a CA "
+		    "certificate for its root payload");
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+	    NID_commonName, cn, sizeof(cn)) <= 0)
+		snprintf(cn, sizeof(cn), "CA");
+	snprintf(name, sizeof(name), "%s (trusted for mail)", cn);
+	util_sha1_hex(der, (size_t)len, sha1);
+	snprintf(file, sizeof(file), "%.16s.cer", sha1);
+	if ((d = xmlNewChild(arr, NULL, BAD_CAST "dict", NULL)) == NULL ||
+	    payload_head(d, "com.apple.security.root", uuid, "root",
+	    name) != 0 ||
+	    plist_string(d, "PayloadDescription", "A certificate authority "
+	    "that signs S/MIME certificates of this organisation") != 0 ||
+	    plist_string(d, "PayloadCertificateFileName", file) != 0 ||
+	    plist_data(d, "PayloadContent", der, (size_t)len) != 0)
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	OPENSSL_free(der);
+	return r;
 }
 
 /* An empty plist document; *rootp is its <plist> element. */
@@ -371,6 +408,11 @@ prof_build(const struct prof_params *p, const struct mdm_user *u,
 	}
 	for (i = 0; i < u->n; i++)
 		if ((r = pkcs12_payload(arr, p, u, &u->ids[i], uuids[i],
+		    err)) != 0)
+			goto out;
+	for (i = 0; p->roots != NULL && i < (size_t)sk_X509_num(p->roots);
+	    i++)
+		if ((r = root_payload(arr, sk_X509_value(p->roots, (int)i),
 		    err)) != 0)
 			goto out;
 	if ((r = mail_payload(arr, p, u, cur, uuids[cur - u->ids],

@@ -19,13 +19,15 @@ struct prof_params {
 	int encrypt_by_default;		/* SMIMEEncryptByDefault */
 	int aes;			/* PKCS#12 with PBES2, not 3DES */
 	X509 *encrypt_to;		/* EncryptedPayloadContent; or NULL */
+	STACK_OF(X509) *roots;		/* CA certificates to trust; or NULL */
 };
 
 /*
  * An XML plist: one com.apple.security.pkcs12 payload per identity of u
  * (each with its own random password), and a com.apple.mail.managed
  * payload whose S/MIME keys name the payload of the current certificate.
- * Refuses a user without a current (valid) certificate. With encrypt_to,
+ * Refuses a user without a current (valid) certificate. With roots, one
+ * com.apple.security.root payload per certificate in it. With encrypt_to,
  * the payloads are a CMS EnvelopedData to that device certificate.
  */
 int prof_build(const struct prof_params *p, const struct mdm_user *u,

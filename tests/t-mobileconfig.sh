@@ -10,7 +10,11 @@
 # profile's keys. With --sign the profile is DER CMS SignedData that
 # `openssl smime -verify -CAfile lab/chain.pem` verifies, signed by a
 # CA-issued certificate (not the CA itself), chain included, content the
-# plist; a changed profile or a foreign trust anchor fails.
+# plist; a changed profile or a foreign trust anchor fails. With
+# --with-root each certificate of lab/chain.pem (the lab is two-tier:
+# issuing CA and root) is a com.apple.security.root payload whose
+# PayloadContent is that certificate's DER (as openssl x509 -outform DER
+# gives it), signed or not; without it there is none.
 
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/keys.sh"
@@ -130,7 +134,7 @@ profile_check()
 }
 
 # --- a lab CA; bob with an old and a current certificate ------------------
-run_ok smimeca -d "$T/lab" init --lab --key rsa:2048 --no-ldap ||
+run_ok smimeca -d "$T/lab" init --lab --two-tier --key rsa:2048 --no-ldap ||
     bail_out "smimeca init --lab failed"
 officer_pw 1 >kp1
 officer_pw 2 >kp2
@@ -271,5 +275,84 @@ is "$(cat changed.n)" 1 "the signed profile carries the address in clear (change
 run_fails -m "openssl smime -verify of the changed profile fails" \
     openssl smime -verify -inform DER -in changed.mobileconfig \
     -CAfile lab/chain.pem -out /dev/null
+
+# --- --with-root: the CA chain for the device to trust ----------------------
+# The checks of the root payloads: PROFILE CHAIN-CERT.der ...
+ROOT_CHECK='
+import plistlib, uuid
+path = sys.argv[1]
+want = [open(p, "rb").read() for p in sys.argv[2:]]
+tag = os.path.basename(path)
+top = plistlib.loads(open(path, "rb").read(), fmt=plistlib.FMT_XML)
+pc = top.get("PayloadContent")
+pc = pc if isinstance(pc, list) else []
+roots = [p for p in pc if isinstance(p, dict) and
+         p.get("PayloadType") == "com.apple.security.root"]
+check(len(roots) == len(want),
+      "%s: %d com.apple.security.root payloads, one per CA certificate" %
+      (tag, len(want)), len(roots))
+got = [p.get("PayloadContent") for p in roots]
+check(all(type(g) is bytes for g in got),
+      "%s: each root PayloadContent is data" % tag, [type(g) for g in got])
+check(sorted(g for g in got if type(g) is bytes) == sorted(want),
+      "%s: the root PayloadContents are the chain certificates, DER byte "
+      "for byte" % tag,
+      [hashlib.sha256(g).hexdigest()[:16] for g in got if type(g) is bytes])
+for i, p in enumerate(roots):
+    n = "%s root[%d]" % (tag, i)
+    check(p.get("PayloadVersion") == 1 and type(p.get("PayloadVersion")) is int,
+          "%s: PayloadVersion 1" % n, p.get("PayloadVersion"))
+    try:
+        uuid.UUID(p.get("PayloadUUID", ""))
+        isuuid = True
+    except Exception:
+        isuuid = False
+    check(isuuid, "%s: PayloadUUID is a UUID" % n, p.get("PayloadUUID"))
+    for k in ("PayloadIdentifier", "PayloadDisplayName",
+              "PayloadCertificateFileName"):
+        check(isinstance(p.get(k), str) and p.get(k) != "",
+              "%s: %s is a string" % (n, k), p.get(k))
+    try:
+        c = x509.load_der_x509_certificate(p.get("PayloadContent"))
+        bc = ext(c, ExtensionOID.BASIC_CONSTRAINTS)
+        isca = bc is not None and bc.value.ca
+    except Exception as e:
+        isca = e
+    check(isca is True, "%s: the certificate is a CA certificate" % n, isca)
+'
+printf '%s\n' "$ROOT_CHECK" >"$T/root-check.py"
+awk '/-----BEGIN CERTIFICATE-----/ { n++; f = "chain-" n ".pem" }
+    f != "" { print > f }
+    /-----END CERTIFICATE-----/ { close(f); f = "" }' lab/chain.pem
+chain_der=
+for c in chain-*.pem; do
+	openssl x509 -in "$c" -outform DER -out "${c%.pem}.der" ||
+	    bail_out "openssl x509 -outform DER of $c"
+	chain_der="$chain_der ${c%.pem}.der"
+done
+is "$(echo $chain_der | wc -w)" 2 \
+    "lab/chain.pem holds the issuing CA and the root"
+
+run_ok -m "export mobileconfig --with-root" \
+    smimeca -d lab export mobileconfig --email bob@lab.example --with-root \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --out root.mobileconfig
+like "$out" 'the CA chain to trust' "it says the chain is in the profile"
+profile_check root.mobileconfig bob@lab.example "" "" lab/ca.crt bob2.crt \
+    bob1.crt bob1/key.pem bob2.crt bob2/key.pem
+py_tap root.mobileconfig $chain_der <"$T/root-check.py"
+py_tap bob.mobileconfig <"$T/root-check.py"
+
+run_ok -m "export mobileconfig --with-root --sign" \
+    smimeca -d lab export mobileconfig --email bob@lab.example --with-root \
+    --sign --kra-key officers/officer1.p12 --kra-pass-file kp1 \
+    --out root-signed.mobileconfig
+check "openssl smime -verify -CAfile lab/chain.pem of the --with-root profile" \
+    openssl smime -verify -inform DER -in root-signed.mobileconfig \
+    -CAfile lab/chain.pem -out root-plist.xml
+like "$err" 'Verification successful' "openssl says the signature verifies"
+py_tap root-plist.xml $chain_der <"$T/root-check.py"
+run_fails -m "the --with-root profile does not verify under a foreign CA" \
+    openssl smime -verify -inform DER -in root-signed.mobileconfig \
+    -CAfile foreign.crt -out /dev/null
 
 done_testing

@@ -35,6 +35,7 @@ struct cli_cmd {
 
 /* One table a command word, in the order `smimeca --help` lists them. */
 extern const struct cli_cmd cli_init_cmds[];	/* cmd_init.c */
+extern const struct cli_cmd cli_ca_cmds[];	/* cmd_ca.c */
 extern const struct cli_cmd cli_revoke_cmds[];	/* cmd_revoke.c */
 extern const struct cli_cmd cli_crl_cmds[];	/* cmd_crl.c */
 extern const struct cli_cmd cli_template_cmds[]; /* cmd_template.c */

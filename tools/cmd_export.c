@@ -70,7 +70,7 @@ const struct cli_cmd cli_export_cmds[] = {
 	    "--kra-key OFFICER.p12 [--kra-pass-file F] [--kra-key ...] "
 	    "[--sign] [--encrypt-to DEV.crt [--device-ca CA.pem]] "
 	    "[--imap-host H] [--smtp-host H] [--encrypt-by-default] [--aes] "
-	    "--out FILE" },
+	    "[--with-root] --out FILE" },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -474,6 +474,7 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 		{ "encrypt-by-default", no_argument, NULL, 'E' },
 		{ "aes", no_argument, NULL, 'A' },
 		{ "encrypt-to", required_argument, NULL, 't' },
+		{ "with-root", no_argument, NULL, 'R' },
 		CLI_OPT_DEVICE_CA,
 		CLI_OPT_OUT,
 		CLI_OPT_END
@@ -489,7 +490,7 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 	size_t xlen = 0, dlen = 0;
 	X509 *signer = NULL;
 	EVP_PKEY *skey = NULL;
-	int ch, sign = 0, rc = CLI_FAIL;
+	int ch, sign = 0, with_root = 0, rc = CLI_FAIL;
 	int64_t now = (int64_t)time(NULL);
 
 	ca_err_clear(&err);
@@ -510,6 +511,7 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 		case 'E': pp.encrypt_by_default = 1; break;
 		case 'A': pp.aes = 1; break;
 		case 't': tof = optarg; break;
+		case 'R': with_root = 1; break;
 		case 'C': caf = optarg; break;
 		case 'o': out = optarg; break;
 		case 'k':
@@ -543,6 +545,8 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(ca_cert(ca)),
 	    NID_commonName, org, sizeof(org)) > 0)
 		pp.org = org;
+	if (with_root)
+		pp.roots = ca_chain(ca);
 	if (mdm_recover(ca, email, off.o, off.n, now, &u, &err) != 0 ||
 	    prof_build(&pp, u, &xml, &xlen, &err) != 0)
 		goto out;
@@ -554,8 +558,9 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 			goto out;
 	} else if (util_write_file(out, xml, xlen, 0600, &err) != 0)
 		goto out;
-	printf("wrote %s (%zu identit%s of %s%s%s)", out, u->n,
-	    u->n == 1 ? "y" : "ies", email, sign ? ", signed" : "",
+	printf("wrote %s (%zu identit%s of %s%s%s%s)", out, u->n,
+	    u->n == 1 ? "y" : "ies", email, with_root ? ", the CA chain to "
+	    "trust" : "", sign ? ", signed" : "",
 	    tof != NULL ? ", encrypted to the device" : "");
 	if (tof == NULL)
 		printf("; it holds private keys and their passwords: hand it "

@@ -20,6 +20,7 @@ static int usage_group(const char *, const char *);
 /* In this order `smimeca --help` lists the commands. */
 static const struct cli_cmd *const cmd_tables[] = {
 	cli_init_cmds,
+	cli_ca_cmds,
 	cli_revoke_cmds,
 	cli_crl_cmds,
 	cli_template_cmds,
