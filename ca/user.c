@@ -162,21 +162,18 @@ valid_cn(const char *s)
 	return 1;
 }
 
-int
-user_add(struct ca *ca, const char *email, const char *cn,
-    const char *password, struct ca_err *err)
+/*
+ * Stores a new account (add) or a new password for email, hashed, with
+ * its audit row, in one transaction.
+ */
+static int
+store_secret(struct ca *ca, const char *email, const char *cn,
+    const char *password, int add, struct ca_err *err)
 {
 	struct db *db = ca_db(ca);
 	char *mail = NULL, *hash = NULL;
 	int r, in_tx = 0;
 
-	if (!valid_email(email))
-		return ca_err_set(err, CA_ERR_INVALID, "\"%s\" is not a plain "
-		    "mail address", email);
-	if (cn != NULL && !valid_cn(cn))
-		return ca_err_set(err, CA_ERR_INVALID, "the name given with --cn "
-		    "for %s holds a control character (a line break, an escape "
-		    "or a tab): give the name as plain text", email);
 	if (strlen(password) < 8)
 		return ca_err_set(err, CA_ERR_INVALID, "the password for %s "
 		    "is shorter than 8 characters", email);
@@ -187,19 +184,34 @@ user_add(struct ca *ca, const char *email, const char *cn,
 	    (r = db_begin(db, err)) != 0)
 		goto out;
 	in_tx = 1;
-	if ((r = db_user_add(db, mail, cn, hash, err)) != 0)
+	if ((r = add ? db_user_add(db, mail, cn, hash, err) :
+	    db_user_set_pwhash(db, mail, hash, err)) != 0)
 		goto out;
-	if ((r = audit_append(db, ca_actor(ca), "user-add", mail,
-	    cn != NULL ? cn : "", err)) != 0 || (r = db_commit(db, err)) != 0)
+	if ((r = audit_append(db, ca_actor(ca), add ? "user-add" :
+	    "user-password", mail, add && cn != NULL ? cn : "", err)) != 0 ||
+	    (r = db_commit(db, err)) != 0)
 		goto out;
 	in_tx = 0;
-	r = 0;
  out:
 	if (in_tx)
 		db_rollback(db);
 	free(hash);
 	free(mail);
 	return r;
+}
+
+int
+user_add(struct ca *ca, const char *email, const char *cn,
+    const char *password, struct ca_err *err)
+{
+	if (!valid_email(email))
+		return ca_err_set(err, CA_ERR_INVALID, "\"%s\" is not a plain "
+		    "mail address", email);
+	if (cn != NULL && !valid_cn(cn))
+		return ca_err_set(err, CA_ERR_INVALID, "the name given with --cn "
+		    "for %s holds a control character (a line break, an escape "
+		    "or a tab): give the name as plain text", email);
+	return store_secret(ca, email, cn, password, 1, err);
 }
 
 int
@@ -444,32 +456,7 @@ int
 user_set_password(struct ca *ca, const char *email, const char *password,
     struct ca_err *err)
 {
-	struct db *db = ca_db(ca);
-	char *mail = NULL, *hash = NULL;
-	int r, in_tx = 0;
-
-	if (strlen(password) < 8)
-		return ca_err_set(err, CA_ERR_INVALID, "the password for %s "
-		    "is shorter than 8 characters", email);
-	if ((mail = strdup(email)) == NULL)
-		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-	util_lower(mail);
-	if ((r = user_hash_secret(password, &hash, err)) != 0 ||
-	    (r = db_begin(db, err)) != 0)
-		goto out;
-	in_tx = 1;
-	if ((r = db_user_set_pwhash(db, mail, hash, err)) != 0)
-		goto out;
-	if ((r = audit_append(db, ca_actor(ca), "user-password", mail, "",
-	    err)) != 0 || (r = db_commit(db, err)) != 0)
-		goto out;
-	in_tx = 0;
- out:
-	if (in_tx)
-		db_rollback(db);
-	free(hash);
-	free(mail);
-	return r;
+	return store_secret(ca, email, NULL, password, 0, err);
 }
 
 void
