@@ -341,6 +341,13 @@ labdir_create(const struct ca_config *cfg, int port,
 	    "include %s/core.schema\n"
 	    "include %s/cosine.schema\n"
 	    "include %s/inetorgperson.schema\n"
+	    "# mailNickname, the Exchange alias of Active Directory (its\n"
+	    "# OIDs), so that the AD layout's checks can be tried here.\n"
+	    "attributetype ( 1.2.840.113556.1.2.447 NAME 'mailNickname'\n"
+	    "  EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch\n"
+	    "  SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )\n"
+	    "objectclass ( 1.2.840.113556.1.3.46 NAME 'mailRecipient'\n"
+	    "  SUP top AUXILIARY MAY mailNickname )\n"
 	    "pidfile \"%s/slapd.pid\"\n"
 	    "argsfile \"%s/slapd.args\"\n",
 	    cfg->dir, cfg->dir, schemas, schemas, schemas, dir, dir);
@@ -400,6 +407,8 @@ labdir_create(const struct ca_config *cfg, int port,
 			goto out;
 		fprintf(f, "dn: uid=%s,ou=people," LABDIR_SUFFIX "\n"
 		    "objectClass: inetOrgPerson\n"
+		    "objectClass: mailRecipient\n"
+		    "mailNickname: %s\n"
 		    "uid: %s\n"
 		    "cn: %s\n"
 		    "givenName: %s\n"
@@ -409,9 +418,9 @@ labdir_create(const struct ca_config *cfg, int port,
 		    "ou: %s\n"
 		    "employeeNumber: %s\n"
 		    "userPassword: %s\n\n", lab_users[i].uid,
-		    lab_users[i].uid, lab_users[i].cn, lab_users[i].given,
-		    lab_users[i].sn, lab_users[i].uid, lab_users[i].title,
-		    lab_users[i].ou, lab_users[i].employee, hash);
+		    lab_users[i].uid, lab_users[i].uid, lab_users[i].cn,
+		    lab_users[i].given, lab_users[i].sn, lab_users[i].uid,
+		    lab_users[i].title, lab_users[i].ou, lab_users[i].employee, hash);
 		fprintf(uf, "%s %s@lab.example %s\n", lab_users[i].uid,
 		    lab_users[i].uid, userpw);
 	}

@@ -6,10 +6,14 @@
 #ifndef CA_PUBLISH_H
 #define CA_PUBLISH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ca;
+struct ca_config;
 struct ca_err;
+struct cfg_ldap;
+struct dir_entry;
 struct tpl;
 
 /*
@@ -101,5 +105,58 @@ typedef void (*pub_report_fn)(void *ctx, const char *who, const char *dn,
  */
 int pub_resync(struct ca *ca, const char *email, int dry_run,
     pub_report_fn fn, void *ctx, struct ca_err *err);
+
+/*
+ * The Active Directory layout: <attributes certificate="userCertificate">
+ * (no ;binary).
+ */
+int pub_layout_ad(const struct cfg_ldap *l);
+
+/*
+ * Under the AD layout, why entry e will not reach Exchange Online (no
+ * mailNickname: ADSync does not copy its userCertificate); NULL when
+ * nothing is wrong or the layout is another.
+ */
+const char *pub_entry_warning(const struct cfg_ldap *l,
+    const struct dir_entry *e);
+
+/* An entry the directory check warns about. */
+typedef void (*pub_warn_fn)(void *ctx, const char *dn, const char *mail,
+    const char *why);
+
+/*
+ * Under the AD layout, calls fn for every entry of <users filter> (with *
+ * for the address) that has no mailNickname, and sets *np to how many;
+ * otherwise does nothing. Needs the directory (CA_ERR_IO when it cannot
+ * be reached).
+ */
+int pub_check_entries(const struct ca_config *cfg, pub_warn_fn fn,
+    void *ctx, size_t *np, struct ca_err *err);
+
+/* A value of another issuer that publish clean removes (or would). */
+struct pub_clean_item {
+	const char *dn;
+	const char *attr;	/* as configured, e.g. userCertificate;binary */
+	const char *subject;	/* RFC 2253 */
+	const char *issuer;	/* RFC 2253 */
+	const char *serial;	/* hex */
+	const char *sha1;	/* SHA-1 of the certificate's DER, hex */
+	int removed;		/* removed and audited (never under dry_run) */
+	const char *error;	/* why it could not be removed, or NULL */
+};
+typedef void (*pub_clean_fn)(void *ctx, const struct pub_clean_item *it);
+
+/*
+ * Removes from attr ("userCertificate" or "userSMIMECertificate") the
+ * values holding certificates that this CA did not issue (Outlook's, an
+ * earlier CA's), in the entry of email or (email NULL) in every entry
+ * under <users base> that has the attribute; each removal is written to
+ * the audit log ("publish-clean"). Values of this CA and values that are
+ * no certificate stay. dry_run: only reports. Only this function removes
+ * other issuers' values; publishing never does. CA_ERR_IO when some value
+ * could not be removed (reported through fn as well).
+ */
+int pub_clean(struct ca *ca, const char *attr, const char *email,
+    int dry_run, pub_clean_fn fn, void *ctx, struct ca_err *err);
 
 #endif

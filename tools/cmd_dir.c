@@ -9,6 +9,7 @@
 #include "ca/config.h"
 #include "ca/err.h"
 #include "ca/ldapdir.h"
+#include "ca/publish.h"
 #include "ca/util.h"
 #include "tools/cli.h"
 
@@ -130,7 +131,7 @@ cmd_dir_check(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
 	struct ca_config *cfg = NULL;
 	struct ca_err err;
 	struct dir_entry *e = NULL;
-	const char *pwfile = NULL;
+	const char *pwfile = NULL, *why;
 	char *pw = NULL;
 	int ch, rc = CLI_FAIL;
 
@@ -152,6 +153,8 @@ cmd_dir_check(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
 		goto fail;
 	printf("ok: %s (mail %s, cn %s)\n", e->dn, e->mail ? e->mail : "-",
 	    e->cn ? e->cn : "-");
+	if ((why = pub_entry_warning(cfg->ldap, e)) != NULL)
+		cli_warnx("warning: %s: %s", e->dn, why);
 	rc = CLI_OK;
 	goto out;
  fail:

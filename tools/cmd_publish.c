@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,9 +27,13 @@ static int cmd_publish_retry(const struct cli_cmd *, struct cli *, int,
     char **);
 static int cmd_publish_resync(const struct cli_cmd *, struct cli *, int,
     char **);
+static int cmd_publish_clean(const struct cli_cmd *, struct cli *, int,
+    char **);
 static int number_arg(const char *, const char *, long, long, long *);
 static void resync_report(void *, const char *, const char *, int, int,
     const char *);
+static void check_report(void *, const char *, const char *, const char *);
+static void clean_report(void *, const struct pub_clean_item *);
 
 const struct cli_cmd cli_publish_cmds[] = {
 	{ "publish", "run", cmd_publish_run, "[--max N] [--now] "
@@ -37,12 +42,28 @@ const struct cli_cmd cli_publish_cmds[] = {
 	{ "publish", "retry", cmd_publish_retry, "[--email MAIL]" },
 	{ "publish", "resync", cmd_publish_resync, "[--email MAIL] "
 	    "[--dry-run] [--json]" },
+	{ "publish", "clean", cmd_publish_clean, "--attribute "
+	    "userSMIMECertificate|userCertificate (--email MAIL | --all) "
+	    "[--dry-run] [--json]" },
 	{ NULL, NULL, NULL, NULL }
 };
 
 struct resync_out {
 	json_t *arr;
 	int bad;
+};
+
+#define CHECK_SHOWN	20	/* entries named in the text output */
+
+struct check_out {
+	json_t *arr;
+	size_t n;
+};
+
+struct clean_out {
+	json_t *arr;
+	int dry_run;
+	int n;
 };
 
 static int
@@ -171,9 +192,12 @@ cmd_publish_status(const struct cli_cmd *me, struct cli *cli, int argc,
 	struct ca *ca = NULL;
 	struct ca_err err;
 	struct pub_status st;
+	struct check_out co;
+	struct ca_err cerr;
 	char when[21], next[21];
 	json_t *o = NULL, *old = NULL;
-	int json, rc;
+	size_t nwarn = 0;
+	int json, rc, cr;
 
 	ca_err_clear(&err);
 	if ((rc = cli_json_opt(me, argc, argv, &json)) != CLI_OK ||
@@ -186,6 +210,16 @@ cmd_publish_status(const struct cli_cmd *me, struct cli *cli, int argc,
 	}
 	util_iso8601(st.next_due, next);
 	util_iso8601(st.oldest_created, when);
+	/* Warnings only: status must work with the directory down. */
+	memset(&co, 0, sizeof(co));
+	ca_err_clear(&cerr);
+	if (json && (co.arr = json_array()) == NULL) {
+		ca_close(ca);
+		return CLI_FAIL;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	cr = pub_check_entries(ca_config(ca), check_report, &co, &nwarn,
+	    &cerr);
 	if (json) {
 		if (st.oldest_id != 0)
 			old = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:s?}",
@@ -197,14 +231,17 @@ cmd_publish_status(const struct cli_cmd *me, struct cli *cli, int argc,
 			    "attempts", st.oldest_attempts,
 			    "last_error", st.oldest_error[0] != '\0' ?
 			    st.oldest_error : NULL);
-		o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:s?, s:o?}",
+		o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:s?, s:o?, s:o, "
+		    "s:s?}",
 		    "configured", ca_config(ca)->ldap != NULL,
 		    "due", (json_int_t)st.due,
 		    "waiting", (json_int_t)st.waiting,
 		    "failed", (json_int_t)st.failed,
 		    "done", (json_int_t)st.done,
 		    "next_attempt", st.next_due != 0 ? next : NULL,
-		    "oldest", old);
+		    "oldest", old,
+		    "warnings", co.arr,
+		    "check_error", cr != 0 ? cerr.msg : NULL);
 		ca_close(ca);
 		return cli_json_print_steal(o);
 	}
@@ -229,6 +266,12 @@ cmd_publish_status(const struct cli_cmd *me, struct cli *cli, int argc,
 		    st.oldest_attempts, st.oldest_attempts == 1 ? "" : "s",
 		    st.oldest_error[0] != '\0' ? "\n           last error: " :
 		    "", st.oldest_error);
+	if (nwarn > CHECK_SHOWN)
+		cli_warnx("warning: %zu more entries without mailNickname",
+		    nwarn - CHECK_SHOWN);
+	if (cr != 0)
+		cli_warnx("warning: the directory could not be checked for "
+		    "mailNickname: %s", cerr.msg);
 	ca_close(ca);
 	return CLI_OK;
 }
@@ -339,5 +382,112 @@ cmd_publish_resync(const struct cli_cmd *me, struct cli *cli, int argc,
 		if (cli_json_print_steal(ro.arr) != CLI_OK)
 			return CLI_FAIL;
 	}
+	return r == 0 ? CLI_OK : CLI_FAIL;
+}
+
+static void
+check_report(void *ctx, const char *dn, const char *mail, const char *why)
+{
+	struct check_out *co = ctx;
+
+	if (co->arr != NULL) {
+		json_array_append_new(co->arr, json_pack("{s:s, s:s?, s:s}",
+		    "dn", dn, "mail", mail, "warning", why));
+		return;
+	}
+	if (co->n++ < CHECK_SHOWN)
+		cli_warnx("warning: %s: %s", dn, why);
+}
+
+static void
+clean_report(void *ctx, const struct pub_clean_item *it)
+{
+	struct clean_out *co = ctx;
+
+	co->n++;
+	if (co->arr != NULL) {
+		json_array_append_new(co->arr, json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s?}",
+		    "dn", it->dn, "attribute", it->attr,
+		    "subject", it->subject, "issuer", it->issuer,
+		    "serial", it->serial, "sha1", it->sha1,
+		    "removed", it->removed, "error", it->error));
+		return;
+	}
+	if (it->error != NULL) {
+		cli_warnx("%s: %s serial %s of %s: %s", it->dn, it->attr,
+		    it->serial, it->issuer, it->error);
+		return;
+	}
+	printf("%s %s: %s serial %s sha1 %s\n  subject %s\n"
+	    "  issuer  %s\n", co->dry_run ? "would remove" : "removed",
+	    it->dn, it->attr, it->serial, it->sha1, it->subject, it->issuer);
+}
+
+static int
+cmd_publish_clean(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
+{
+	static const struct option opts[] = {
+		{ "attribute", required_argument, NULL, 'a' },
+		{ "email", required_argument, NULL, 'e' },
+		{ "all", no_argument, NULL, 'A' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		CLI_OPT_JSON,
+		CLI_OPT_END
+	};
+	struct ca *ca = NULL;
+	struct ca_err err;
+	struct clean_out co;
+	const char *attr = NULL, *email = NULL;
+	int ch, all = 0, json = 0, rc, r;
+
+	ca_err_clear(&err);
+	memset(&co, 0, sizeof(co));
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			attr = optarg;
+			break;
+		case 'e':
+			email = optarg;
+			break;
+		case 'A':
+			all = 1;
+			break;
+		case 'n':
+			co.dry_run = 1;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			return cli_usage(me);
+		}
+	}
+	if (optind != argc || attr == NULL || (email == NULL) == !all)
+		return cli_usage(me);
+	if (strcasecmp(attr, "userCertificate") != 0 &&
+	    strcasecmp(attr, "userSMIMECertificate") != 0) {
+		cli_warnx("--attribute %s: give userCertificate or "
+		    "userSMIMECertificate", attr);
+		return CLI_USAGE;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		return rc;
+	if (json && (co.arr = json_array()) == NULL) {
+		ca_close(ca);
+		return CLI_FAIL;
+	}
+	r = pub_clean(ca, attr, email, co.dry_run, clean_report, &co, &err);
+	ca_close(ca);
+	if (r != 0)
+		cli_print_err(&err);
+	if (json) {
+		if (cli_json_print_steal(co.arr) != CLI_OK)
+			return CLI_FAIL;
+	} else if (r == 0 && co.n == 0)
+		printf("no values of other issuers\n");
 	return r == 0 ? CLI_OK : CLI_FAIL;
 }
