@@ -1,7 +1,8 @@
 /*
  * Apple configuration profiles (PROTOCOLS.md section 5): an XML plist
  * written with libxml2, one com.apple.security.pkcs12 payload per escrowed
- * identity and a com.apple.mail.managed account whose S/MIME settings name
+ * identity and a mail account (com.apple.mail.managed for IMAP, or
+ * com.apple.eas.account for Exchange ActiveSync) whose S/MIME settings name
  * the current one; optionally signed (CMS SignedData) by a certificate the
  * CA issues for that.
  */
@@ -48,6 +49,9 @@ static int pkcs12_payload(xmlNodePtr, const struct prof_params *,
     const struct mdm_user *, const struct mdm_identity *, char[37],
     struct ca_err *);
 static int mail_payload(xmlNodePtr, const struct prof_params *,
+    const struct mdm_user *, const struct mdm_identity *, const char *,
+    struct ca_err *);
+static int eas_payload(xmlNodePtr, const struct prof_params *,
     const struct mdm_user *, const struct mdm_identity *, const char *,
     struct ca_err *);
 static int root_payload(xmlNodePtr, X509 *, struct ca_err *);
@@ -203,6 +207,54 @@ mail_payload(xmlNodePtr arr, const struct prof_params *p,
 	    plist_bool(d, "SMIMESigningEnabled", sign) != 0 ||
 	    (sign && plist_string(d, "SMIMESigningCertificateUUID",
 	    cur_uuid) != 0) ||
+	    plist_bool(d, "SMIMEEncryptionEnabled", 1) != 0 ||
+	    plist_string(d, "SMIMEEncryptionCertificateUUID", cur_uuid) != 0 ||
+	    plist_bool(d, "SMIMEEncryptByDefault", p->encrypt_by_default) !=
+	    0 ||
+	    plist_bool(d, "SMIMEEnableEncryptionPerMessageSwitch", 1) != 0)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * An Exchange ActiveSync account, as iOS's native Exchange connector takes
+ * it: keys of Apple's com.apple.eas.account schema only. The identities are
+ * the PKCS#12 payload of the current certificate, for signing only when it
+ * is dual-use; otherwise the user may pick the device's own signing
+ * identity (one per device, e.g. from SCEP). No password: the device asks.
+ */
+static int
+eas_payload(xmlNodePtr arr, const struct prof_params *p,
+    const struct mdm_user *u, const struct mdm_identity *cur,
+    const char *cur_uuid, struct ca_err *err)
+{
+	char uuid[37], name[300];
+	uint32_t ku = X509_get_key_usage(cur->cert);
+	int sign = (ku & KU_DIGITAL_SIGNATURE) != 0;
+	xmlNodePtr d;
+	int r;
+
+	if (p->eas_host == NULL || *p->eas_host == '\0')
+		return ca_err_set(err, CA_ERR_INVALID, "an Exchange "
+		    "ActiveSync account needs the name of its host");
+	if ((r = mdm_uuid(uuid, err)) != 0)
+		return r;
+	snprintf(name, sizeof(name), "Exchange %s", u->email);
+	if ((d = xmlNewChild(arr, NULL, BAD_CAST "dict", NULL)) == NULL ||
+	    payload_head(d, "com.apple.eas.account", uuid, "eas",
+	    name) != 0 ||
+	    plist_string(d, "EmailAddress", u->email) != 0 ||
+	    plist_string(d, "Host", p->eas_host) != 0 ||
+	    plist_bool(d, "SSL", 1) != 0 ||
+	    plist_string(d, "UserName", p->eas_user != NULL ?
+	    p->eas_user : u->email) != 0 ||
+	    plist_bool(d, "SMIMEEnabled", 1) != 0 ||
+	    plist_bool(d, "SMIMESigningEnabled", sign) != 0 ||
+	    (sign && plist_string(d, "SMIMESigningCertificateUUID",
+	    cur_uuid) != 0) ||
+	    plist_bool(d, "SMIMESigningUserOverrideable", !sign) != 0 ||
+	    plist_bool(d, "SMIMESigningCertificateUUIDUserOverrideable",
+	    !sign) != 0 ||
 	    plist_bool(d, "SMIMEEncryptionEnabled", 1) != 0 ||
 	    plist_string(d, "SMIMEEncryptionCertificateUUID", cur_uuid) != 0 ||
 	    plist_bool(d, "SMIMEEncryptByDefault", p->encrypt_by_default) !=
@@ -415,8 +467,9 @@ prof_build(const struct prof_params *p, const struct mdm_user *u,
 		if ((r = root_payload(arr, sk_X509_value(p->roots, (int)i),
 		    err)) != 0)
 			goto out;
-	if ((r = mail_payload(arr, p, u, cur, uuids[cur - u->ids],
-	    err)) != 0 || (r = mdm_uuid(puuid, err)) != 0 ||
+	if ((r = (p->account == PROF_ACCOUNT_EAS ? eas_payload :
+	    mail_payload)(arr, p, u, cur, uuids[cur - u->ids], err)) != 0 ||
+	    (r = mdm_uuid(puuid, err)) != 0 ||
 	    (inner != NULL &&
 	    (r = encrypt_payloads(top, inner, p->encrypt_to, err)) != 0))
 		goto out;

@@ -12,10 +12,19 @@ struct ca;
 struct ca_err;
 struct mdm_user;
 
+/* The mail account payload of the profile. */
+enum prof_account {
+	PROF_ACCOUNT_IMAP,		/* com.apple.mail.managed */
+	PROF_ACCOUNT_EAS,		/* com.apple.eas.account (Exchange) */
+};
+
 struct prof_params {
 	const char *org;		/* PayloadOrganization: the CA's name */
+	enum prof_account account;
 	const char *imap_host;		/* NULL: mail.DOMAIN */
 	const char *smtp_host;		/* NULL: the IMAP host */
+	const char *eas_host;		/* Exchange ActiveSync host (EAS) */
+	const char *eas_user;		/* NULL: the mail address */
 	int encrypt_by_default;		/* SMIMEEncryptByDefault */
 	int aes;			/* PKCS#12 with PBES2, not 3DES */
 	X509 *encrypt_to;		/* EncryptedPayloadContent; or NULL */
@@ -24,8 +33,9 @@ struct prof_params {
 
 /*
  * An XML plist: one com.apple.security.pkcs12 payload per identity of u
- * (each with its own random password), and a com.apple.mail.managed
- * payload whose S/MIME keys name the payload of the current certificate.
+ * (each with its own random password), and a mail account payload
+ * (com.apple.mail.managed, or com.apple.eas.account with PROF_ACCOUNT_EAS)
+ * whose S/MIME keys name the payload of the current certificate.
  * Refuses a user without a current (valid) certificate. With roots, one
  * com.apple.security.root payload per certificate in it. With encrypt_to,
  * the payloads are a CMS EnvelopedData to that device certificate.

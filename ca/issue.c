@@ -667,9 +667,12 @@ enforce_limit(struct ca *ca, const struct iss_request *r,
 			;
 		rc = ca_err_set(err, CA_ERR_POLICY, "template %s allows %d "
 		    "active certificate(s) per subject and %s holds %zu "
-		    "(revoke one first, e.g. smimeca revoke %s --reason "
-		    "superseded)", t->name, t->max_active,
-		    pl->email ? pl->email : pl->subject_str, active,
+		    "(list them with smimeca cert list%s%s --template %s "
+		    "--status valid; revoke one first, e.g. the oldest: "
+		    "smimeca revoke %s --reason superseded)", t->name,
+		    t->max_active, pl->email ? pl->email : pl->subject_str,
+		    active, pl->email ? " --email " : "",
+		    pl->email ? pl->email : "", t->name,
 		    i < n ? list[i]->serial : "SERIAL");
 		goto out;
 	}

@@ -9,7 +9,8 @@ run_ok smimeca -d lab init --name "Lab Issuing CA"
 for f in smimeca.conf smimeca.db private/ca.key ca.crt chain.pem; do
 	check "init created $f" test -s "lab/$f"
 done
-for t in smime-encryption smime-signature smime-dual device-auth kra; do
+for t in smime-encryption smime-signature smime-signature-device smime-dual \
+    device-auth kra; do
 	check "init copied template $t" test -s "lab/templates/$t.xml"
 done
 check "no root.crt without --two-tier" test ! -e lab/root.crt

@@ -14,7 +14,14 @@
 # --with-root each certificate of lab/chain.pem (the lab is two-tier:
 # issuing CA and root) is a com.apple.security.root payload whose
 # PayloadContent is that certificate's DER (as openssl x509 -outform DER
-# gives it), signed or not; without it there is none.
+# gives it), signed or not; without it there is none. With --account eas
+# the account is one com.apple.eas.account payload (no mail.managed) with
+# Host, UserName, EmailAddress and SSL, only keys of Apple's schema, whose
+# SMIMEEncryptionCertificateUUID (and, for a dual-use smime-dual
+# certificate, SMIMESigningCertificateUUID) is the PayloadUUID of the
+# PKCS#12 payload of the current certificate; signed, openssl smime
+# -verify checks it. --account eas without --eas-host, an unknown
+# --account and mixed IMAP/EAS options are usage errors (exit 2).
 
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/keys.sh"
@@ -354,5 +361,177 @@ py_tap root-plist.xml $chain_der <"$T/root-check.py"
 run_fails -m "the --with-root profile does not verify under a foreign CA" \
     openssl smime -verify -inform DER -in root-signed.mobileconfig \
     -CAfile foreign.crt -out /dev/null
+
+# --- --account eas: an Exchange ActiveSync account ------------------------
+# The checks of an EAS profile (XML): PROFILE MAIL HOST USER SIGN CUR-CERT
+# (SIGN 1: the current certificate signs too, its payload is the signing
+# identity; 0: no signing identity, the user picks the device's own). Every
+# key of the account must be one of Apple's com.apple.eas.account schema
+# (apple/device-management mdm/profiles/com.apple.eas.account.yaml).
+EAS_CHECK='
+import plistlib
+from cryptography.hazmat.primitives.serialization import pkcs12
+path, mail, host, user, sign, current = sys.argv[1:7]
+sign = sign == "1"
+tag = os.path.basename(path)
+cur = load_cert(current).fingerprint(hashes.SHA1()).hex()
+top = plistlib.loads(open(path, "rb").read(), fmt=plistlib.FMT_XML)
+pc = top.get("PayloadContent")
+pc = pc if isinstance(pc, list) else []
+eas = [p for p in pc if isinstance(p, dict) and
+       p.get("PayloadType") == "com.apple.eas.account"]
+mails = [p for p in pc if isinstance(p, dict) and
+         p.get("PayloadType") == "com.apple.mail.managed"]
+p12s = [p for p in pc if isinstance(p, dict) and
+        p.get("PayloadType") == "com.apple.security.pkcs12"]
+check(len(eas) == 1, "%s: one com.apple.eas.account payload" % tag, len(eas))
+check(len(mails) == 0, "%s: no com.apple.mail.managed payload" % tag,
+      len(mails))
+if not eas:
+    sys.exit(0)
+a = eas[0]
+n = "%s eas" % tag
+# Apple: the keys of the payload, and those every payload has.
+apple = set("""EmailAddress Host SSL OAuth UserName Password Certificate
+CertificateName CertificatePassword PreventMove PreventAppSheet
+PayloadCertificateUUID SMIMEEnabled SMIMESigningEnabled
+SMIMESigningCertificateUUID SMIMEEncryptionEnabled
+SMIMEEncryptionCertificateUUID SMIMEEnablePerMessageSwitch
+disableMailRecentsSyncing MailNumberOfPastDaysToSync HeaderMagic
+CommunicationServiceRules allowMailDrop SMIMESigningUserOverrideable
+SMIMESigningCertificateUUIDUserOverrideable SMIMEEncryptByDefault
+SMIMEEncryptByDefaultUserOverrideable
+SMIMEEncryptionCertificateUUIDUserOverrideable
+SMIMEEnableEncryptionPerMessageSwitch EnableMail EnableContacts
+EnableCalendars EnableReminders EnableNotes EnableMailUserOverridable
+EnableContactsUserOverridable EnableCalendarsUserOverridable
+EnableRemindersUserOverridable EnableNotesUserOverridable OAuthSignInURL
+OAuthTokenRequestURL OverridePreviousPassword VPNUUID PayloadType
+PayloadVersion PayloadIdentifier PayloadUUID PayloadDisplayName
+PayloadDescription PayloadOrganization""".split())
+check(set(a) <= apple, "%s: every key is in the Apple schema" % n,
+      sorted(set(a) - apple))
+check(a.get("Host") == host, "%s: Host %s" % (n, host), a.get("Host"))
+check(a.get("UserName") == user, "%s: UserName %s" % (n, user),
+      a.get("UserName"))
+check(a.get("EmailAddress") == mail, "%s: EmailAddress %s" % (n, mail),
+      a.get("EmailAddress"))
+check(a.get("SSL") is True, "%s: SSL true" % n, a.get("SSL"))
+check("Password" not in a, "%s: no Password (the device asks)" % n)
+for k in ("SMIMEEnabled", "SMIMEEncryptionEnabled", "SMIMEEncryptByDefault",
+          "SMIMEEnableEncryptionPerMessageSwitch", "SMIMESigningEnabled"):
+    check(type(a.get(k)) is bool, "%s: %s is a boolean" % (n, k), a.get(k))
+uuid_of = {}
+for p in p12s:
+    try:
+        x = pkcs12.load_pkcs12(p["PayloadContent"], p["Password"].encode())
+        uuid_of[x.cert.certificate.fingerprint(hashes.SHA1()).hex()] = \
+            p.get("PayloadUUID")
+    except Exception as e:
+        check(False, "%s: a pkcs12 payload opens" % tag, e)
+p12uuids = set(uuid_of.values())
+check(cur in uuid_of, "%s: a pkcs12 payload holds the current certificate"
+      % tag, sorted(uuid_of))
+check(a.get("SMIMEEncryptionCertificateUUID") == uuid_of.get(cur),
+      "%s: SMIMEEncryptionCertificateUUID is the PayloadUUID of the "
+      "pkcs12 payload of the current certificate" % n,
+      "got %s want %s" % (a.get("SMIMEEncryptionCertificateUUID"),
+      uuid_of.get(cur)))
+for k in [k for k in a if k.endswith("CertificateUUID")]:
+    check(a[k] in p12uuids, "%s: %s names a pkcs12 payload" % (n, k), a[k])
+if sign:
+    check(a.get("SMIMESigningEnabled") is True,
+          "%s: SMIMESigningEnabled true (dual-use)" % n)
+    check(a.get("SMIMESigningCertificateUUID") == uuid_of.get(cur),
+          "%s: SMIMESigningCertificateUUID is the PayloadUUID of the "
+          "pkcs12 payload of the current certificate" % n,
+          a.get("SMIMESigningCertificateUUID"))
+else:
+    check(a.get("SMIMESigningEnabled") is False,
+          "%s: SMIMESigningEnabled false (encryption-only)" % n,
+          a.get("SMIMESigningEnabled"))
+    check("SMIMESigningCertificateUUID" not in a,
+          "%s: no SMIMESigningCertificateUUID (encryption-only)" % n)
+    check(a.get("SMIMESigningCertificateUUIDUserOverrideable") is True,
+          "%s: the user may pick the signing identity of the device" % n)
+'
+printf '%s\n' "$EAS_CHECK" >"$T/eas-check.py"
+eas_check()
+{
+	py_tap "$@" <"$T/eas-check.py"
+}
+
+run_ok -m "export mobileconfig --account eas --eas-host --eas-user" \
+    smimeca -d lab export mobileconfig --email bob@lab.example \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --account eas \
+    --eas-host eas.lab.example --eas-user 'LAB\bob' --out eas.mobileconfig
+like "$out" 'Exchange ActiveSync account' "it says the account is EAS"
+eas_check eas.mobileconfig bob@lab.example eas.lab.example 'LAB\bob' 0 \
+    bob2.crt
+py_tap bob.mobileconfig <<'EOF'
+import plistlib
+top = plistlib.loads(open(sys.argv[1], "rb").read(), fmt=plistlib.FMT_XML)
+t = [p.get("PayloadType") for p in top.get("PayloadContent", [])]
+check("com.apple.eas.account" not in t and "com.apple.mail.managed" in t,
+      "without --account the account is IMAP (com.apple.mail.managed)", t)
+EOF
+
+run_ok -m "export mobileconfig --account eas --sign (no --eas-user)" \
+    smimeca -d lab export mobileconfig --email bob@lab.example --sign \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --account eas \
+    --eas-host outlook.office365.com --out eas-signed.mobileconfig
+check "openssl smime -verify -CAfile lab/chain.pem of the EAS profile" \
+    openssl smime -verify -inform DER -in eas-signed.mobileconfig \
+    -CAfile lab/chain.pem -out eas-plist.xml
+like "$err" 'Verification successful' "openssl says the EAS profile verifies"
+eas_check eas-plist.xml bob@lab.example outlook.office365.com \
+    bob@lab.example 0 bob2.crt
+run_fails -m "the EAS profile does not verify under a foreign CA" \
+    openssl smime -verify -inform DER -in eas-signed.mobileconfig \
+    -CAfile foreign.crt -out /dev/null
+
+# A dual-use (smime-dual, escrowed) certificate signs too.
+run_ok -m "smimeca-enroll --archive for dana (smime-dual)" \
+    smimeca-enroll --out-dir dana --email dana@lab.example --cn Dana \
+    --archive --xchg xchg.pem
+run_ok -m "issue smime-dual with archival for dana" \
+    smimeca -d lab issue --template smime-dual \
+    --archival-request dana/request.cmc --out dana.crt
+run_ok -m "export mobileconfig --account eas of a dual-use certificate" \
+    smimeca -d lab export mobileconfig --email dana@lab.example --sign \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --account eas \
+    --eas-host eas.lab.example --out dana.mobileconfig
+check "openssl smime -verify -CAfile lab/chain.pem of the EAS profile of dana" \
+    openssl smime -verify -inform DER -in dana.mobileconfig \
+    -CAfile lab/chain.pem -out dana-plist.xml
+eas_check dana-plist.xml dana@lab.example eas.lab.example \
+    dana@lab.example 1 dana.crt
+
+# Refusals: usage errors (exit 2) that name the problem; nothing written.
+run_exit 2 -m "--account eas without --eas-host: usage error" \
+    smimeca -d lab export mobileconfig --email bob@lab.example \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --account eas \
+    --out noh.mobileconfig
+like "$err" '--eas-host' "the message names --eas-host"
+like "$err" 'usage:' "the usage line follows"
+run_exit 2 -m "--account pop: usage error" \
+    smimeca -d lab export mobileconfig --email bob@lab.example \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --account pop \
+    --out pop.mobileconfig
+like "$err" '--account pop: unknown' "the message names the unknown value"
+run_exit 2 -m "--eas-host without --account eas: usage error" \
+    smimeca -d lab export mobileconfig --email bob@lab.example \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 \
+    --eas-host eas.lab.example --out mix.mobileconfig
+like "$err" 'need --account eas' "the message says --account eas"
+run_exit 2 -m "--account eas with --imap-host: usage error" \
+    smimeca -d lab export mobileconfig --email bob@lab.example \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 --account eas \
+    --eas-host eas.lab.example --imap-host imap.lab.example \
+    --out mix2.mobileconfig
+like "$err" '--imap-host' "the message names --imap-host"
+for f in noh pop mix mix2; do
+	check "no $f.mobileconfig written" test ! -e $f.mobileconfig
+done
 
 done_testing

@@ -3,7 +3,8 @@
 # RelaxNG schema with xmllint.
 . "$(dirname "$0")/lib.sh"
 
-stock="smime-encryption smime-signature smime-dual device-auth kra"
+stock="smime-encryption smime-signature smime-signature-device smime-dual
+    device-auth kra"
 tdir=$top_srcdir/etc/templates
 
 run_ok smimeca -d lab init --key ec:p256 || bail_out "init failed"
@@ -23,9 +24,10 @@ printf '%s\n' "$out" >list.json
 py_tap list.json <<'EOF'
 data = json.load(open(sys.argv[1]))
 names = sorted(o.get("name") for o in data)
-check(names == sorted(["smime-encryption", "smime-signature", "smime-dual",
+check(names == sorted(["smime-encryption", "smime-signature",
+                       "smime-signature-device", "smime-dual",
                        "device-auth", "kra"]),
-      "template list --json names the five stock templates", names)
+      "template list --json names the six stock templates", names)
 by = {o["name"]: o for o in data}
 check(by.get("smime-encryption", {}).get("archival") == "required",
       "smime-encryption archival required (json)")
@@ -53,8 +55,8 @@ run_exit 1 -m "template show of an unknown name fails" \
 ilike "$err" 'no-such-template' "the message names the template"
 
 # --- the stock files: template check and the schema ---
-is "$(find "$tdir" -maxdepth 1 -name '*.xml' | wc -l | tr -d ' ')" 5 \
-    "five stock template files"
+is "$(find "$tdir" -maxdepth 1 -name '*.xml' | wc -l | tr -d ' ')" 6 \
+    "six stock template files"
 for t in $stock; do
 	run_exit 0 -m "template check $t.xml" \
 	    smimeca -d lab template check "$tdir/$t.xml"

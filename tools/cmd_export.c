@@ -57,6 +57,7 @@ static int read_list(const char *, char ***, size_t *, struct ca_err *);
 static int export_user(struct ca *, const char *, struct officers *,
     struct intune_params *, const char *, const char *, FILE *, size_t *,
     struct ca_err *);
+static int account_opts(struct prof_params *, const char *);
 static void progress(size_t, size_t, size_t);
 static void one_line(const char *, char *, size_t);
 
@@ -69,7 +70,8 @@ const struct cli_cmd cli_export_cmds[] = {
 	{ "export", "mobileconfig", cmd_export_mobileconfig, "--email MAIL "
 	    "--kra-key OFFICER.p12 [--kra-pass-file F] [--kra-key ...] "
 	    "[--sign] [--encrypt-to DEV.crt [--device-ca CA.pem]] "
-	    "[--imap-host H] [--smtp-host H] [--encrypt-by-default] [--aes] "
+	    "[--account imap [--imap-host H] [--smtp-host H] | --account eas "
+	    "--eas-host H [--eas-user U]] [--encrypt-by-default] [--aes] "
 	    "[--with-root] --out FILE" },
 	{ NULL, NULL, NULL, NULL }
 };
@@ -460,6 +462,39 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 	return rc;
 }
 
+/* --account and the host options that belong to it; warns on a mismatch. */
+static int
+account_opts(struct prof_params *pp, const char *acct)
+{
+	if (strcmp(acct, "imap") == 0) {
+		pp->account = PROF_ACCOUNT_IMAP;
+		if (pp->eas_host != NULL || pp->eas_user != NULL) {
+			cli_warnx("--eas-host and --eas-user need --account "
+			    "eas");
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(acct, "eas") == 0) {
+		pp->account = PROF_ACCOUNT_EAS;
+		if (pp->eas_host == NULL || *pp->eas_host == '\0') {
+			cli_warnx("--account eas needs --eas-host H, the "
+			    "Exchange ActiveSync server (e.g. "
+			    "outlook.office365.com)");
+			return -1;
+		}
+		if (pp->imap_host != NULL || pp->smtp_host != NULL) {
+			cli_warnx("--imap-host and --smtp-host belong to "
+			    "--account imap; an Exchange account has "
+			    "--eas-host");
+			return -1;
+		}
+		return 0;
+	}
+	cli_warnx("--account %s: unknown account type (imap or eas)", acct);
+	return -1;
+}
+
 static int
 cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
     char **argv)
@@ -475,6 +510,9 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 		{ "aes", no_argument, NULL, 'A' },
 		{ "encrypt-to", required_argument, NULL, 't' },
 		{ "with-root", no_argument, NULL, 'R' },
+		{ "account", required_argument, NULL, 'a' },
+		{ "eas-host", required_argument, NULL, 'H' },
+		{ "eas-user", required_argument, NULL, 'U' },
 		CLI_OPT_DEVICE_CA,
 		CLI_OPT_OUT,
 		CLI_OPT_END
@@ -485,7 +523,7 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 	struct ca_err err;
 	struct mdm_user *u = NULL;
 	char *email = NULL, *xml = NULL, org[256], *chain = NULL;
-	const char *out = NULL, *tof = NULL, *caf = NULL;
+	const char *out = NULL, *tof = NULL, *caf = NULL, *acct = "imap";
 	unsigned char *der = NULL;
 	size_t xlen = 0, dlen = 0;
 	X509 *signer = NULL;
@@ -512,6 +550,9 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 		case 'A': pp.aes = 1; break;
 		case 't': tof = optarg; break;
 		case 'R': with_root = 1; break;
+		case 'a': acct = optarg; break;
+		case 'H': pp.eas_host = optarg; break;
+		case 'U': pp.eas_user = optarg; break;
 		case 'C': caf = optarg; break;
 		case 'o': out = optarg; break;
 		case 'k':
@@ -525,7 +566,7 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 		}
 	}
 	if (optind != argc || email == NULL || out == NULL || off.n == 0 ||
-	    (caf != NULL && tof == NULL)) {
+	    (caf != NULL && tof == NULL) || account_opts(&pp, acct) != 0) {
 		free(email);
 		return cli_usage(me);
 	}
@@ -558,9 +599,10 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 			goto out;
 	} else if (util_write_file(out, xml, xlen, 0600, &err) != 0)
 		goto out;
-	printf("wrote %s (%zu identit%s of %s%s%s%s)", out, u->n,
-	    u->n == 1 ? "y" : "ies", email, with_root ? ", the CA chain to "
-	    "trust" : "", sign ? ", signed" : "",
+	printf("wrote %s (%zu identit%s of %s, %s account%s%s%s)", out,
+	    u->n, u->n == 1 ? "y" : "ies", email,
+	    pp.account == PROF_ACCOUNT_EAS ? "Exchange ActiveSync" : "IMAP",
+	    with_root ? ", the CA chain to trust" : "", sign ? ", signed" : "",
 	    tof != NULL ? ", encrypted to the device" : "");
 	if (tof == NULL)
 		printf("; it holds private keys and their passwords: hand it "

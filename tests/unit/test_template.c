@@ -274,7 +274,7 @@ test_stock(void)
 	r = tpl_load_all(stock_dir, &tps, &n, &err);
 	TAP_INT_EQ(r, 0, "tpl_load_all loads the stock templates: %s",
 	    oneline(&err));
-	TAP_INT_EQ(n, 5, "five stock templates");
+	TAP_INT_EQ(n, 6, "six stock templates");
 	for (i = 1; i < n; i++)
 		TAP_OK(strcmp(tps[i - 1]->name, tps[i]->name) < 0,
 		    "sorted: %s before %s", tps[i - 1]->name, tps[i]->name);
@@ -353,6 +353,18 @@ test_stock(void)
 		    "smime-signature: one active, supersede");
 	} else
 		TAP_OK(0, "smime-signature is loaded");
+
+	/* One signing key per device (Intune SCEP/PKCS): refuse, never revoke. */
+	if ((t = find(tps, n, "smime-signature-device")) != NULL) {
+		check_common(t, "smime-signature-device");
+		TAP_INT_EQ(t->purpose, TPL_PURPOSE_SMIME_SIGNATURE,
+		    "smime-signature-device: purpose");
+		TAP_INT_EQ(t->archival, TPL_ARCHIVAL_FORBIDDEN,
+		    "smime-signature-device: archival forbidden");
+		TAP_OK(t->max_active == 5 && t->on_limit == TPL_LIMIT_REFUSE,
+		    "smime-signature-device: five active, refuse");
+	} else
+		TAP_OK(0, "smime-signature-device is loaded");
 
 	if ((t = find(tps, n, "smime-dual")) != NULL) {
 		check_common(t, "smime-dual");
