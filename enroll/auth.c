@@ -32,7 +32,8 @@
 #define CACHE_SLOTS	256
 #define CACHE_TTL	60	/* seconds a verified password is trusted */
 #define CRED_MAX	1024
-#define LOGIN_WAIT_MAX	4	/* logins that may queue for the scrypt slot */
+#define LOGIN_SLOTS	2	/* password checks at once: two cores */
+#define LOGIN_WAIT_MAX	4	/* logins that may queue for a scrypt slot */
 /* Every refused login, whatever the reason: no account shows by its text. */
 #define REFUSED		"wrong account or password"
 
@@ -56,13 +57,15 @@ static struct cache_ent cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
- * The scrypt slot: one password check at a time (memory), taken in the
- * order logins came (tickets); at most LOGIN_WAIT_MAX wait, so that a
- * flood of wrong passwords is answered 503 instead of stalling every login.
+ * The scrypt slots: LOGIN_SLOTS password checks at a time (32 MiB each),
+ * taken in the order logins came (tickets: ticket t runs once fewer than
+ * LOGIN_SLOTS of the tickets before it are unfinished); at most
+ * LOGIN_WAIT_MAX wait, so that a flood of wrong passwords is answered 503
+ * instead of stalling every login.
  */
 static pthread_mutex_t login_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t login_cv = PTHREAD_COND_INITIALIZER;
-static uint64_t login_next, login_serving;
+static uint64_t login_next, login_done;
 
 static void cred_mac(const char *, const char *, unsigned char[32]);
 static size_t slot_of(const unsigned char[32]);
@@ -179,32 +182,33 @@ cache_drop(const unsigned char mac[32])
 	pthread_mutex_unlock(&cache_lock);
 }
 
-/* Under login_lock: the logins waiting behind the one in the slot. */
+/* Under login_lock: the logins waiting behind those in the slots. */
 static void
 login_gauge(void)
 {
-	uint64_t in = login_next - login_serving;
+	uint64_t in = login_next - login_done;
 
-	metrics_login_queue(in > 0 ? (unsigned)(in - 1) : 0);
+	metrics_login_queue(in > LOGIN_SLOTS ? (unsigned)(in - LOGIN_SLOTS) :
+	    0);
 }
 
-/* 0 once this thread holds the scrypt slot; -1 when the queue is full. */
+/* 0 once this thread holds a scrypt slot; -1 when the queue is full. */
 static int
 login_enter(void)
 {
 	uint64_t t;
 
 	pthread_mutex_lock(&login_lock);
-	if (login_next - login_serving > LOGIN_WAIT_MAX) {
+	if (login_next - login_done >= LOGIN_SLOTS + LOGIN_WAIT_MAX) {
 		pthread_mutex_unlock(&login_lock);
 		metrics_login_busy();
 		return -1;
 	}
 	t = login_next++;
 	login_gauge();
-	if (t != login_serving) {
+	if (t >= login_done + LOGIN_SLOTS) {
 		metrics_login_wait();
-		while (t != login_serving)
+		while (t >= login_done + LOGIN_SLOTS)
 			pthread_cond_wait(&login_cv, &login_lock);
 	}
 	pthread_mutex_unlock(&login_lock);
@@ -215,7 +219,7 @@ static void
 login_leave(void)
 {
 	pthread_mutex_lock(&login_lock);
-	login_serving++;
+	login_done++;
 	login_gauge();
 	pthread_cond_broadcast(&login_cv);
 	pthread_mutex_unlock(&login_lock);
