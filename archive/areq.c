@@ -12,6 +12,7 @@
 
 #include "archive/areq.h"
 #include "archive/cmc_asn1.h"
+#include "archive/keypair.h"
 #include "archive/msblob.h"
 #include "archive/xchg.h"
 #include "ca/ca.h"
@@ -534,6 +535,13 @@ areq_open(struct ca *ca, const struct areq *a, int64_t now, EVP_PKEY **keyp,
 		ERR_clear_error();
 		r = ca_err_set(err, CA_ERR_INVALID, "the archived private key "
 		    "does not belong to the request's public key");
+		goto out;
+	}
+	/* A key BLOB has been checked whole; PKCS#8 only here. */
+	if (a->form != AREQ_FORM_CMC && !kp_pair_ok(key)) {
+		r = ca_err_set(err, CA_ERR_INVALID, "the archived private key "
+		    "is inconsistent: its private values do not work with "
+		    "the request's public key (export the key again)");
 		goto out;
 	}
 	*keyp = key;

@@ -1,7 +1,6 @@
 /* Microsoft private key BLOBs ([MS-WCCE] 2.2.2.9) <-> EVP_PKEY. */
 #include "ac-config.h"
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
 
+#include "archive/keypair.h"
 #include "archive/msblob.h"
 #include "ca/err.h"
 
@@ -81,13 +81,9 @@ static const struct ecc_kind {
 	{ 0x36534345, "ECS6", "P-521", NID_secp521r1, 66, 1, 0 },
 };
 
-/* Pairwise checks run: each costs up to seconds of CPU for a large key. */
-static _Atomic uint64_t pair_checks;
-
 static uint32_t get_le32(const unsigned char *);
 static void put_le32(unsigned char *, uint32_t);
 static int pkey_from_params(const char *, OSSL_PARAM_BLD *, EVP_PKEY **);
-static int pkey_pair_ok(EVP_PKEY *);
 static int rsa_to_pkey(const unsigned char *, size_t, const EVP_PKEY *,
     EVP_PKEY **, struct ca_err *);
 static int ecc_build(const struct ecc_kind *, const unsigned char *, int,
@@ -134,21 +130,6 @@ pkey_from_params(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **pkeyp)
 	EVP_PKEY_CTX_free(ctx);
 	/* Frees (and wipes) the secure half that holds the private values. */
 	OSSL_PARAM_free(params);
-	return ok;
-}
-
-/* Full public, private and pairwise check: p*q = n, d*e = 1, d*G = Q... */
-static int
-pkey_pair_ok(EVP_PKEY *pkey)
-{
-	EVP_PKEY_CTX *ctx;
-	int ok;
-
-	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL)
-		return 0;
-	atomic_fetch_add_explicit(&pair_checks, 1, memory_order_relaxed);
-	ok = EVP_PKEY_pairwise_check(ctx) == 1;
-	EVP_PKEY_CTX_free(ctx);
 	return ok;
 }
 
@@ -271,8 +252,8 @@ rsa_to_pkey(const unsigned char *buf, size_t len, const EVP_PKEY *pub,
 		    "key (modulus or exponent differ)", bitlen);
 		goto out;
 	}
-	if (!pkey_pair_ok(pkey)) {
-		r = ca_err_ssl(err, CA_ERR_INVALID, "key BLOB: the %u-bit RSA "
+	if (!kp_pair_ok(pkey)) {
+		r = ca_err_set(err, CA_ERR_INVALID, "key BLOB: the %u-bit RSA "
 		    "private key is inconsistent (modulus, primes and "
 		    "exponents do not belong together)", bitlen);
 		goto out;
@@ -330,7 +311,7 @@ ecc_build(const struct ecc_kind *kind, const unsigned char *p, int be,
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) ||
 	    !pkey_from_params("EC", bld, &pkey) ||
 	    (want != NULL && EVP_PKEY_eq(pkey, want) != 1) ||
-	    !pkey_pair_ok(pkey))
+	    !kp_pair_ok(pkey))
 		goto out;
 	*pkeyp = pkey;
 	pkey = NULL;
@@ -419,12 +400,6 @@ msblob_to_pkey_of(const unsigned char *buf, size_t len, const EVP_PKEY *pub,
 		    "to the request", EVP_PKEY_get0_type_name(pub) != NULL ?
 		    EVP_PKEY_get0_type_name(pub) : "?");
 	return ecc_to_pkey(buf, len, pub, keyp, err);
-}
-
-uint64_t
-msblob_pair_checks(void)
-{
-	return atomic_load_explicit(&pair_checks, memory_order_relaxed);
 }
 
 static int

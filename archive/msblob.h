@@ -22,13 +22,11 @@ int msblob_to_pkey(const unsigned char *buf, size_t len, EVP_PKEY **keyp,
     struct ca_err *err);
 /*
  * The same for the key of a request: a BLOB whose public part is not pub
- * (type, size, then modulus or point) is refused before the pairwise
- * check, which costs seconds of CPU for a large RSA key.
+ * (type, size, then modulus or point) is refused before the private
+ * half is checked (kp_pair_ok).
  */
 int msblob_to_pkey_of(const unsigned char *buf, size_t len,
     const EVP_PKEY *pub, EVP_PKEY **keyp, struct ca_err *err);
-/* Pairwise checks run so far by this process (a metric). */
-uint64_t msblob_pair_checks(void);
 /*
  * Encodes a private key as a BLOB: RSA as PRIVATEKEYBLOB "RSA2" with
  * CALG_RSA_KEYX; EC P-256/P-384 as BCRYPT_ECCKEY_BLOB "ECK2"/"ECK4"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive/msblob.h"
+#include "archive/keypair.h"
 #include "ca/user.h"
 #include "enroll/http.h"
 #include "enroll/metrics.h"
@@ -138,11 +138,11 @@ metrics_render(uint64_t batches, uint64_t members, char **outp,
 	    "# TYPE smimecad_db_commit_members_total counter\n"
 	    "smimecad_db_commit_members_total %llu\n",
 	    (unsigned long long)batches, (unsigned long long)members);
-	fprintf(f, "# HELP smimecad_key_pair_checks_total Pairwise checks "
-	    "of archived private keys (the costly step of key archival).\n"
+	fprintf(f, "# HELP smimecad_key_pair_checks_total Checks that "
+	    "an archived private key works for its public key.\n"
 	    "# TYPE smimecad_key_pair_checks_total counter\n"
 	    "smimecad_key_pair_checks_total %llu\n",
-	    (unsigned long long)msblob_pair_checks());
+	    (unsigned long long)kp_pair_checks());
 	fprintf(f, "# HELP smimecad_scrypt_total scrypt computations "
 	    "(password and code checks, stand-ins included).\n"
 	    "# TYPE smimecad_scrypt_total counter\n"

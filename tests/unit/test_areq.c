@@ -3,7 +3,9 @@
  * CA made here, a simple-form request (CSR + EnvelopedData of PKCS#8, as
  * openssl cms -encrypt makes it) whose archived key is not the CSR's key
  * is refused by areq_open itself, with its own message, before anything
- * is signed or escrowed; the request's own key opens.
+ * is signed or escrowed; so is the CSR's public key with a private half
+ * that does not work (d + 2, another EC scalar); the request's own key
+ * opens.
  */
 #include "ac-config.h"
 
@@ -13,12 +15,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/bn.h>
 #include <openssl/cms.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "archive/areq.h"
+#include "archive/keypair.h"
 #include "archive/xchg.h"
 #include "ca/ca.h"
 #include "ca/err.h"
@@ -27,6 +32,8 @@
 /* areq_open's own words; escrow.c refuses later with other ones. */
 #define MISMATCH "the archived private key does not belong to the " \
 	"request's public key"
+#define INCONSISTENT "the archived private key is inconsistent: its " \
+	"private values do not work with the request's public key"
 
 static char tmpdir[] = "/tmp/test_areq.XXXXXX";
 
@@ -36,6 +43,8 @@ static int envelope(EVP_PKEY *, X509 *, unsigned char **, size_t *);
 static int open_with(struct ca *, X509 *, EVP_PKEY *, EVP_PKEY *,
     EVP_PKEY **, struct ca_err *);
 static void test_mismatch(struct ca *, X509 *);
+static EVP_PKEY *with_param(const EVP_PKEY *, const char *, const BIGNUM *);
+static void test_bad_private(struct ca *, X509 *);
 
 static void
 rm_tmpdir(void)
@@ -165,6 +174,83 @@ test_mismatch(struct ca *ca, X509 *xcert)
 	EVP_PKEY_free(ec);
 }
 
+/* A copy of key (RSA or EC, all parameters) with one value replaced. */
+static EVP_PKEY *
+with_param(const EVP_PKEY *key, const char *name, const BIGNUM *bn)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	OSSL_PARAM *all = NULL, *p, *merged = NULL, one[2];
+	EVP_PKEY *out = NULL;
+	unsigned char v[512];
+
+	if (BN_bn2nativepad(bn, v, (int)BN_num_bytes(bn)) < 0)
+		return NULL;
+	one[0] = OSSL_PARAM_construct_BN(name, v, (size_t)BN_num_bytes(bn));
+	one[1] = OSSL_PARAM_construct_end();
+	if (EVP_PKEY_todata(key, EVP_PKEY_KEYPAIR, &all) != 1 ||
+	    (p = OSSL_PARAM_locate(all, name)) == NULL ||
+	    (merged = OSSL_PARAM_merge(all, one)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, (EVP_PKEY *)key,
+	    NULL)) == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &out, EVP_PKEY_KEYPAIR, merged) != 1)
+		out = NULL;
+	OPENSSL_cleanse(v, sizeof(v));
+	OSSL_PARAM_free(merged);
+	OSSL_PARAM_free(all);
+	EVP_PKEY_CTX_free(ctx);
+	return out;
+}
+
+/* The CSR's public key, a private half that does not work: PKCS#8. */
+static void
+test_bad_private(struct ca *ca, X509 *xcert)
+{
+	struct ca_err err;
+	EVP_PKEY *a = EVP_RSA_gen(2048), *ec = EVP_EC_gen("P-256");
+	EVP_PKEY *ec2 = EVP_EC_gen("P-256"), *bad = NULL, *key = NULL;
+	BIGNUM *d = NULL;
+	uint64_t before;
+	int r;
+
+	if (a == NULL || ec == NULL || ec2 == NULL ||
+	    EVP_PKEY_get_bn_param(a, OSSL_PKEY_PARAM_RSA_D, &d) != 1 ||
+	    !BN_add_word(d, 2) ||
+	    (bad = with_param(a, OSSL_PKEY_PARAM_RSA_D, d)) == NULL) {
+		TAP_OK(0, "RSA key with d + 2");
+		goto out;
+	}
+	TAP_INT_EQ(EVP_PKEY_eq(a, bad), 1, "RSA d + 2: same public key");
+	before = kp_pair_checks();
+	r = open_with(ca, xcert, a, bad, &key, &err);
+	TAP_OK(r == CA_ERR_INVALID && key == NULL &&
+	    strstr(err.msg, INCONSISTENT) != NULL,
+	    "RSA-2048 PKCS#8 with d + 2 is refused: %s", err.msg);
+	TAP_INT_EQ(kp_pair_checks(), before + 1, "... after one key check");
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(bad);
+	bad = NULL;
+	BN_clear_free(d);
+	d = NULL;
+
+	if (EVP_PKEY_get_bn_param(ec2, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1 ||
+	    (bad = with_param(ec, OSSL_PKEY_PARAM_PRIV_KEY, d)) == NULL) {
+		TAP_OK(0, "P-256 key with another d");
+		goto out;
+	}
+	TAP_INT_EQ(EVP_PKEY_eq(ec, bad), 1, "P-256, another d: same Q");
+	r = open_with(ca, xcert, ec, bad, &key, &err);
+	TAP_OK(r == CA_ERR_INVALID && key == NULL &&
+	    strstr(err.msg, INCONSISTENT) != NULL,
+	    "P-256 PKCS#8 whose d*G is not Q is refused: %s", err.msg);
+	EVP_PKEY_free(key);
+ out:
+	BN_clear_free(d);
+	EVP_PKEY_free(bad);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(ec2);
+}
+
 int
 main(void)
 {
@@ -193,6 +279,7 @@ main(void)
 		return 1;
 	}
 	test_mismatch(ca, xcert);
+	test_bad_private(ca, xcert);
 	X509_free(xcert);
 	ca_close(ca);
 	free(cadir);

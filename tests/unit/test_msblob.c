@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "archive/keypair.h"
 #include "archive/msblob.h"
 #include "ca/err.h"
 #include "tests/unit/tap.h"
@@ -30,6 +32,13 @@ static void test_unsupported(void);
 static int of_fails(const unsigned char *, size_t, const EVP_PKEY *,
     const char *, const char *);
 static void test_of_request(void);
+static BIGNUM *blob_bn(const unsigned char *, size_t);
+static int blob_put(unsigned char *, size_t, const BIGNUM *);
+static int rsa_crafted_fails(const unsigned char *, size_t, size_t, size_t,
+    int, const char *);
+static void test_rsa_crafted(void);
+static void test_rsa_no_crt(void);
+static void test_ec_crafted(void);
 
 static uint32_t
 le32(const unsigned char *p)
@@ -395,7 +404,7 @@ test_unsupported(void)
 
 /*
  * 1 if msblob_to_pkey_of refuses the BLOB for pub with a message holding
- * want, and no pairwise check ran for it.
+ * want, and no key pair check ran for it.
  */
 static int
 of_fails(const unsigned char *b, size_t len, const EVP_PKEY *pub,
@@ -403,7 +412,7 @@ of_fails(const unsigned char *b, size_t len, const EVP_PKEY *pub,
 {
 	struct ca_err err;
 	EVP_PKEY *k = NULL;
-	uint64_t before = msblob_pair_checks();
+	uint64_t before = kp_pair_checks();
 	unsigned char *p = dup_blob(b, len, len);
 	int r, ok;
 
@@ -415,7 +424,7 @@ of_fails(const unsigned char *b, size_t len, const EVP_PKEY *pub,
 	TAP_OK(ok, "%s: refused naming \"%s\"", what, want);
 	if (!ok)
 		printf("#   r=%d msg=%s\n", r, err.msg);
-	TAP_INT_EQ(msblob_pair_checks(), before, "%s: no pairwise check",
+	TAP_INT_EQ(kp_pair_checks(), before, "%s: no key pair check",
 	    what);
 	EVP_PKEY_free(k);
 	return ok;
@@ -441,12 +450,12 @@ test_of_request(void)
 		TAP_OK(0, "keys and BLOBs for the request tests: %s", err.msg);
 		goto out;
 	}
-	before = msblob_pair_checks();
+	before = kp_pair_checks();
 	r = msblob_to_pkey_of(blob, len, a, &k, &err);
 	TAP_OK(r == 0 && k != NULL && EVP_PKEY_eq(k, a) == 1,
 	    "the request's own RSA key is taken: %s", err.msg);
-	TAP_INT_EQ(msblob_pair_checks(), before + 1,
-	    "... after one pairwise check");
+	TAP_INT_EQ(kp_pair_checks(), before + 1,
+	    "... after one key pair check");
 	EVP_PKEY_free(k);
 	k = NULL;
 	of_fails(blob, len, c, "2048-bit RSA key, but the request's public "
@@ -460,12 +469,12 @@ test_of_request(void)
 	    "RSA", "an EC BLOB for an RSA request");
 	of_fails(eblob, elen, ec2, "of the request's public key",
 	    "another P-256 key");
-	before = msblob_pair_checks();
+	before = kp_pair_checks();
 	r = msblob_to_pkey_of(eblob, elen, ec, &k, &err);
 	TAP_OK(r == 0 && k != NULL && EVP_PKEY_eq(k, ec) == 1,
 	    "the request's own P-256 key is taken: %s", err.msg);
-	TAP_INT_EQ(msblob_pair_checks(), before + 1,
-	    "... after one pairwise check");
+	TAP_INT_EQ(kp_pair_checks(), before + 1,
+	    "... after one key pair check");
  out:
 	if (blob != NULL)
 		OPENSSL_clear_free(blob, len);
@@ -479,6 +488,239 @@ test_of_request(void)
 	EVP_PKEY_free(ec2);
 }
 
+/* A little-endian BLOB field of size bytes as a BIGNUM. */
+static BIGNUM *
+blob_bn(const unsigned char *p, size_t size)
+{
+	BIGNUM *bn;
+
+	if ((bn = BN_lebin2bn(p, (int)size, NULL)) == NULL)
+		abort();
+	return bn;
+}
+
+/* Writes bn back little-endian; 0 if it does not fit. */
+static int
+blob_put(unsigned char *p, size_t size, const BIGNUM *bn)
+{
+	return BN_bn2lebinpad(bn, p, (int)size) == (int)size;
+}
+
+/*
+ * 1 if the RSA BLOB with the field at off (size bytes) raised by delta
+ * (or, with delta 0, the two half fields at off and off2 swapped) is
+ * refused as inconsistent.
+ */
+static int
+rsa_crafted_fails(const unsigned char *blob, size_t len, size_t off,
+    size_t size, int delta, const char *off2_or_null)
+{
+	unsigned char *b = dup_blob(blob, len, len);
+	BIGNUM *v = blob_bn(b + off, size), *w;
+	size_t off2;
+	int ok;
+
+	if (delta != 0) {
+		if (!BN_add_word(v, (BN_ULONG)delta) || !blob_put(b + off,
+		    size, v))
+			abort();
+	} else {
+		off2 = (size_t)strtoul(off2_or_null, NULL, 10);
+		w = blob_bn(b + off2, size);
+		if (!blob_put(b + off, size, w) || !blob_put(b + off2, size, v))
+			abort();
+		BN_free(w);
+	}
+	BN_clear_free(v);
+	ok = memcmp(b, blob, len) != 0 && parse_fails(b, len,
+	    "private key is inconsistent (modulus, primes and exponents do "
+	    "not belong together)");
+	OPENSSL_clear_free(b, len);
+	return ok;
+}
+
+/* Keys whose public half is intact and whose private half is not. */
+static void
+test_rsa_crafted(void)
+{
+	struct ca_err err;
+	EVP_PKEY *key = NULL, *back = NULL;
+	unsigned char *blob = NULL, *b;
+	BIGNUM *p = NULL, *q = NULL, *e = NULL, *phi = NULL, *d = NULL;
+	BIGNUM *g = NULL;
+	BN_CTX *ctx = NULL;
+	const size_t full = 2048 / 8, half = 2048 / 16;
+	const size_t o_p = 20 + full, o_q = o_p + half, o_dp = o_q + half;
+	const size_t o_dq = o_dp + half, o_qinv = o_dq + half;
+	const size_t o_d = o_qinv + half;
+	size_t len = 0;
+	char o_q_str[16];
+	int r;
+
+	ca_err_clear(&err);
+	if ((key = EVP_RSA_gen(2048)) == NULL ||
+	    msblob_from_pkey(key, &blob, &len, &err) != 0 ||
+	    (ctx = BN_CTX_new()) == NULL) {
+		TAP_OK(0, "RSA-2048 for the crafted keys: %s", err.msg);
+		goto out;
+	}
+	TAP_OK(rsa_crafted_fails(blob, len, o_d, full, 2, NULL),
+	    "RSA-2048: d + 2 (d*e != 1 mod lambda) is refused");
+	TAP_OK(rsa_crafted_fails(blob, len, o_p, half, 2, NULL),
+	    "RSA-2048: p + 2 with n unchanged (n != p*q) is refused");
+	snprintf(o_q_str, sizeof(o_q_str), "%zu", o_q);
+	TAP_OK(rsa_crafted_fails(blob, len, o_p, half, 0, o_q_str),
+	    "RSA-2048: p and q swapped, CRT values left (n = p*q still) is "
+	    "refused");
+	TAP_OK(rsa_crafted_fails(blob, len, o_dp, half, 2, NULL),
+	    "RSA-2048: dP + 2 (dP != d mod (p-1)) is refused");
+	TAP_OK(rsa_crafted_fails(blob, len, o_dq, half, 2, NULL),
+	    "RSA-2048: dQ + 2 (dQ != d mod (q-1)) is refused");
+	TAP_OK(rsa_crafted_fails(blob, len, o_qinv, half, 1, NULL),
+	    "RSA-2048: qInv + 1 (qInv*q != 1 mod p) is refused");
+
+	/* d + 2 with dP and dQ made from it: the CRT agrees, d*e does not. */
+	p = blob_bn(blob + o_p, half);
+	q = blob_bn(blob + o_q, half);
+	d = blob_bn(blob + o_d, full);
+	if ((e = BN_new()) == NULL || !BN_sub_word(p, 1) ||
+	    !BN_sub_word(q, 1) || !BN_add_word(d, 2))
+		abort();
+	b = dup_blob(blob, len, len);
+	if (!blob_put(b + o_d, full, d) || !BN_mod(e, d, p, ctx) ||
+	    !blob_put(b + o_dp, half, e) || !BN_mod(e, d, q, ctx) ||
+	    !blob_put(b + o_dq, half, e))
+		abort();
+	TAP_OK(parse_fails(b, len, "private key is inconsistent"),
+	    "RSA-2048: d + 2 with dP, dQ to match is refused");
+	OPENSSL_clear_free(b, len);
+	BN_clear_free(p);
+	BN_clear_free(q);
+	BN_clear_free(d);
+	BN_clear_free(e);
+	e = NULL;
+
+	/*
+	 * d = e^-1 mod phi(n) (OpenSSL 3.0, CryptoAPI) and d = e^-1 mod
+	 * lambda(n) (FIPS 186-4) both work, as does any d' = d mod lambda:
+	 * take d mod lambda, or d + lambda when d is already below lambda.
+	 */
+	p = blob_bn(blob + o_p, half);
+	q = blob_bn(blob + o_q, half);
+	d = blob_bn(blob + o_d, full);
+	if ((phi = BN_new()) == NULL || (g = BN_new()) == NULL ||
+	    (e = BN_new()) == NULL || !BN_sub_word(p, 1) ||
+	    !BN_sub_word(q, 1) || !BN_mul(phi, p, q, ctx) ||
+	    !BN_gcd(g, p, q, ctx) || !BN_div(phi, NULL, phi, g, ctx) ||
+	    !BN_nnmod(e, d, phi, ctx) ||
+	    (BN_cmp(e, d) == 0 && !BN_add(e, d, phi)))
+		abort();
+	b = dup_blob(blob, len, len);
+	TAP_OK(blob_put(b + o_d, full, e) && memcmp(b, blob, len) != 0,
+	    "RSA-2048: another d, equal mod lambda(n)");
+	r = parse(b, len, &back, &err);
+	TAP_OK(r == 0 && back != NULL && EVP_PKEY_eq(back, key) == 1,
+	    "RSA-2048: ... is accepted (%s)",
+	    err.msg);
+	EVP_PKEY_free(back);
+	OPENSSL_clear_free(b, len);
+ out:
+	BN_clear_free(p);
+	BN_clear_free(q);
+	BN_clear_free(phi);
+	BN_clear_free(d);
+	BN_clear_free(g);
+	BN_clear_free(e);
+	BN_CTX_free(ctx);
+	if (blob != NULL)
+		OPENSSL_clear_free(blob, len);
+	EVP_PKEY_free(key);
+}
+
+/* An RSA key with n, e and d only (PKCS#8 may carry one): round trip. */
+static void
+test_rsa_no_crt(void)
+{
+	static const char *const names[] = { OSSL_PKEY_PARAM_RSA_N,
+	    OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D };
+	EVP_PKEY *key = EVP_RSA_gen(2048), *k;
+	EVP_PKEY_CTX *ctx = NULL;
+	OSSL_PARAM params[4];
+	unsigned char v[3][256];
+	BIGNUM *bn = NULL;
+	size_t i, n[3];
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < 3; i++) {
+			if (EVP_PKEY_get_bn_param(key, names[i], &bn) != 1 ||
+			    (i == 2 && pass == 1 && !BN_add_word(bn, 2)) ||
+			    (n[i] = (size_t)BN_bn2nativepad(bn, v[i],
+			    sizeof(v[i]))) != sizeof(v[i]))
+				abort();
+			params[i] = OSSL_PARAM_construct_BN(names[i], v[i],
+			    n[i]);
+			BN_clear_free(bn);
+			bn = NULL;
+		}
+		params[3] = OSSL_PARAM_construct_end();
+		k = NULL;
+		if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA",
+		    NULL)) == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+		    EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_KEYPAIR, params) != 1)
+			abort();
+		EVP_PKEY_CTX_free(ctx);
+		if (pass == 0)
+			TAP_INT_EQ(kp_pair_ok(k), 1, "RSA-2048 without p, q "
+			    "and CRT values: accepted after a round trip");
+		else
+			TAP_INT_EQ(kp_pair_ok(k), 0, "RSA-2048 without p, q "
+			    "and CRT values, d + 2: refused");
+		EVP_PKEY_free(k);
+	}
+	OPENSSL_cleanse(v, sizeof(v));
+	EVP_PKEY_free(key);
+}
+
+/* EC BLOBs whose d is a valid scalar, but another key's, or the order. */
+static void
+test_ec_crafted(void)
+{
+	struct ca_err err;
+	EVP_PKEY *a = EVP_EC_gen("P-256"), *b = EVP_EC_gen("P-256");
+	unsigned char *ba = NULL, *bb = NULL, *x;
+	size_t la = 0, lb = 0;
+	EC_GROUP *g = NULL;
+
+	ca_err_clear(&err);
+	if (a == NULL || b == NULL ||
+	    msblob_from_pkey(a, &ba, &la, &err) != 0 ||
+	    msblob_from_pkey(b, &bb, &lb, &err) != 0 ||
+	    (g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)) == NULL) {
+		TAP_OK(0, "P-256 keys for the crafted BLOBs: %s", err.msg);
+		goto out;
+	}
+	x = dup_blob(ba, la, la);
+	memcpy(x + 8 + 64, bb + 8 + 64, 32);
+	TAP_OK(parse_fails(x, la, "do not form a valid P-256 key pair"),
+	    "P-256: another key's d with this key's Q (d*G != Q) is refused");
+	OPENSSL_clear_free(x, la);
+	x = dup_blob(ba, la, la);
+	if (BN_bn2binpad(EC_GROUP_get0_order(g), x + 8 + 64, 32) != 32)
+		abort();
+	TAP_OK(parse_fails(x, la, "do not form a valid P-256 key pair"),
+	    "P-256: d = the group order is refused");
+	OPENSSL_clear_free(x, la);
+ out:
+	EC_GROUP_free(g);
+	if (ba != NULL)
+		OPENSSL_clear_free(ba, la);
+	if (bb != NULL)
+		OPENSSL_clear_free(bb, lb);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+}
+
 int
 main(void)
 {
@@ -490,5 +732,8 @@ main(void)
 	test_ec_errors();
 	test_unsupported();
 	test_of_request();
+	test_rsa_crafted();
+	test_rsa_no_crt();
+	test_ec_crafted();
 	return tap_done();
 }
