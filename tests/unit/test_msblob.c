@@ -10,7 +10,9 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
 #include "archive/keypair.h"
@@ -38,6 +40,7 @@ static int rsa_crafted_fails(const unsigned char *, size_t, size_t, size_t,
     int, const char *);
 static void test_rsa_crafted(void);
 static void test_rsa_no_crt(void);
+static void test_rsa_composite(void);
 static void test_ec_crafted(void);
 
 static uint32_t
@@ -721,6 +724,102 @@ test_ec_crafted(void)
 	EVP_PKEY_free(b);
 }
 
+/*
+ * Every relation between n, e, d, p, q, dP, dQ and qInv holds, but p is
+ * the product of two primes: d inverts e modulo lcm(p-1, q-1), not modulo
+ * the order of the group, and the key does not work. Only the round trip
+ * (a CRT signature of a random m, verified under e) can tell.
+ */
+static void
+test_rsa_composite(void)
+{
+	struct ca_err err;
+	BIGNUM *p1 = BN_new(), *p2 = BN_new(), *p = BN_new(), *q = BN_new();
+	BIGNUM *n = BN_new(), *e = BN_new(), *d = BN_new(), *l = BN_new();
+	BIGNUM *pm = BN_new(), *qm = BN_new(), *g = BN_new();
+	BIGNUM *dp = BN_new(), *dq = BN_new(), *qi = BN_new();
+	BN_CTX *ctx = BN_CTX_new();
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY *key = NULL;
+	unsigned char *blob = NULL;
+	size_t len = 0;
+	int tries, made = 0;
+
+	ca_err_clear(&err);
+	if (qi == NULL || ctx == NULL || !BN_set_word(e, 65537))
+		abort();
+	for (tries = 0; tries < 20 && !made; tries++) {
+		if (!BN_generate_prime_ex(p1, 512, 0, NULL, NULL, NULL) ||
+		    !BN_generate_prime_ex(p2, 512, 0, NULL, NULL, NULL) ||
+		    !BN_generate_prime_ex(q, 1024, 0, NULL, NULL, NULL) ||
+		    !BN_mul(p, p1, p2, ctx) || !BN_mul(n, p, q, ctx))
+			abort();
+		if (BN_num_bits(n) != 2048 || BN_num_bits(p) != 1024 ||
+		    BN_cmp(p, q) == 0)
+			continue;
+		if (!BN_sub(pm, p, BN_value_one()) ||
+		    !BN_sub(qm, q, BN_value_one()) || !BN_gcd(g, pm, qm, ctx) ||
+		    !BN_mul(l, pm, qm, ctx) || !BN_div(l, NULL, l, g, ctx))
+			abort();
+		if (BN_mod_inverse(d, e, l, ctx) == NULL ||
+		    BN_mod_inverse(qi, q, p, ctx) == NULL) {
+			ERR_clear_error();
+			continue;
+		}
+		if (!BN_mod(dp, d, pm, ctx) || !BN_mod(dq, d, qm, ctx))
+			abort();
+		made = 1;
+	}
+	TAP_OK(made, "a 2048-bit modulus with a composite p (%d tries)",
+	    tries);
+	if (!made)
+		goto out;
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1, p) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2, q) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT1, dp) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, dq) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+	    qi) || (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+	    (pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(pctx) != 1 ||
+	    EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_KEYPAIR, params) != 1 ||
+	    msblob_from_pkey(key, &blob, &len, &err) != 0) {
+		TAP_OK(0, "the composite-p key as a BLOB: %s", err.msg);
+		goto out;
+	}
+	TAP_OK(parse_fails(blob, len, "private key is inconsistent"),
+	    "RSA-2048 with a composite p, every relation holding: refused "
+	    "by the round trip");
+ out:
+	if (blob != NULL)
+		OPENSSL_clear_free(blob, len);
+	EVP_PKEY_free(key);
+	EVP_PKEY_CTX_free(pctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_CTX_free(ctx);
+	BN_free(p1);
+	BN_free(p2);
+	BN_free(p);
+	BN_free(q);
+	BN_free(n);
+	BN_free(e);
+	BN_clear_free(d);
+	BN_free(l);
+	BN_free(pm);
+	BN_free(qm);
+	BN_free(g);
+	BN_clear_free(dp);
+	BN_clear_free(dq);
+	BN_clear_free(qi);
+}
+
 int
 main(void)
 {
@@ -734,6 +833,7 @@ main(void)
 	test_of_request();
 	test_rsa_crafted();
 	test_rsa_no_crt();
+	test_rsa_composite();
 	test_ec_crafted();
 	return tap_done();
 }
