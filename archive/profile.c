@@ -43,6 +43,8 @@ static int plist_int(xmlNodePtr, const char *, int);
 static int plist_bool(xmlNodePtr, const char *, int);
 static int plist_data(xmlNodePtr, const char *, const unsigned char *,
     size_t);
+static int smime_keys(xmlNodePtr, const struct prof_params *, int,
+    const char *);
 static int payload_head(xmlNodePtr, const char *, const char *,
     const char *, const char *);
 static int pkcs12_payload(xmlNodePtr, const struct prof_params *,
@@ -107,6 +109,26 @@ plist_data(xmlNodePtr dict, const char *key, const unsigned char *buf,
 	    BAD_CAST "data", BAD_CAST b64) != NULL ? 0 : -1;
 	free(b64);
 	return r;
+}
+
+/*
+ * The S/MIME keys both mail account payloads share: the current
+ * certificate's PKCS#12 payload encrypts, and signs when it is dual-use.
+ */
+static int
+smime_keys(xmlNodePtr d, const struct prof_params *p, int sign,
+    const char *cur_uuid)
+{
+	return plist_bool(d, "SMIMEEnabled", 1) != 0 ||
+	    plist_bool(d, "SMIMESigningEnabled", sign) != 0 ||
+	    (sign && plist_string(d, "SMIMESigningCertificateUUID",
+	    cur_uuid) != 0) ||
+	    plist_bool(d, "SMIMEEncryptionEnabled", 1) != 0 ||
+	    plist_string(d, "SMIMEEncryptionCertificateUUID", cur_uuid) != 0 ||
+	    plist_bool(d, "SMIMEEncryptByDefault", p->encrypt_by_default) !=
+	    0 ||
+	    plist_bool(d, "SMIMEEnableEncryptionPerMessageSwitch", 1) != 0 ?
+	    -1 : 0;
 }
 
 /* The keys every payload has. */
@@ -203,15 +225,7 @@ mail_payload(xmlNodePtr arr, const struct prof_params *p,
 	    plist_int(d, "OutgoingMailServerPortNumber", 587) != 0 ||
 	    plist_bool(d, "OutgoingMailServerUseSSL", 1) != 0 ||
 	    plist_string(d, "OutgoingMailServerUsername", u->email) != 0 ||
-	    plist_bool(d, "SMIMEEnabled", 1) != 0 ||
-	    plist_bool(d, "SMIMESigningEnabled", sign) != 0 ||
-	    (sign && plist_string(d, "SMIMESigningCertificateUUID",
-	    cur_uuid) != 0) ||
-	    plist_bool(d, "SMIMEEncryptionEnabled", 1) != 0 ||
-	    plist_string(d, "SMIMEEncryptionCertificateUUID", cur_uuid) != 0 ||
-	    plist_bool(d, "SMIMEEncryptByDefault", p->encrypt_by_default) !=
-	    0 ||
-	    plist_bool(d, "SMIMEEnableEncryptionPerMessageSwitch", 1) != 0)
+	    smime_keys(d, p, sign, cur_uuid) != 0)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	return 0;
 }
@@ -248,18 +262,10 @@ eas_payload(xmlNodePtr arr, const struct prof_params *p,
 	    plist_bool(d, "SSL", 1) != 0 ||
 	    plist_string(d, "UserName", p->eas_user != NULL ?
 	    p->eas_user : u->email) != 0 ||
-	    plist_bool(d, "SMIMEEnabled", 1) != 0 ||
-	    plist_bool(d, "SMIMESigningEnabled", sign) != 0 ||
-	    (sign && plist_string(d, "SMIMESigningCertificateUUID",
-	    cur_uuid) != 0) ||
+	    smime_keys(d, p, sign, cur_uuid) != 0 ||
 	    plist_bool(d, "SMIMESigningUserOverrideable", !sign) != 0 ||
 	    plist_bool(d, "SMIMESigningCertificateUUIDUserOverrideable",
-	    !sign) != 0 ||
-	    plist_bool(d, "SMIMEEncryptionEnabled", 1) != 0 ||
-	    plist_string(d, "SMIMEEncryptionCertificateUUID", cur_uuid) != 0 ||
-	    plist_bool(d, "SMIMEEncryptByDefault", p->encrypt_by_default) !=
-	    0 ||
-	    plist_bool(d, "SMIMEEnableEncryptionPerMessageSwitch", 1) != 0)
+	    !sign) != 0)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	return 0;
 }
