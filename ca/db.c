@@ -213,6 +213,20 @@ static const char *const migrations[] = {
 	"  SELECT r.owner FROM up JOIN requests r ON r.id = up.cur"
 	"  WHERE up.id = requests.id AND r.requester NOT LIKE 'renew:%')"
 	"  WHERE requester LIKE 'renew:%';",
+	/*
+	 * 5 -> 6: Intune-style SCEP challenges (ca/mdmchal.c). A row is
+	 * written when the challenge is made and marked used in the
+	 * transaction that issues its certificate: single use.
+	 */
+	"CREATE TABLE mdm_challenges ("
+	"  id INTEGER PRIMARY KEY,"
+	"  template TEXT NOT NULL,"
+	"  email TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  device TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  used INTEGER);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

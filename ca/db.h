@@ -15,7 +15,7 @@
 struct ca_err;
 struct db;
 
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 
 /* A row of the certs table. Strings and der are owned by the struct. */
 struct db_cert {
@@ -361,5 +361,33 @@ int db_audit_rows(struct db *db, const char *what, db_audit_fn fn,
 /* One read snapshot for the head and the rows, in or out of a transaction. */
 int db_audit_snapshot(struct db *db, struct ca_err *err);
 void db_audit_snapshot_end(struct db *db);
+
+/* --- bound SCEP challenges (ca/db_mdmchal.c; ca/mdmchal.c) --- */
+
+/* A row of mdm_challenges; the challenge string itself is not stored. */
+struct db_mdmchal {
+	const char *tpl;
+	const char *email;
+	const char *subject;	/* "/CN=..." */
+	const char *device;	/* NULL: none */
+	int64_t created;
+	int64_t expires;
+};
+
+/* Inside the caller's transaction: records a challenge, *idp its id. */
+int db_mdmchal_add(struct db *db, const struct db_mdmchal *c, int64_t *idp,
+    struct ca_err *err);
+/*
+ * Read-only: *usedp = when the challenge was used, 0 when it is not;
+ * CA_ERR_NOTFOUND (no message) when there is no such challenge.
+ */
+int db_mdmchal_used(struct db *db, int64_t id, int64_t *usedp,
+    struct ca_err *err);
+/*
+ * Inside the caller's transaction: marks it used at now. CA_ERR_EXISTS
+ * when it was used already, CA_ERR_NOTFOUND when there is none.
+ */
+int db_mdmchal_use(struct db *db, int64_t id, int64_t now,
+    struct ca_err *err);
 
 #endif

@@ -303,3 +303,41 @@ cli_json_print_steal(json_t *v)
 	json_decref(v);
 	return r == 0 ? CLI_OK : CLI_FAIL;
 }
+
+int
+cli_parse_ttl(const char *s, int64_t *outp)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || v <= 0)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	case 'd':
+		mul = 86400;
+		break;
+	case 'w':
+		mul = 7 * 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	if (v > (long long)(366 * 86400) / mul)
+		return -1;
+	*outp = (int64_t)v * mul;
+	return 0;
+}

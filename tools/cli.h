@@ -3,6 +3,7 @@
 #define TOOLS_CLI_H
 
 #include <getopt.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <openssl/x509.h>
@@ -111,6 +112,9 @@ char *cli_file_name(const char *dir, const char *name, const char *suffix);
  */
 int cli_device_ca(struct cli *cli, const char **cafp, char **chainp,
     struct ca_err *err);
+
+/* "90", "30m", "12h", "1d", "2w" to seconds (at most a year); -1: not. */
+int cli_parse_ttl(const char *s, int64_t *outp);
 
 /* Reads a PEM or DER PKCS#10 request. */
 int cli_read_csr(const char *path, X509_REQ **csrp, struct ca_err *err);

@@ -1,7 +1,8 @@
 /*
  * smimeca mdm connector and mdm device: lab stand-ins for what an MDM's
  * certificate connector and a managed device do with export intune's
- * userPFXCertificate objects.
+ * userPFXCertificate objects; mdm scep-challenge: the Intune-style SCEP
+ * challenge that binds a request to its names (ca/mdmchal.h).
  */
 #include "ac-config.h"
 
@@ -19,6 +20,7 @@
 #include "archive/mdm.h"
 #include "ca/ca.h"
 #include "ca/err.h"
+#include "ca/mdmchal.h"
 #include "ca/util.h"
 #include "tools/cli.h"
 
@@ -28,6 +30,8 @@ static int cmd_mdm_connector(const struct cli_cmd *, struct cli *, int,
     char **);
 static int cmd_mdm_device(const struct cli_cmd *, struct cli *, int,
     char **);
+static int cmd_mdm_scep_challenge(const struct cli_cmd *, struct cli *, int,
+    char **);
 
 const struct cli_cmd cli_mdm_cmds[] = {
 	{ "mdm", "connector", cmd_mdm_connector, "--import-key PRIV.pem "
@@ -35,6 +39,9 @@ const struct cli_cmd cli_mdm_cmds[] = {
 	    "--out FOR-DEVICE.json" },
 	{ "mdm", "device", cmd_mdm_device, "--device-key DEV.key --in "
 	    "FOR-DEVICE.json --out DIR [--password-file F] [--legacy]" },
+	{ "mdm", "scep-challenge", cmd_mdm_scep_challenge, "--template T "
+	    "--email MAIL [--device NAME] [--subject /CN=...] [--ttl 60m] "
+	    "[--json]" },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -214,5 +221,85 @@ cmd_mdm_device(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	sk_X509_pop_free(chain, X509_free);
+	return rc;
+}
+
+static int
+cmd_mdm_scep_challenge(const struct cli_cmd *me, struct cli *cli, int argc,
+    char **argv)
+{
+	static const struct option opts[] = {
+		{ "template", required_argument, NULL, 'T' },
+		{ "email", required_argument, NULL, 'e' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "subject", required_argument, NULL, 's' },
+		{ "ttl", required_argument, NULL, 't' },
+		CLI_OPT_JSON,
+		CLI_OPT_END
+	};
+	struct mdmchal_req req;
+	struct mdmchal_claims c;
+	struct ca_err err;
+	struct ca *ca = NULL;
+	char *email = NULL, *chal = NULL, when[21];
+	int64_t id = 0, now = (int64_t)time(NULL);
+	int ch, json = 0, rc = CLI_FAIL;
+
+	ca_err_clear(&err);
+	memset(&req, 0, sizeof(req));
+	req.ttl = 3600;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'T': req.tpl = optarg; break;
+		case 'e': req.email = optarg; break;
+		case 'd': req.device = optarg; break;
+		case 's': req.subject = optarg; break;
+		case 'j': json = 1; break;
+		case 't':
+			if (cli_parse_ttl(optarg, &req.ttl) != 0) {
+				cli_warnx("--ttl %s: give seconds or a number "
+				    "with m, h, d or w (at most a year), e.g. "
+				    "60m", optarg);
+				return CLI_USAGE;
+			}
+			break;
+		default: return cli_usage(me);
+		}
+	}
+	if (optind != argc || req.tpl == NULL || req.email == NULL)
+		return cli_usage(me);
+	if ((email = strdup(req.email)) == NULL) {
+		cli_warnx("out of memory");
+		return CLI_FAIL;
+	}
+	util_lower(email);
+	req.email = email;
+	if ((rc = cli_open_ca(cli, 0, &ca)) != CLI_OK)
+		goto out;
+	rc = CLI_FAIL;
+	if (mdmchal_issue(ca, &req, now, &chal, &id, &err) != 0 ||
+	    mdmchal_decode(chal, NULL, &c, &err) != 0)
+		goto out;
+	util_iso8601(c.expires, when);
+	if (json) {
+		rc = cli_json_print_steal(json_pack("{s:s, s:I, s:s, s:s, "
+		    "s:s, s:s?, s:s}", "challenge", chal, "id", (json_int_t)id,
+		    "template", c.tpl, "email", c.email, "subject", c.subject,
+		    "device", *c.device != '\0' ? c.device : NULL, "expires",
+		    when));
+		goto out;
+	}
+	printf("%s\n", chal);
+	fprintf(stderr, "SCEP challenge %lld, single use until %s: template "
+	    "%s, subject %s, rfc822Name %s%s%s; a request for any other "
+	    "names is refused\n", (long long)id, when, c.tpl, c.subject,
+	    c.email, *c.device != '\0' ? ", device " : "", c.device);
+	rc = CLI_OK;
+ out:
+	if (rc != CLI_OK)
+		cli_print_err(&err);
+	util_free_secret(chal);
+	free(email);
+	ca_close(ca);
 	return rc;
 }

@@ -1,7 +1,6 @@
 /* smimeca user ...: the local accounts smimecad authenticates. */
 #include "ac-config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +36,6 @@ static int set_disabled(const struct cli_cmd *, struct cli *, int, char **,
     int);
 static int set_password(const struct cli_cmd *, struct cli *, int, char **,
     int);
-static int parse_ttl(const char *, int64_t *);
 
 const struct cli_cmd cli_user_cmds[] = {
 	{ "user", "add", cmd_user_add, "EMAIL [--cn NAME] "
@@ -230,45 +228,6 @@ cmd_user_enable(const struct cli_cmd *me, struct cli *cli, int argc,
 	return set_disabled(me, cli, argc, argv, 0);
 }
 
-/* "90", "30m", "12h", "1d", "2w" to seconds. */
-static int
-parse_ttl(const char *s, int64_t *outp)
-{
-	char *end;
-	long long v;
-	int64_t mul = 1;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || v <= 0)
-		return -1;
-	switch (*end) {
-	case '\0':
-	case 's':
-		break;
-	case 'm':
-		mul = 60;
-		break;
-	case 'h':
-		mul = 3600;
-		break;
-	case 'd':
-		mul = 86400;
-		break;
-	case 'w':
-		mul = 7 * 86400;
-		break;
-	default:
-		return -1;
-	}
-	if (*end != '\0' && end[1] != '\0')
-		return -1;
-	if (v > (long long)(366 * 86400) / mul)
-		return -1;
-	*outp = (int64_t)v * mul;
-	return 0;
-}
-
 static int
 cmd_user_code(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
 {
@@ -286,7 +245,7 @@ cmd_user_code(const struct cli_cmd *me, struct cli *cli, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch != 't')
 			return cli_usage(me);
-		if (parse_ttl(optarg, &ttl) != 0) {
+		if (cli_parse_ttl(optarg, &ttl) != 0) {
 			cli_warnx("--ttl %s: give seconds or a number with "
 			    "m, h, d or w (at most a year), e.g. 1d", optarg);
 			return CLI_USAGE;
