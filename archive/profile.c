@@ -29,6 +29,7 @@
 #include "ca/config.h"
 #include "ca/db.h"
 #include "ca/err.h"
+#include "ca/mdmchal.h"
 #include "ca/util.h"
 
 #define SIGNER_ROLE	"profile-signer"
@@ -43,7 +44,7 @@ static int plist_int(xmlNodePtr, const char *, int);
 static int plist_bool(xmlNodePtr, const char *, int);
 static int plist_data(xmlNodePtr, const char *, const unsigned char *,
     size_t);
-static int smime_keys(xmlNodePtr, const struct prof_params *, int,
+static int smime_keys(xmlNodePtr, const struct prof_params *, const char *,
     const char *);
 static int payload_head(xmlNodePtr, const char *, const char *,
     const char *, const char *);
@@ -51,11 +52,12 @@ static int pkcs12_payload(xmlNodePtr, const struct prof_params *,
     const struct mdm_user *, const struct mdm_identity *, char[37],
     struct ca_err *);
 static int mail_payload(xmlNodePtr, const struct prof_params *,
-    const struct mdm_user *, const struct mdm_identity *, const char *,
-    struct ca_err *);
+    const struct mdm_user *, const char *, const char *, struct ca_err *);
 static int eas_payload(xmlNodePtr, const struct prof_params *,
-    const struct mdm_user *, const struct mdm_identity *, const char *,
-    struct ca_err *);
+    const struct mdm_user *, const char *, const char *, struct ca_err *);
+static int scep_subject(xmlNodePtr, const char *, struct ca_err *);
+static int scep_payload(xmlNodePtr, const struct prof_params *,
+    const struct mdm_user *, char[37], struct ca_err *);
 static int root_payload(xmlNodePtr, X509 *, struct ca_err *);
 static int signer_issue(struct ca *, int64_t, X509 **, EVP_PKEY **,
     struct ca_err *);
@@ -113,16 +115,18 @@ plist_data(xmlNodePtr dict, const char *key, const unsigned char *buf,
 
 /*
  * The S/MIME keys both mail account payloads share: the current
- * certificate's PKCS#12 payload encrypts, and signs when it is dual-use.
+ * certificate's PKCS#12 payload encrypts; sign_uuid (NULL: none) names the
+ * signing identity's payload: the SCEP payload, else the current PKCS#12
+ * when it is dual-use.
  */
 static int
-smime_keys(xmlNodePtr d, const struct prof_params *p, int sign,
+smime_keys(xmlNodePtr d, const struct prof_params *p, const char *sign_uuid,
     const char *cur_uuid)
 {
 	return plist_bool(d, "SMIMEEnabled", 1) != 0 ||
-	    plist_bool(d, "SMIMESigningEnabled", sign) != 0 ||
-	    (sign && plist_string(d, "SMIMESigningCertificateUUID",
-	    cur_uuid) != 0) ||
+	    plist_bool(d, "SMIMESigningEnabled", sign_uuid != NULL) != 0 ||
+	    (sign_uuid != NULL && plist_string(d,
+	    "SMIMESigningCertificateUUID", sign_uuid) != 0) ||
 	    plist_bool(d, "SMIMEEncryptionEnabled", 1) != 0 ||
 	    plist_string(d, "SMIMEEncryptionCertificateUUID", cur_uuid) != 0 ||
 	    plist_bool(d, "SMIMEEncryptByDefault", p->encrypt_by_default) !=
@@ -188,14 +192,11 @@ pkcs12_payload(xmlNodePtr arr, const struct prof_params *p,
 
 static int
 mail_payload(xmlNodePtr arr, const struct prof_params *p,
-    const struct mdm_user *u, const struct mdm_identity *cur,
-    const char *cur_uuid, struct ca_err *err)
+    const struct mdm_user *u, const char *sign_uuid, const char *cur_uuid,
+    struct ca_err *err)
 {
 	const char *at = strchr(u->email, '@');
 	char uuid[37], imap[256], smtp[256], name[300];
-	uint32_t ku = X509_get_key_usage(cur->cert);
-	/* A dual-use certificate signs too; a pure encryption one does not. */
-	int sign = (ku & KU_DIGITAL_SIGNATURE) != 0;
 	xmlNodePtr d;
 	int r;
 
@@ -225,7 +226,7 @@ mail_payload(xmlNodePtr arr, const struct prof_params *p,
 	    plist_int(d, "OutgoingMailServerPortNumber", 587) != 0 ||
 	    plist_bool(d, "OutgoingMailServerUseSSL", 1) != 0 ||
 	    plist_string(d, "OutgoingMailServerUsername", u->email) != 0 ||
-	    smime_keys(d, p, sign, cur_uuid) != 0)
+	    smime_keys(d, p, sign_uuid, cur_uuid) != 0)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	return 0;
 }
@@ -233,18 +234,18 @@ mail_payload(xmlNodePtr arr, const struct prof_params *p,
 /*
  * An Exchange ActiveSync account, as iOS's native Exchange connector takes
  * it: keys of Apple's com.apple.eas.account schema only. The identities are
- * the PKCS#12 payload of the current certificate, for signing only when it
- * is dual-use; otherwise the user may pick the device's own signing
- * identity (one per device, e.g. from SCEP). No password: the device asks.
+ * the PKCS#12 payload of the current certificate, and for signing the SCEP
+ * payload's or, when it is dual-use, the current one's; without either
+ * the user may pick the device's own signing identity. No password: the
+ * device asks.
  */
 static int
 eas_payload(xmlNodePtr arr, const struct prof_params *p,
-    const struct mdm_user *u, const struct mdm_identity *cur,
-    const char *cur_uuid, struct ca_err *err)
+    const struct mdm_user *u, const char *sign_uuid, const char *cur_uuid,
+    struct ca_err *err)
 {
 	char uuid[37], name[300];
-	uint32_t ku = X509_get_key_usage(cur->cert);
-	int sign = (ku & KU_DIGITAL_SIGNATURE) != 0;
+	int sign = sign_uuid != NULL;
 	xmlNodePtr d;
 	int r;
 
@@ -262,10 +263,124 @@ eas_payload(xmlNodePtr arr, const struct prof_params *p,
 	    plist_bool(d, "SSL", 1) != 0 ||
 	    plist_string(d, "UserName", p->eas_user != NULL ?
 	    p->eas_user : u->email) != 0 ||
-	    smime_keys(d, p, sign, cur_uuid) != 0 ||
+	    smime_keys(d, p, sign_uuid, cur_uuid) != 0 ||
 	    plist_bool(d, "SMIMESigningUserOverrideable", !sign) != 0 ||
 	    plist_bool(d, "SMIMESigningCertificateUUIDUserOverrideable",
 	    !sign) != 0)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * Subject of the SCEP payload from "/CN=a/O=b": an array of RDNs, each an
+ * array of one [type, value] pair. Apple's schema names the short forms
+ * C, L, ST, O, OU and CN; any other type goes as its dotted OID.
+ */
+static int
+scep_subject(xmlNodePtr d, const char *subj, struct ca_err *err)
+{
+	static const char *const shortnames[] = { "C", "L", "ST", "O", "OU",
+	    "CN", NULL };
+	X509_NAME *name = NULL;
+	xmlNodePtr outer, rdn, pair;
+	char type[80];
+	int i, j, r = CA_ERR_NOMEM;
+
+	if ((name = mdmchal_parse_subject(subj)) == NULL)
+		return ca_err_set(err, CA_ERR_INVALID, "SCEP subject %s: not "
+		    "of the form /CN=Alice/O=Lab", subj);
+	if (plist_key(d, "Subject") == NULL ||
+	    (outer = xmlNewChild(d, NULL, BAD_CAST "array", NULL)) == NULL)
+		goto out;
+	for (i = 0; i < X509_NAME_entry_count(name); i++) {
+		X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+		ASN1_OBJECT *o = X509_NAME_ENTRY_get_object(e);
+		const char *sn = OBJ_nid2sn(OBJ_obj2nid(o));
+		ASN1_STRING *v = X509_NAME_ENTRY_get_data(e);
+
+		OBJ_obj2txt(type, sizeof(type), o, 1);
+		for (j = 0; sn != NULL && shortnames[j] != NULL; j++)
+			if (strcmp(sn, shortnames[j]) == 0)
+				snprintf(type, sizeof(type), "%s", sn);
+		/* mdmchal_parse_subject made every value UTF-8 text. */
+		if ((rdn = xmlNewChild(outer, NULL, BAD_CAST "array",
+		    NULL)) == NULL ||
+		    (pair = xmlNewChild(rdn, NULL, BAD_CAST "array",
+		    NULL)) == NULL ||
+		    xmlNewTextChild(pair, NULL, BAD_CAST "string",
+		    BAD_CAST type) == NULL ||
+		    xmlNewTextChild(pair, NULL, BAD_CAST "string",
+		    ASN1_STRING_get0_data(v)) == NULL)
+			goto out;
+	}
+	r = 0;
+ out:
+	if (r != 0)
+		ca_err_set(err, r, "out of memory");
+	X509_NAME_free(name);
+	return r;
+}
+
+/*
+ * com.apple.security.scep: the device makes its own signing key and asks
+ * the CA for its certificate with the challenge, for exactly the names
+ * the challenge binds. Keys checked against Apple's device-management
+ * schema (github.com/apple/device-management,
+ * mdm/profiles/com.apple.security.scep.yaml): PayloadContent is a
+ * dictionary of URL, Name, Subject, Challenge, Keysize, "Key Type" (only
+ * RSA), "Key Usage" (1 signing, 4 encryption), SubjectAltName (rfc822Name)
+ * and CAFingerprint (data). Apple's SCEP client (Security framework,
+ * SecSCEPValidateCACertMessage) hashes the top of the chain it builds from
+ * GetCACert's certificates and takes a 16-byte fingerprint as MD5, a
+ * 20-byte one as SHA-1: so SHA-1 of the root's DER.
+ */
+static int
+scep_payload(xmlNodePtr arr, const struct prof_params *p,
+    const struct mdm_user *u, char uuid[37], struct ca_err *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char subj[300], name[300], cn[200];
+	xmlNodePtr d, c, san;
+	int r;
+
+	if ((r = mdm_uuid(uuid, err)) != 0)
+		return r;
+	if (p->scep_ca == NULL ||
+	    X509_digest(p->scep_ca, EVP_sha1(), md, &mdlen) != 1 ||
+	    mdlen != 20)
+		return ca_err_ssl(err, CA_ERR_CRYPTO, "the SHA-1 fingerprint "
+		    "of the CA certificate for the SCEP payload");
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(p->scep_ca),
+	    NID_commonName, cn, sizeof(cn)) <= 0)
+		snprintf(cn, sizeof(cn), "smimeca");
+	if (p->scep_subject != NULL)
+		snprintf(subj, sizeof(subj), "%s", p->scep_subject);
+	else
+		snprintf(subj, sizeof(subj), "/CN=%s", u->email);
+	snprintf(name, sizeof(name), "%s signing key (SCEP)", u->email);
+	if ((d = xmlNewChild(arr, NULL, BAD_CAST "dict", NULL)) == NULL ||
+	    payload_head(d, "com.apple.security.scep", uuid, "scep",
+	    name) != 0 ||
+	    plist_string(d, "PayloadDescription", "The device makes its own "
+	    "S/MIME signing key and enrolls it with the CA over SCEP; the "
+	    "key never leaves the device") != 0 ||
+	    plist_key(d, "PayloadContent") == NULL ||
+	    (c = xmlNewChild(d, NULL, BAD_CAST "dict", NULL)) == NULL ||
+	    plist_string(c, "URL", p->scep_url) != 0 ||
+	    plist_string(c, "Name", cn) != 0)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	if ((r = scep_subject(c, subj, err)) != 0)
+		return r;
+	if (plist_string(c, "Challenge", p->scep_challenge) != 0 ||
+	    plist_int(c, "Keysize", p->scep_keysize > 0 ? p->scep_keysize :
+	    2048) != 0 ||
+	    plist_string(c, "Key Type", "RSA") != 0 ||
+	    plist_int(c, "Key Usage", 1) != 0 ||
+	    plist_key(c, "SubjectAltName") == NULL ||
+	    (san = xmlNewChild(c, NULL, BAD_CAST "dict", NULL)) == NULL ||
+	    plist_string(san, "rfc822Name", u->email) != 0 ||
+	    plist_data(c, "CAFingerprint", md, mdlen) != 0)
 		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 	return 0;
 }
@@ -429,7 +544,8 @@ prof_build(const struct prof_params *p, const struct mdm_user *u,
 	xmlDocPtr doc = NULL, inner = NULL;
 	xmlNodePtr root, iroot, top, arr;
 	const struct mdm_identity *cur = NULL;
-	char (*uuids)[37] = NULL, puuid[37], name[300], desc[400];
+	char (*uuids)[37] = NULL, puuid[37], suuid[37], name[300], desc[400];
+	const char *sign_uuid = NULL;
 	size_t i;
 	int r;
 
@@ -473,8 +589,21 @@ prof_build(const struct prof_params *p, const struct mdm_user *u,
 		if ((r = root_payload(arr, sk_X509_value(p->roots, (int)i),
 		    err)) != 0)
 			goto out;
+	/*
+	 * The signing identity: the device's own SCEP key, else the current
+	 * certificate's when it is dual-use (a pure encryption one does not
+	 * sign), else none.
+	 */
+	if (p->scep_url != NULL) {
+		if ((r = scep_payload(arr, p, u, suuid, err)) != 0)
+			goto out;
+		sign_uuid = suuid;
+	} else if ((X509_get_key_usage(cur->cert) & KU_DIGITAL_SIGNATURE) !=
+	    0)
+		sign_uuid = uuids[cur - u->ids];
 	if ((r = (p->account == PROF_ACCOUNT_EAS ? eas_payload :
-	    mail_payload)(arr, p, u, cur, uuids[cur - u->ids], err)) != 0 ||
+	    mail_payload)(arr, p, u, sign_uuid, uuids[cur - u->ids],
+	    err)) != 0 ||
 	    (r = mdm_uuid(puuid, err)) != 0 ||
 	    (inner != NULL &&
 	    (r = encrypt_payloads(top, inner, p->encrypt_to, err)) != 0))

@@ -29,13 +29,24 @@ struct prof_params {
 	int aes;			/* PKCS#12 with PBES2, not 3DES */
 	X509 *encrypt_to;		/* EncryptedPayloadContent; or NULL */
 	STACK_OF(X509) *roots;		/* CA certificates to trust; or NULL */
+	/*
+	 * com.apple.security.scep, the device's own signing key, when
+	 * scep_url is not NULL: the accounts sign with it.
+	 */
+	const char *scep_url;
+	const char *scep_challenge;
+	const char *scep_subject;	/* "/CN=..."; NULL: /CN=the address */
+	X509 *scep_ca;			/* CAFingerprint: SHA-1 of its DER */
+	int scep_keysize;		/* RSA bits; 0: 2048 */
 };
 
 /*
  * An XML plist: one com.apple.security.pkcs12 payload per identity of u
  * (each with its own random password), and a mail account payload
  * (com.apple.mail.managed, or com.apple.eas.account with PROF_ACCOUNT_EAS)
- * whose S/MIME keys name the payload of the current certificate.
+ * whose S/MIME keys name the payload of the current certificate, and
+ * with scep_url a com.apple.security.scep payload that the accounts sign
+ * with.
  * Refuses a user without a current (valid) certificate. With roots, one
  * com.apple.security.root payload per certificate in it. With encrypt_to,
  * the payloads are a CMS EnvelopedData to that device certificate.

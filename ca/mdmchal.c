@@ -649,51 +649,67 @@ check_san(X509_REQ *csr, const char *email, const char *why,
 }
 
 int
-mdmchal_check(struct ca *ca, const char *tpl_name, const char *challenge,
-    X509_REQ *csr, int64_t now, int64_t *idp, struct ca_err *err)
+mdmchal_inspect(struct ca *ca, const char *challenge, int64_t now,
+    struct mdmchal_claims *c, struct ca_err *err)
 {
 	unsigned char key[MDMCHAL_KEYLEN];
-	struct mdmchal_claims c;
 	struct ca_err e2;
-	X509_NAME *want = NULL;
-	char when[21], a[256], b[256];
+	char when[21];
 	const char *why = "bound SCEP challenge";
 	int64_t used = 0;
-	int r, bad = 0;
+	int r;
 
-	*idp = 0;
+	memset(c, 0, sizeof(*c));
 	ca_err_clear(&e2);
-	if (tpl_name == NULL || challenge == NULL || csr == NULL)
-		return ca_err_set(err, CA_ERR_INTERNAL, "mdmchal_check: "
-		    "nothing to check");
+	if (challenge == NULL)
+		return ca_err_set(err, CA_ERR_POLICY, "no %s", why);
 	r = mdmchal_key(ca, 0, key, &e2);
 	if (r == CA_ERR_NOTFOUND)
 		return ca_err_set(err, CA_ERR_POLICY, "wrong %s: this CA has "
 		    "made none (it has no challenge key)", why);
 	if (r != 0)
 		return ca_err_set(err, r, "%s", e2.msg);
-	r = mdmchal_decode(challenge, key, &c, &e2);
+	r = mdmchal_decode(challenge, key, c, &e2);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (r != 0)
 		return ca_err_set(err, CA_ERR_POLICY, "wrong %s: %s", why,
 		    e2.msg);
-	if ((r = db_mdmchal_used(ca_db(ca), c.id, &used, &e2)) ==
+	if ((r = db_mdmchal_used(ca_db(ca), c->id, &used, &e2)) ==
 	    CA_ERR_NOTFOUND)
 		return ca_err_set(err, CA_ERR_POLICY, "wrong %s: id %" PRId64
-		    " is not in this CA's database", why, c.id);
+		    " is not in this CA's database", why, c->id);
 	if (r != 0)
 		return ca_err_set(err, r, "%s", e2.msg);
 	if (used != 0) {
 		util_iso8601(used, when);
 		return ca_err_set(err, CA_ERR_POLICY, "used %s: id %" PRId64
-		    " for %s was used at %s (single use)", why, c.id, c.email,
-		    when);
+		    " for %s was used at %s (single use)", why, c->id,
+		    c->email, when);
 	}
-	if (now >= c.expires) {
-		util_iso8601(c.expires, when);
+	if (now >= c->expires) {
+		util_iso8601(c->expires, when);
 		return ca_err_set(err, CA_ERR_POLICY, "expired %s: id %" PRId64
-		    " for %s expired at %s", why, c.id, c.email, when);
+		    " for %s expired at %s", why, c->id, c->email, when);
 	}
+	return 0;
+}
+
+int
+mdmchal_check(struct ca *ca, const char *tpl_name, const char *challenge,
+    X509_REQ *csr, int64_t now, int64_t *idp, struct ca_err *err)
+{
+	struct mdmchal_claims c;
+	X509_NAME *want = NULL;
+	char a[256], b[256];
+	const char *why = "bound SCEP challenge";
+	int r, bad = 0;
+
+	*idp = 0;
+	if (tpl_name == NULL || challenge == NULL || csr == NULL)
+		return ca_err_set(err, CA_ERR_INTERNAL, "mdmchal_check: "
+		    "nothing to check");
+	if ((r = mdmchal_inspect(ca, challenge, now, &c, err)) != 0)
+		return r;
 	/* Every way the request differs from the binding, at once. */
 	if (strcmp(tpl_name, c.tpl) != 0) {
 		ca_err_set(err, CA_ERR_POLICY, "%s %" PRId64 " is bound to "

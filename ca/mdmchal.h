@@ -111,6 +111,14 @@ int mdmchal_check(struct ca *ca, const char *tpl_name, const char *challenge,
 int mdmchal_consume(struct db *txdb, int64_t id, struct ca_err *err);
 
 /*
+ * The first half of mdmchal_check, without a request: the MAC, that this
+ * CA recorded the id and it is unused, and the expiry; *c gets what the
+ * challenge names. CA_ERR_POLICY with the reason, as mdmchal_check.
+ */
+int mdmchal_inspect(struct ca *ca, const char *challenge, int64_t now,
+    struct mdmchal_claims *c, struct ca_err *err);
+
+/*
  * The CA's challenge key into key; with create, makes it when it is
  * missing. CA_ERR_NOTFOUND (no message) when it is missing and !create.
  */

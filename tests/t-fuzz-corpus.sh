@@ -253,4 +253,65 @@ for h in areq msblob blob; do
 	    env FUZZ_CA_DIR="$T/lab" "$FZ/fuzz_$h" "$c"/*
 	like "$out" "^$n inputs" "fuzz_$h read every kept input"
 done
+# --- bound SCEP challenges (ca/mdmchal.c), as the SCEP server decodes them --
+# Seeds: payloads, and whole challenges MACed here with Python's hmac under
+# the harness's fixed key (an independent reading of ca/mdmchal.h's format).
+[ -x "$FZ/fuzz_mdmchal" ] || bail_out "fuzz_mdmchal is not built"
+made=$($PY - chalseeds chalcorpus <<'PYEOF'
+import base64, hmac, hashlib, os, random, sys
+seeds, dst = sys.argv[1], sys.argv[2]
+os.makedirs(seeds)
+os.makedirs(dst)
+key = b"fuzz-mdmchal-key-0123456789abcd\0"
+def chal(p):
+    t = hmac.new(key, b"smimeca mdm1\0" + p, hashlib.sha256).digest()[:16]
+    return (b"mdm1." + base64.b64encode(p) + b"." + base64.b64encode(t))
+payloads = [
+    b"1\n1796692584\nsmime-signature-device\nalice@lab.example\n\n"
+    b"Alice's iPhone",
+    b"42\n1796692584\nsmime-signature\nbob@lab.example\n"
+    b"/CN=Bob Example/O=Lab\n",
+    b"7\n1\nt\na@b.c\n/CN=a@b.c\n",
+]
+items = []
+for i, p in enumerate(payloads):
+    items += [p, chal(p)]
+for i, b in enumerate(items):
+    open(os.path.join(seeds, "seed%d" % i), "wb").write(b)
+rnd = random.Random(2985)
+n = 0
+def put(b):
+    global n
+    open(os.path.join(dst, "%05d" % n), "wb").write(b)
+    n += 1
+for b in items:
+    put(b)
+    for cut in range(0, len(b), max(1, len(b) // 30)):
+        put(b[:cut])
+    for _ in range(60):
+        m = bytearray(b)
+        for _ in range(rnd.randint(1, 3)):
+            m[rnd.randrange(len(m))] = rnd.choice(
+                [rnd.randrange(256), ord("\n"), ord("."), ord("="),
+                 ord("/"), ord("@"), ord("0"), ord("9")])
+        put(bytes(m))
+put(b"mdm1." + b"A" * 4000)
+put(b"mdm1." + b"=" * 8 + b"." + b"A" * 24)
+print(n)
+PYEOF
+)
+nchal=$(ls chalcorpus | wc -l)
+like "$made" '^[0-9]{3,}$' "the generator made hundreds of challenges"
+is "$nchal" "$made" "chalcorpus/ holds the $made inputs it made"
+run_ok -m "fuzz_mdmchal over the challenges" "$FZ/fuzz_mdmchal" chalcorpus/*
+like "$out" "^$nchal inputs" "fuzz_mdmchal read every input"
+c=$top_srcdir/tests/fuzz/corpus/mdmchal
+n=$(ls "$c" 2>/dev/null | wc -l)
+if [ "$n" -eq 0 ]; then
+	not_ok "the kept corpus of fuzz_mdmchal is in tests/fuzz/corpus/mdmchal"
+else
+	run_ok -m "fuzz_mdmchal over its kept libFuzzer corpus ($n inputs)" \
+	    "$FZ/fuzz_mdmchal" "$c"/*
+	like "$out" "^$n inputs" "fuzz_mdmchal read every kept input"
+fi
 done_testing

@@ -20,6 +20,7 @@
 #include "ca/config.h"
 #include "ca/err.h"
 #include "ca/ldapdir.h"
+#include "ca/mdmchal.h"
 #include "ca/template.h"
 #include "ca/util.h"
 #include "tools/cli.h"
@@ -58,6 +59,7 @@ static int export_user(struct ca *, const char *, struct officers *,
     struct intune_params *, const char *, const char *, FILE *, size_t *,
     struct ca_err *);
 static int account_opts(struct prof_params *, const char *);
+static int scep_opts(const struct prof_params *);
 static void progress(size_t, size_t, size_t);
 static void one_line(const char *, char *, size_t);
 
@@ -72,7 +74,8 @@ const struct cli_cmd cli_export_cmds[] = {
 	    "[--sign] [--encrypt-to DEV.crt [--device-ca CA.pem]] "
 	    "[--account imap [--imap-host H] [--smtp-host H] | --account eas "
 	    "--eas-host H [--eas-user U]] [--encrypt-by-default] [--aes] "
-	    "[--with-root] --out FILE" },
+	    "[--with-root] [--scep-url URL --scep-challenge CHALLENGE "
+	    "[--scep-keysize 2048|4096]] --out FILE" },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -495,6 +498,36 @@ account_opts(struct prof_params *pp, const char *acct)
 	return -1;
 }
 
+/* --scep-url and --scep-challenge go together; warns when they do not. */
+static int
+scep_opts(const struct prof_params *pp)
+{
+	if (pp->scep_url == NULL && pp->scep_challenge == NULL) {
+		if (pp->scep_keysize != 0) {
+			cli_warnx("--scep-keysize needs --scep-url");
+			return -1;
+		}
+		return 0;
+	}
+	if (pp->scep_url == NULL || pp->scep_challenge == NULL) {
+		cli_warnx("--scep-url and --scep-challenge go together: the "
+		    "device enrolls at the URL with the challenge");
+		return -1;
+	}
+	if (strncmp(pp->scep_url, "http://", 7) != 0 &&
+	    strncmp(pp->scep_url, "https://", 8) != 0) {
+		cli_warnx("--scep-url %s: an http:// or https:// URL, e.g. "
+		    "http://ca.lab.example:8080/scep/smime-signature-device",
+		    pp->scep_url);
+		return -1;
+	}
+	if (*pp->scep_challenge == '\0') {
+		cli_warnx("--scep-challenge: empty");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
     char **argv)
@@ -513,12 +546,17 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 		{ "account", required_argument, NULL, 'a' },
 		{ "eas-host", required_argument, NULL, 'H' },
 		{ "eas-user", required_argument, NULL, 'U' },
+		{ "scep-url", required_argument, NULL, 'u' },
+		{ "scep-challenge", required_argument, NULL, 'c' },
+		{ "scep-keysize", required_argument, NULL, 'z' },
 		CLI_OPT_DEVICE_CA,
 		CLI_OPT_OUT,
 		CLI_OPT_END
 	};
 	struct officers off;
 	struct prof_params pp;
+	struct mdmchal_claims claims;
+	STACK_OF(X509) *chain_certs;
 	struct ca *ca = NULL;
 	struct ca_err err;
 	struct mdm_user *u = NULL;
@@ -553,6 +591,19 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 		case 'a': acct = optarg; break;
 		case 'H': pp.eas_host = optarg; break;
 		case 'U': pp.eas_user = optarg; break;
+		case 'u': pp.scep_url = optarg; break;
+		case 'c': pp.scep_challenge = optarg; break;
+		case 'z':
+			if (strcmp(optarg, "2048") != 0 &&
+			    strcmp(optarg, "4096") != 0) {
+				cli_warnx("--scep-keysize %s: 2048 or 4096 "
+				    "(the bits of the RSA key the device "
+				    "makes)", optarg);
+				free(email);
+				return CLI_USAGE;
+			}
+			pp.scep_keysize = atoi(optarg);
+			break;
 		case 'C': caf = optarg; break;
 		case 'o': out = optarg; break;
 		case 'k':
@@ -566,7 +617,8 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 		}
 	}
 	if (optind != argc || email == NULL || out == NULL || off.n == 0 ||
-	    (caf != NULL && tof == NULL) || account_opts(&pp, acct) != 0) {
+	    (caf != NULL && tof == NULL) || account_opts(&pp, acct) != 0 ||
+	    scep_opts(&pp) != 0) {
 		free(email);
 		return cli_usage(me);
 	}
@@ -588,6 +640,33 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 		pp.org = org;
 	if (with_root)
 		pp.roots = ca_chain(ca);
+	/*
+	 * A bound challenge must be good now and name this account; the
+	 * device then asks for exactly its subject (the SubjectAltName is the
+	 * account's address either way).
+	 */
+	if (pp.scep_url != NULL && mdmchal_is_bound(pp.scep_challenge)) {
+		if (mdmchal_inspect(ca, pp.scep_challenge, now, &claims,
+		    &err) != 0) {
+			ca_err_set(&err, err.code, "--scep-challenge: make a "
+			    "new one with smimeca mdm scep-challenge");
+			goto out;
+		}
+		if (strcmp(claims.email, email) != 0) {
+			ca_err_set(&err, CA_ERR_INVALID, "--scep-challenge is "
+			    "bound to %s, not to %s: make one with "
+			    "smimeca mdm scep-challenge --email %s",
+			    claims.email, email, email);
+			goto out;
+		}
+		pp.scep_subject = claims.subject;
+	}
+	/* The top of the chain GetCACert serves: what Apple's client hashes. */
+	if (pp.scep_url != NULL) {
+		chain_certs = ca_chain(ca);
+		pp.scep_ca = sk_X509_value(chain_certs,
+		    sk_X509_num(chain_certs) - 1);
+	}
 	if (mdm_recover(ca, email, off.o, off.n, now, &u, &err) != 0 ||
 	    prof_build(&pp, u, &xml, &xlen, &err) != 0)
 		goto out;
@@ -599,10 +678,12 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 			goto out;
 	} else if (util_write_file(out, xml, xlen, 0600, &err) != 0)
 		goto out;
-	printf("wrote %s (%zu identit%s of %s, %s account%s%s%s)", out,
+	printf("wrote %s (%zu identit%s of %s, %s account%s%s%s%s)", out,
 	    u->n, u->n == 1 ? "y" : "ies", email,
 	    pp.account == PROF_ACCOUNT_EAS ? "Exchange ActiveSync" : "IMAP",
-	    with_root ? ", the CA chain to trust" : "", sign ? ", signed" : "",
+	    with_root ? ", the CA chain to trust" : "",
+	    pp.scep_url != NULL ? ", a SCEP payload for the device's own "
+	    "signing key" : "", sign ? ", signed" : "",
 	    tof != NULL ? ", encrypted to the device" : "");
 	if (tof == NULL)
 		printf("; it holds private keys and their passwords: hand it "
