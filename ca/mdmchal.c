@@ -5,10 +5,7 @@
  */
 #include "ac-config.h"
 
-#include <sys/stat.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -111,8 +108,8 @@ key_create(const char *path, unsigned char *key, struct ca_err *err)
 		r = ca_err_set(err, CA_ERR_IO, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (fchmod(fd, 0600) == -1 ||
-	    (w = write(fd, hex, 2 * MDMCHAL_KEYLEN + 1)) !=
+	/* mkstemp makes it 0600. */
+	if ((w = write(fd, hex, 2 * MDMCHAL_KEYLEN + 1)) !=
 	    2 * MDMCHAL_KEYLEN + 1 || fsync(fd) == -1) {
 		r = ca_err_set(err, CA_ERR_IO, "%s: %s", tmp, strerror(errno));
 		goto out;
@@ -505,7 +502,7 @@ mdmchal_issue(struct ca *ca, const struct mdmchal_req *req, int64_t now,
 		snprintf(subj, sizeof(subj), "%s", req->subject);
 	} else
 		snprintf(subj, sizeof(subj), "/CN=%s", req->email);
-	/* A challenge for a template SCEP cannot serve would only fail later. */
+	/* A challenge for a template SCEP cannot serve would fail later. */
 	if ((r = tpl_load(ca_config(ca)->template_dir, req->tpl, &t, err)) != 0)
 		goto out;
 	if ((t->protocols & TPL_PROTO_SCEP) == 0) {
@@ -583,12 +580,15 @@ check_san(X509_REQ *csr, const char *email, const char *why,
 	X509_EXTENSION *ext = NULL;
 	int i, nsan = 0, nemail = 0, bad = 0;
 
-	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++)
-		if (OBJ_obj2nid(X509_EXTENSION_get_object(sk_X509_EXTENSION_value(
-		    exts, i))) == NID_subject_alt_name) {
-			ext = sk_X509_EXTENSION_value(exts, i);
+	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
+
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) ==
+		    NID_subject_alt_name) {
+			ext = e;
 			nsan++;
 		}
+	}
 	if (nsan > 1) {
 		ca_err_set(err, CA_ERR_POLICY, "%s: the request has %d "
 		    "subjectAltName extensions", why, nsan);

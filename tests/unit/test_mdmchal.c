@@ -190,8 +190,8 @@ main(void)
 	    "under ub-challengePassword 255", n);
 	printable = 1;
 	for (i = 0; i < n; i++)
-		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		    "0123456789 '()+,-./:=?", chal[i]) == NULL)
+		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+		    "wxyz0123456789 '()+,-./:=?", chal[i]) == NULL)
 			printable = 0;
 	TAP_OK(printable, "every character is a PrintableString one");
 	path = tap_path(cadir, MDMCHAL_KEY_FILE);
