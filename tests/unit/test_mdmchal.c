@@ -25,7 +25,9 @@
 #include "ca/config.h"
 #include "ca/db.h"
 #include "ca/err.h"
+#include "ca/issue.h"
 #include "ca/mdmchal.h"
+#include "ca/template.h"
 #include "ca/util.h"
 #include "tests/unit/tap.h"
 
@@ -41,6 +43,10 @@ static int check(struct ca *, const char *, const char *, X509_REQ *,
     int64_t, int64_t *, struct ca_err *);
 static int contains(const char *, const char *);
 static int consume(struct ca *, int64_t, struct ca_err *);
+static int hook_consume(void *, struct ca *, int64_t, X509 *,
+    struct ca_err *);
+static size_t certs_of(struct ca *, const char *);
+static void test_hook(struct ca *, X509_REQ *);
 
 static void
 rm_tmpdir(void)
@@ -122,6 +128,93 @@ consume(struct ca *ca, int64_t id, struct ca_err *err)
 		return r;
 	}
 	return db_commit(db, err);
+}
+
+/* The SCEP server's hook: the challenge goes with the certificate. */
+static int
+hook_consume(void *ctx, struct ca *ca, int64_t cert_id, X509 *cert,
+    struct ca_err *err)
+{
+	(void)cert_id;
+	(void)cert;
+	return mdmchal_consume(ca_db(ca), *(int64_t *)ctx, err);
+}
+
+static size_t
+certs_of(struct ca *ca, const char *mail)
+{
+	struct db_cert_filter f;
+	struct db_cert **list = NULL;
+	struct ca_err err;
+	size_t n = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.email = mail;
+	ca_err_clear(&err);
+	if (db_cert_list(ca_db(ca), &f, &list, &n, &err) != 0) {
+		printf("Bail out! %s\n", err.msg);
+		exit(1);
+	}
+	db_cert_free_list(list, n);
+	return n;
+}
+
+/*
+ * As the SCEP server uses it: check, then issue with mdmchal_consume in
+ * iss_issue's hook. A second request that passed the check with the same
+ * challenge (a race) fails in its transaction, and nothing of it is
+ * stored.
+ */
+static void
+test_hook(struct ca *ca, X509_REQ *csr)
+{
+	struct iss_account acct = { .id = "scep:" ALICE, .mail = ALICE,
+	    .cn = "Alice", .owner = ALICE };
+	struct mdmchal_req req = { .tpl = TPL, .email = ALICE, .ttl = 600 };
+	struct iss_request ir;
+	struct ca_err err;
+	struct tpl *t = NULL;
+	X509 *cert = NULL;
+	char *chal = NULL;
+	int64_t id = 0, id2 = 0, now = (int64_t)time(NULL);
+	size_t before;
+	int r;
+
+	ca_err_clear(&err);
+	if (ca_load_key(ca, &err) != 0 || tpl_load(ca_config(ca)->template_dir,
+	    TPL, &t, &err) != 0 ||
+	    mdmchal_issue(ca, &req, now, &chal, &id, &err) != 0) {
+		printf("Bail out! %s\n", err.msg);
+		exit(1);
+	}
+	memset(&ir, 0, sizeof(ir));
+	ir.csr = csr;
+	ir.tpl = t;
+	ir.account = &acct;
+	ir.protocol = TPL_PROTO_SCEP;
+	ir.now = now;
+	before = certs_of(ca, ALICE);
+	TAP_INT_EQ(check(ca, TPL, chal, csr, now, &id2, &err), 0,
+	    "hook: the first request passes the check: %s", err.msg);
+	ca_err_clear(&err);
+	r = iss_issue(ca, &ir, hook_consume, &id2, &cert, &err);
+	TAP_INT_EQ(r, 0, "hook: issued with the challenge consumed: %s",
+	    err.msg);
+	X509_free(cert);
+	cert = NULL;
+	TAP_INT_EQ(certs_of(ca, ALICE), before + 1, "hook: one certificate");
+	r = check(ca, TPL, chal, csr, now, &id, &err);
+	TAP_INT_EQ(r, CA_ERR_POLICY, "hook: afterwards the check refuses it");
+	ca_err_clear(&err);
+	r = iss_issue(ca, &ir, hook_consume, &id2, &cert, &err);
+	TAP_INT_EQ(r, CA_ERR_EXISTS, "hook: a racing second request fails in "
+	    "its transaction: %s", err.msg);
+	TAP_OK(cert == NULL, "hook: it gets no certificate");
+	TAP_INT_EQ(certs_of(ca, ALICE), before + 1, "hook: and nothing of it "
+	    "is stored");
+	X509_free(cert);
+	tpl_free(t);
+	free(chal);
 }
 
 int
@@ -439,6 +532,8 @@ main(void)
 	    "characters", MDMCHAL_MAX);
 	TAP_OK(contains(err.msg, "more than the 200"), "the reason: %s",
 	    err.msg);
+
+	test_hook(ca, good);
 
 	/* --- the key file is the CA's secret --- */
 	chmod(path, 0644);
