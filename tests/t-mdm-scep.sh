@@ -251,6 +251,14 @@ run_ok -m "export mobileconfig --scep-url --scep-challenge (IMAP)" \
     --scep-url "$URL" --scep-challenge "$bobchal" --out bob.mobileconfig
 like "$out" "a SCEP payload for the device's own signing key" \
     "it says the profile enrolls a signing key"
+unlike "$err" 'warning' "no warning: the URL names the challenge's template"
+run_ok -m "export mobileconfig with a URL for another template" \
+    smimeca -d lab export mobileconfig --email bob@lab.example \
+    --kra-key officers/officer1.p12 --kra-pass-file kp1 \
+    --scep-url "${URL%-device}" --scep-challenge "$bobchal" \
+    --out other-url.mobileconfig
+like "$err" 'warning: --scep-url does not name the challenge.s template \(/scep/smime-signature-device\)' \
+    "it warns that the URL names another template"
 py_tap bob.mobileconfig "$URL" "$bobchal" 2048 "$BOBSUBJ" mail bob1.crt \
     chain-1.pem chain-2.pem <"$T/scep-check.py"
 

@@ -60,6 +60,7 @@ static int export_user(struct ca *, const char *, struct officers *,
     struct ca_err *);
 static int account_opts(struct prof_params *, const char *);
 static int scep_opts(const struct prof_params *);
+static int url_names_template(const char *, const char *);
 static void progress(size_t, size_t, size_t);
 static void one_line(const char *, char *, size_t);
 
@@ -498,6 +499,22 @@ account_opts(struct prof_params *pp, const char *acct)
 	return -1;
 }
 
+/* Whether the URL's path has /scep/TEMPLATE as a whole segment. */
+static int
+url_names_template(const char *url, const char *tpl)
+{
+	const char *p = url;
+	size_t n = strlen(tpl);
+
+	while ((p = strstr(p, "/scep/")) != NULL) {
+		p += 6;
+		if (strncmp(p, tpl, n) == 0 && (p[n] == '\0' || p[n] == '/' ||
+		    p[n] == '?'))
+			return 1;
+	}
+	return 0;
+}
+
 /* --scep-url and --scep-challenge go together; warns when they do not. */
 static int
 scep_opts(const struct prof_params *pp)
@@ -660,6 +677,11 @@ cmd_export_mobileconfig(const struct cli_cmd *me, struct cli *cli, int argc,
 			goto out;
 		}
 		pp.scep_subject = claims.subject;
+		if (!url_names_template(pp.scep_url, claims.tpl))
+			cli_warnx("warning: --scep-url does not name the "
+			    "challenge's template (/scep/%s): the daemon's "
+			    "default template must be %s, or the device's "
+			    "request is refused", claims.tpl, claims.tpl);
 	}
 	/* The top of the chain GetCACert serves: what Apple's client hashes. */
 	if (pp.scep_url != NULL) {
