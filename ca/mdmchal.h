@@ -86,7 +86,9 @@ int mdmchal_encode(const struct mdmchal_claims *c, const unsigned char *key,
     char **outp, struct ca_err *err);
 
 /*
- * The API of the SCEP server (enroll/scep.c).
+ * The API of the SCEP server (enroll/scep.c, ca/scep_chal.c). A
+ * challengePassword for which mdmchal_is_bound() holds goes to
+ * mdmchal_check, never to the static or one-time checks.
  *
  * mdmchal_check: cheap and read-only. Verifies the challenge's MAC, that
  * this CA recorded its id and it is unused, its expiry (now < expires),
@@ -94,7 +96,8 @@ int mdmchal_encode(const struct mdmchal_claims *c, const unsigned char *key,
  * equals the bound subject (X509_NAME_cmp: canonical, case-insensitive)
  * and its subjectAltName holds exactly the bound rfc822Name and nothing
  * else (no more, no fewer entries). 0 and *idp on success: the CSR's one
- * rfc822Name is then the bound address, the account to issue for.
+ * rfc822Name is then the bound address, the account to issue for
+ * (mdmchal_decode(challenge, NULL, &claims, err) hands it out too).
  * CA_ERR_POLICY with err naming the reason (wrong, used, expired, bound
  * to another template or name; the binding reasons all at once), or
  * CA_ERR_IO / CA_ERR_DB for our own faults. The caller answers FAILURE
@@ -102,7 +105,8 @@ int mdmchal_encode(const struct mdmchal_claims *c, const unsigned char *key,
  *
  * mdmchal_consume: inside the issuing transaction (call it from
  * iss_issue's hook with ca_db(ca), or from a db_group_run member with
- * txdb): marks the challenge used. CA_ERR_EXISTS when another request
+ * txdb): marks the challenge used (at time(NULL)). CA_ERR_EXISTS when
+ * another request
  * used it first (then the transaction must fail: nothing is stored),
  * CA_ERR_NOTFOUND when there is no such challenge.
  */
