@@ -106,9 +106,8 @@ int mdmchal_encode(const struct mdmchal_claims *c, const unsigned char *key,
  * mdmchal_consume: inside the issuing transaction (call it from
  * iss_issue's hook with ca_db(ca), or from a db_group_run member with
  * txdb): marks the challenge used (at time(NULL)). CA_ERR_EXISTS when
- * another request
- * used it first (then the transaction must fail: nothing is stored),
- * CA_ERR_NOTFOUND when there is no such challenge.
+ * another request used it first (then the transaction must fail: nothing
+ * is stored), CA_ERR_NOTFOUND when there is no such challenge.
  */
 int mdmchal_check(struct ca *ca, const char *tpl_name, const char *challenge,
     X509_REQ *csr, int64_t now, int64_t *idp, struct ca_err *err);
