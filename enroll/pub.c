@@ -150,10 +150,9 @@ pub_crl(struct req *rq, struct resp *rs)
 	struct wk *w;
 	const char *name = rq->path + strlen("/crl/");
 	unsigned char *der = NULL, *nd = NULL;
-	const unsigned char *p;
-	size_t len = 0;
-	X509_CRL *crl = NULL;
-	int r, nlen;
+	size_t len = 0, nlen = 0;
+	int64_t next = 0;
+	int r;
 
 	ca_err_clear(&err);
 	if (strlen(name) < 5 || strcmp(name + strlen(name) - 4, ".crl") != 0 ||
@@ -170,34 +169,25 @@ pub_crl(struct req *rq, struct resp *rs)
 		    rq->path);
 		return;
 	}
-	r = db_crl_latest(ca_db(w->ca), ca_cert_id(w->ca), &der, &len, &err);
-	if (r == 0) {
-		p = der;
-		crl = d2i_X509_CRL(NULL, &p, (long)len);
-	} else if (r != CA_ERR_NOTFOUND) {
+	/* The stored nextUpdate says whether it is current: no parse. */
+	r = db_crl_latest_until(ca_db(w->ca), ca_cert_id(w->ca), &der, &len,
+	    &next, &err);
+	if (r != 0 && r != CA_ERR_NOTFOUND) {
 		resp_err(rq, rs, &err);
 		goto out;
 	}
-	if (crl == NULL || X509_cmp_time(X509_CRL_get0_nextUpdate(crl),
-	    NULL) <= 0) {
-		X509_CRL_free(crl);
-		crl = NULL;
+	if (r == CA_ERR_NOTFOUND || next <= (int64_t)time(NULL)) {
 		ca_err_clear(&err);
-		if (rev_crl_generate(w->ca, &crl, &err) != 0) {
+		if (rev_crl_generate_der(w->ca, &nd, &nlen, &err) != 0) {
 			resp_err(rq, rs, &err);
 			goto out;
 		}
-		if ((nlen = i2d_X509_CRL(crl, &nd)) <= 0) {
-			resp_text(rs, 500, "encoding the CRL failed");
-			goto out;
-		}
-		resp_der(rs, CT_CRL, nd, (size_t)nlen);
+		resp_der(rs, CT_CRL, nd, nlen);
 		goto out;
 	}
 	resp_der(rs, CT_CRL, der, len);
  out:
 	OPENSSL_free(nd);
-	X509_CRL_free(crl);
 	free(der);
 }
 
