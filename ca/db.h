@@ -181,6 +181,11 @@ struct db_expiring_filter {
 	int64_t now;
 	int64_t until;		/* notAfter in [now, until) */
 	const char *template;	/* NULL = any */
+	/*
+	 * Also those revoked as superseded: a renewal under <active-limit
+	 * on-limit="supersede"> revokes the certificate an MDM still holds.
+	 */
+	int superseded;
 };
 
 /*

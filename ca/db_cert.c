@@ -622,7 +622,7 @@ db_crl_latest(struct db *db, int64_t issuer_id, unsigned char **derp,
 
 /*
  * Expiring certificates (lifecycle). The outer query walks certs_expiry
- * over [now, until); the successor is one lookup in certs_active
+ * over [now, until); reason 4 is superseded; the successor is one lookup in certs_active
  * (template, email) per row. "certs" inside the subquery is the outer row:
  * the inner table is called n.
  */
@@ -635,7 +635,8 @@ static const char SQL_CERT_EXPIRING[] =
 	"  (SELECT id FROM ca_certs WHERE role = 'issuing') "
 	"  ORDER BY n.not_after DESC, n.id DESC LIMIT 1), "
 	"EXISTS(SELECT 1 FROM escrow e WHERE e.cert_id = certs.id) "
-	"FROM certs WHERE revoked = 0 AND not_after >= :now "
+	"FROM certs WHERE (revoked = 0 OR (:superseded AND reason = 4)) "
+	"AND not_after >= :now "
 	"AND not_after < :until "
 	"AND issuer_id IN (SELECT id FROM ca_certs WHERE role = 'issuing') "
 	"AND (:template IS NULL OR template = :template) "
@@ -716,6 +717,8 @@ db_cert_expiring(struct db *db, const struct db_expiring_filter *f,
 		sqlite3_bind_int64(st, i, f->now);
 	if ((i = sqlite3_bind_parameter_index(st, ":until")) > 0)
 		sqlite3_bind_int64(st, i, f->until);
+	if ((i = sqlite3_bind_parameter_index(st, ":superseded")) > 0)
+		sqlite3_bind_int(st, i, f->superseded != 0);
 	if ((i = sqlite3_bind_parameter_index(st, ":template")) > 0 &&
 	    f->template != NULL)
 		sqlite3_bind_text(st, i, f->template, -1, SQLITE_STATIC);

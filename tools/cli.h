@@ -3,6 +3,7 @@
 #define TOOLS_CLI_H
 
 #include <getopt.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <openssl/x509.h>
@@ -128,6 +129,17 @@ int cli_write_p12(const char *path, EVP_PKEY *key, X509 *cert,
 int cli_write_json(const char *path, json_t *v, struct ca_err *err);
 /* Prints a JSON value (and steals it). */
 int cli_json_print_steal(json_t *v);
+
+/* --- lifecycle: expiring certificates (cmd_cert.c, cmd_expiry.c) --- */
+/*
+ * The expiring-certificates document of smimeca(8) "cert expiring --json":
+ * the unrevoked certificates of the issuing CA whose notAfter falls in
+ * [now, now + days), of template tpl (NULL: any), each with its successor.
+ */
+int cli_expiring_doc(struct ca *ca, int64_t now, int days, const char *tpl,
+    json_t **docp, struct ca_err *err);
+/* A number of days for option opt (1 to 36500); -1 with a message. */
+int cli_days_opt(const char *opt, const char *arg, int *daysp);
 
 /* init --lab (cmd_lab.c): the officers' folder beside the CA, or opt. */
 int cli_lab_officers_dir(const char *cadir, const char *opt,

@@ -125,6 +125,11 @@ test_expiring(struct db *db, int64_t issuing, int64_t root, int64_t now)
 	    now - 340 * DAY, now + 25 * DAY, -1);
 	add(db, "c2", issuing, "smime-encryption", "carol@lab.example",
 	    now + DAY, now + 390 * DAY, -1);
+	/* hank: renewed, which revoked (superseded) the one expiring. */
+	add(db, "0b81", issuing, "smime-encryption", "hank@lab.example",
+	    now - 353 * DAY, now + 12 * DAY, 4);
+	add(db, "0b82", issuing, "smime-encryption", "hank@lab.example",
+	    now - DAY, now + 364 * DAY, -1);
 	/* Out of the window, revoked, or not the issuing CA's. */
 	add(db, "d1", issuing, "smime-encryption", "dave@lab.example",
 	    now - 300 * DAY, now + 40 * DAY, -1);
@@ -162,6 +167,17 @@ test_expiring(struct db *db, int64_t issuing, int64_t root, int64_t now)
 		    "does not count");
 	}
 	db_expiring_free_list(l, n);
+
+	f.superseded = 1;
+	r = db_cert_expiring(db, &f, &l, &n, &err);
+	TAP_OK(r == 0 && n == 4, "four with the superseded ones: %zu", n);
+	if (r == 0 && n == 4) {
+		TAP_STR_EQ(l[2]->cert->serial, "0b81", "hank's superseded one "
+		    "(12 days), not frank's revoked for keyCompromise");
+		TAP_STR_EQ(l[2]->newer, "0b82", "with its successor");
+	}
+	db_expiring_free_list(l, n);
+	f.superseded = 0;
 
 	plan = plan_of(db, "n.serial || ' '");
 	TAP_OK(strstr(plan, "certs USING INDEX certs_expiry") != NULL,
@@ -234,15 +250,17 @@ test_revoked(struct db *db, int64_t issuing)
 	ca_err_clear(&err);
 	r = db_cert_revoked_each(db, issuing, collect, &s, &n, &err);
 	TAP_INT_EQ(r, 0, "db_cert_revoked_each: %s", err.msg);
-	/* a3 and f1 of test_expiring, and these three. */
-	TAP_INT_EQ(n, 5, "five revoked rows of the issuing CA");
-	TAP_OK(s.n == 5 && strcmp(s.serials[0], "a3") == 0 &&
+	/* a3, f1 and 0b81 of test_expiring, and these three. */
+	TAP_INT_EQ(n, 6, "six revoked rows of the issuing CA");
+	TAP_OK(s.n == 6 && strcmp(s.serials[0], "a3") == 0 &&
 	    strcmp(s.serials[1], "f1") == 0 &&
 	    strcmp(s.serials[2], "ff") == 0 &&
 	    strcmp(s.serials[3], "0100") == 0 &&
-	    strcmp(s.serials[4], "0a00") == 0,
-	    "in integer order: %s %s %s %s %s", s.serials[0], s.serials[1],
-	    s.serials[2], s.serials[3], s.serials[4]);
+	    strcmp(s.serials[4], "0a00") == 0 &&
+	    strcmp(s.serials[5], "0b81") == 0,
+	    "in integer order: %s %s %s %s %s %s", s.serials[0],
+	    s.serials[1], s.serials[2], s.serials[3], s.serials[4],
+	    s.serials[5]);
 	TAP_OK(s.reasons[2] == 0 && s.reasons[4] == 1,
 	    "with their reasons");
 	plan = plan_of(db, "ORDER BY length(serial), serial");
