@@ -194,6 +194,7 @@ struct db_expiring_filter {
  */
 int db_cert_expiring(struct db *db, const struct db_expiring_filter *f,
     struct db_expiring ***listp, size_t *np, struct ca_err *err);
+void db_expiring_free(struct db_expiring *e);
 void db_expiring_free_list(struct db_expiring **list, size_t n);
 /* How many db_cert_expiring would list (any template); reads the index. */
 int db_cert_count_expiring(struct db *db, int64_t now, int64_t until,

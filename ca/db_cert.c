@@ -727,6 +727,12 @@ db_cert_expiring(struct db *db, const struct db_expiring_filter *f,
 }
 
 void
+db_expiring_free(struct db_expiring *e)
+{
+	expiring_free(e);
+}
+
+void
 db_expiring_free_list(struct db_expiring **list, size_t n)
 {
 	db_free_list(list, n, expiring_free);

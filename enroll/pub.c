@@ -28,6 +28,7 @@
 
 static void cert_answer(struct req *, struct resp *, X509 *);
 static int crl_path_ok(const struct ca_config *, const char *);
+static void metrics_expiring(struct wk *);
 
 /* DER, or PEM with ?format=pem. */
 static void
@@ -206,6 +207,27 @@ pub_healthz(struct req *rq, struct resp *rs)
 		resp_text(rs, 200, "ok");
 }
 
+/*
+ * lifecycle: recounts the certificates behind the smimecad_certs_expiring
+ * gauges when the last count is stale; two index range counts. A failure
+ * keeps the previous counts (and is not the scrape's business).
+ */
+static void
+metrics_expiring(struct wk *w)
+{
+	struct ca_err err;
+	int64_t now = (int64_t)time(NULL), n30, n7;
+
+	if (!metrics_expiring_due(now))
+		return;
+	ca_err_clear(&err);
+	if (db_cert_count_expiring(ca_db(w->ca), now, now + 30 * 86400, &n30,
+	    &err) == 0 &&
+	    db_cert_count_expiring(ca_db(w->ca), now, now + 7 * 86400, &n7,
+	    &err) == 0)
+		metrics_expiring_set(now, n30, n7);
+}
+
 void
 pub_metrics(struct req *rq, struct resp *rs)
 {
@@ -217,8 +239,10 @@ pub_metrics(struct req *rq, struct resp *rs)
 
 	/* The counters are served even when the CA cannot be opened. */
 	ca_err_clear(&err);
-	if ((w = srv_worker(rq->srv, &err)) != NULL)
+	if ((w = srv_worker(rq->srv, &err)) != NULL) {
 		db_group_stats(ca_db(w->ca), &batches, &members);
+		metrics_expiring(w);
+	}
 	if (metrics_render(batches, members, &buf, &len) != 0) {
 		resp_text(rs, 500, "out of memory");
 		return;
