@@ -359,7 +359,8 @@ expiring_users(struct ca *ca, int64_t now, int days, const char *out,
 			db_expiring_free(l[i]);
 	}
 	n = j;
-	qsort(l, n, sizeof(*l), by_email);
+	if (n > 1)
+		qsort(l, n, sizeof(*l), by_email);
 	if ((list = calloc(n + 1, sizeof(*list))) == NULL ||
 	    (path = util_path(out, NOT_RENEWED_NAME)) == NULL ||
 	    (todo = fopen(path, "w")) == NULL) {
