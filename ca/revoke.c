@@ -275,17 +275,20 @@ rev_sign_der(X509_CRL *crl, EVP_PKEY *key, const EVP_MD *md,
 	ASN1_BIT_STRING *sig = NULL;
 	unsigned char *tbs = NULL, *sigbuf = NULL, *der = NULL, *p;
 	size_t siglen = 0;
-	int tbslen, alglen, bslen, content, total, r = CA_ERR_CRYPTO;
+	int tbslen, maxsig, alglen, bslen, content, total, r = CA_ERR_CRYPTO;
 
 	*derp = NULL;
 	*lenp = 0;
 	X509_CRL_get0_signature(crl, &unused, &alg);
 	if ((tbslen = i2d_re_X509_CRL_tbs(crl, &tbs)) <= 0 ||
+	    (maxsig = EVP_PKEY_get_size(key)) <= 0 ||
+	    (sigbuf = OPENSSL_malloc((size_t)maxsig)) == NULL ||
 	    (mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit(mctx, NULL, md, NULL, key) != 1 ||
-	    EVP_DigestSign(mctx, NULL, &siglen, tbs, (size_t)tbslen) != 1 ||
-	    (sigbuf = OPENSSL_malloc(siglen)) == NULL ||
-	    EVP_DigestSign(mctx, sigbuf, &siglen, tbs, (size_t)tbslen) != 1 ||
+	    EVP_DigestSignInit(mctx, NULL, md, NULL, key) != 1)
+		goto fail;
+	/* The largest signature of the key; EVP_DigestSign sets the length. */
+	siglen = (size_t)maxsig;
+	if (EVP_DigestSign(mctx, sigbuf, &siglen, tbs, (size_t)tbslen) != 1 ||
 	    (sig = ASN1_BIT_STRING_new()) == NULL ||
 	    !ASN1_BIT_STRING_set(sig, sigbuf, (int)siglen))
 		goto fail;
