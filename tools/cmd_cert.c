@@ -460,8 +460,9 @@ cmd_cert_expiring(const struct cli_cmd *me, struct cli *cli, int argc,
 		    email != NULL ? email : "-",
 		    newer != NULL ? newer : "none (renew)");
 	}
-	printf("%zu expire within %d day%s, %lld of them renewed\n",
-	    json_array_size(arr), days, days == 1 ? "" : "s",
+	printf("%zu expire%s within %d day%s, %lld of them renewed\n",
+	    json_array_size(arr), json_array_size(arr) == 1 ? "s" : "",
+	    days, days == 1 ? "" : "s",
 	    (long long)json_integer_value(json_object_get(doc, "renewed")));
 	rc = CLI_OK;
  out:

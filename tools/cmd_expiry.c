@@ -159,6 +159,7 @@ cmd_expiry_run(const struct cli_cmd *me, struct cli *cli, int argc,
 	json_t *doc = NULL;
 	const char *hook = NULL, *tpl = NULL;
 	char *text = NULL;
+	json_int_t n;
 	int ch, days = -1, rc = CLI_FAIL;
 
 	ca_err_clear(&err);
@@ -206,11 +207,10 @@ cmd_expiry_run(const struct cli_cmd *me, struct cli *cli, int argc,
 	}
 	if (run_hook(hook, text, strlen(text), doc, cfg->dir) != 0)
 		goto out;
-	printf("expiry: %lld certificate%s expire within %d day%s "
-	    "(%lld renewed); hook %s ran\n",
-	    (long long)json_integer_value(json_object_get(doc, "count")),
-	    json_integer_value(json_object_get(doc, "count")) == 1 ? "" : "s",
-	    days, days == 1 ? "" : "s",
+	n = json_integer_value(json_object_get(doc, "count"));
+	printf("expiry: %lld certificate%s expire%s within %d day%s "
+	    "(%lld renewed); hook %s ran\n", (long long)n, n == 1 ? "" : "s",
+	    n == 1 ? "s" : "", days, days == 1 ? "" : "s",
 	    (long long)json_integer_value(json_object_get(doc, "renewed")),
 	    hook);
 	rc = CLI_OK;
