@@ -1,8 +1,9 @@
 /*
  * CRL scale: fills a CA with N revoked certificates, then times the CRL
  * (rev_crl_generate_der, as smimeca crl and smimecad call it: reading the
- * rows, building the entries, signing, encoding and storing). Built on demand: `make bench/crlscale` in a
- * configured build directory; driven by bench/crl-scale.
+ * rows, building the entries, signing, encoding and storing). Built on
+ * demand, `make bench/crlscale` in a configured build directory; driven by
+ * bench/crl-scale.
  *
  *	crlscale -d CADIR [-n N] [-r RUNS]
  *

@@ -158,7 +158,7 @@ cmd_expiry_run(const struct cli_cmd *me, struct cli *cli, int argc,
 	struct ca_err err;
 	json_t *doc = NULL;
 	const char *hook = NULL, *tpl = NULL;
-	char *text = NULL;
+	char *text = NULL, *hookc = NULL, *dir = NULL;
 	json_int_t n;
 	int ch, days = -1, rc = CLI_FAIL;
 
@@ -201,20 +201,27 @@ cmd_expiry_run(const struct cli_cmd *me, struct cli *cli, int argc,
 		goto out;
 	}
 	if ((text = json_dumps(doc, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER)) == NULL) {
+	    JSON_PRESERVE_ORDER)) == NULL ||
+	    (hookc = strdup(hook)) == NULL ||
+	    (dir = strdup(cfg->dir)) == NULL) {
 		cli_warnx("out of memory");
 		goto out;
 	}
-	if (run_hook(hook, text, strlen(text), doc, cfg->dir) != 0)
+	/* The store stays closed while the hook runs, however long. */
+	ca_close(ca);
+	ca = NULL;
+	if (run_hook(hookc, text, strlen(text), doc, dir) != 0)
 		goto out;
 	n = json_integer_value(json_object_get(doc, "count"));
 	printf("expiry: %lld certificate%s expire%s within %d day%s "
 	    "(%lld renewed); hook %s ran\n", (long long)n, n == 1 ? "" : "s",
 	    n == 1 ? "s" : "", days, days == 1 ? "" : "s",
 	    (long long)json_integer_value(json_object_get(doc, "renewed")),
-	    hook);
+	    hookc);
 	rc = CLI_OK;
  out:
+	free(dir);
+	free(hookc);
 	free(text);
 	json_decref(doc);
 	ca_close(ca);
