@@ -623,8 +623,8 @@ db_crl_latest(struct db *db, int64_t issuer_id, unsigned char **derp,
 /*
  * Expiring certificates (lifecycle). The outer query walks certs_expiry
  * over [now, until) (reason 4 is superseded); the successor is one lookup
- * in certs_active (template, email) per row. "certs" inside the subquery is the outer row:
- * the inner table is called n.
+ * in certs_active (template, email) per row. "certs" inside the subquery
+ * is the outer row: the inner table is called n.
  */
 static const char SQL_CERT_EXPIRING[] =
 	"SELECT " CERT_COLS ", "
