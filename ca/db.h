@@ -166,7 +166,7 @@ int db_crl_latest(struct db *db, int64_t issuer_id, unsigned char **derp,
 
 /* A certificate that expires soon, and its successor if it has one. */
 struct db_expiring {
-	struct db_cert *cert;
+	struct db_cert *cert;	/* without its DER (derlen 0) */
 	/*
 	 * The serial of the newest valid certificate (unrevoked, begun,
 	 * expiring later) of an issuing CA certificate for the same address

@@ -620,6 +620,13 @@ db_crl_latest(struct db *db, int64_t issuer_id, unsigned char **derp,
 	return r;
 }
 
+/* CERT_COLS without the DER (an empty blob): a listing needs none. */
+#define EXPIRING_COLS \
+	"id, serial, issuer_id, request_id, template, subject, email, " \
+	"not_before, not_after, revoked, revoked_at, reason, sha1, sha256, " \
+	"x'', (SELECT owner FROM requests WHERE requests.id = " \
+	"certs.request_id)"
+
 /*
  * Expiring certificates (lifecycle). The outer query walks certs_expiry
  * over [now, until) (reason 4 is superseded); the successor is one lookup
@@ -627,7 +634,7 @@ db_crl_latest(struct db *db, int64_t issuer_id, unsigned char **derp,
  * is the outer row: the inner table is called n.
  */
 static const char SQL_CERT_EXPIRING[] =
-	"SELECT " CERT_COLS ", "
+	"SELECT " EXPIRING_COLS ", "
 	"(SELECT n.serial || ' ' || n.not_after FROM certs n "
 	"  WHERE n.template = certs.template AND n.email = certs.email "
 	"  AND n.revoked = 0 AND n.not_after > certs.not_after "
