@@ -36,6 +36,8 @@ static int daemon_read(const char *, xmlNodePtr, struct cfg_daemon *,
 static int cfg_read(const char *, xmlDocPtr, struct ca_config *,
     struct ca_err *);
 static int attr_copy(xmlNodePtr, const char *, const char *, char **);
+static int expiry_read(const char *, const char *, xmlNodePtr,
+    struct ca_config *, struct ca_err *);
 static int filter_ok(const char *);
 static int cfg_read_ldap(const char *, const char *, xmlNodePtr,
     struct cfg_ldap **, struct ca_err *);
@@ -241,6 +243,9 @@ cfg_read(const char *path, xmlDocPtr doc, struct ca_config *cfg,
 	if ((r = daemon_read(path, child(root, "daemon"), &cfg->daemon,
 	    err)) != 0)
 		goto out;
+	if ((r = expiry_read(path, cfg->dir, child(root, "expiry"), cfg,
+	    err)) != 0)
+		goto out;
 	r = 0;
  out:
 	free(t);
@@ -416,6 +421,7 @@ cfg_free(struct ca_config *cfg)
 		free(cfg->aia_ocsp_urls[i]);
 	free(cfg->aia_ocsp_urls);
 	free(cfg->xchg_key);
+	free(cfg->expiry_hook);
 	cfg_ldap_free(cfg->ldap);
 	free(cfg);
 }
@@ -576,4 +582,24 @@ cfg_ldap_free(struct cfg_ldap *l)
 	free(l->smime_attr);
 	free(l->ca_dn);
 	free(l);
+}
+
+/* lifecycle: <expiry hook within-days>, the hook made absolute. */
+static int
+expiry_read(const char *path, const char *dir, xmlNodePtr n,
+    struct ca_config *cfg, struct ca_err *err)
+{
+	xmlChar *hook = NULL;
+	int r;
+
+	if ((r = attr_int(path, n, "within-days", 30, &cfg->expiry_days,
+	    err)) != 0)
+		return r;
+	if (n == NULL ||
+	    (hook = xmlGetProp(n, (const xmlChar *)"hook")) == NULL)
+		return 0;
+	if ((cfg->expiry_hook = util_path(dir, (const char *)hook)) == NULL)
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	xmlFree(hook);
+	return r;
 }

@@ -34,6 +34,9 @@ struct ca_config {
 	int xchg_margin_hours;
 	char *xchg_key;		/* key spec of new exchange keys */
 	struct cfg_ldap *ldap;	/* <ldap>; NULL: no directory */
+	/* lifecycle: <expiry hook="PATH" within-days="30"/> */
+	char *expiry_hook;	/* absolute; NULL: none configured */
+	int expiry_days;	/* the window of `smimeca expiry run` */
 	/* <daemon>: smimecad(8) */
 	struct cfg_daemon {
 		int threads;		/* 0 = one per core */

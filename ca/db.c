@@ -227,6 +227,20 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL,"
 	"  used INTEGER);",
+	/*
+	 * 6 -> 7 (lifecycle): certificates by notAfter, for db_cert_expiring
+	 * and the expiry gauges (a window of days is a short range of it);
+	 * revoked ones by issuer and serial with what a CRL entry needs, so
+	 * the CRL reads the index alone and in order. revoked is a column of
+	 * certs_revoked too: SQLite 3.40 reads a partial index alone only
+	 * when it holds every column the query names. IF NOT EXISTS: test_db
+	 * rebuilds an older file by lowering user_version alone.
+	 */
+	"CREATE INDEX IF NOT EXISTS certs_expiry ON "
+	"certs(not_after, issuer_id, revoked, reason);"
+	"CREATE INDEX IF NOT EXISTS certs_revoked ON certs(issuer_id, "
+	"length(serial), serial, revoked_at, reason, revoked) "
+	"WHERE revoked <> 0;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

@@ -15,7 +15,7 @@
 struct ca_err;
 struct db;
 
-#define DB_SCHEMA_VERSION 6
+#define DB_SCHEMA_VERSION 7
 
 /* A row of the certs table. Strings and der are owned by the struct. */
 struct db_cert {
@@ -161,6 +161,59 @@ int db_crl_add(struct db *db, int64_t issuer_id, int64_t number,
 /* The newest CRL of an issuer. */
 int db_crl_latest(struct db *db, int64_t issuer_id, unsigned char **derp,
     size_t *derlenp, struct ca_err *err);
+
+/* --- lifecycle: expiring certificates, CRL entries (ca/db_cert.c) --- */
+
+/* A certificate that expires soon, and its successor if it has one. */
+struct db_expiring {
+	struct db_cert *cert;	/* without its DER (derlen 0) */
+	/*
+	 * The serial of the newest valid certificate (unrevoked, begun,
+	 * expiring later) of an issuing CA certificate for the same address
+	 * and template; "" when there is none.
+	 */
+	char newer[65];
+	int64_t newer_not_after;
+	int escrowed;		/* its key is in escrow */
+};
+
+struct db_expiring_filter {
+	int64_t now;
+	int64_t until;		/* notAfter in [now, until) */
+	const char *template;	/* NULL = any */
+	/*
+	 * Also those revoked as superseded: a renewal under <active-limit
+	 * on-limit="supersede"> revokes the certificate an MDM still holds.
+	 */
+	int superseded;
+};
+
+/*
+ * The unrevoked certificates of an issuing CA certificate whose notAfter
+ * falls in [now, until), soonest first (index certs_expiry).
+ */
+int db_cert_expiring(struct db *db, const struct db_expiring_filter *f,
+    struct db_expiring ***listp, size_t *np, struct ca_err *err);
+void db_expiring_free(struct db_expiring *e);
+void db_expiring_free_list(struct db_expiring **list, size_t n);
+/* How many db_cert_expiring would list (any template); reads the index. */
+int db_cert_count_expiring(struct db *db, int64_t now, int64_t until,
+    int64_t *np, struct ca_err *err);
+/*
+ * Calls fn for every revoked certificate of issuer issuer_id in serial
+ * order (as integers), stopping at its first nonzero return, which it
+ * returns; *np (may be NULL) gets how many rows fn took.
+ */
+typedef int (*db_revoked_fn)(void *ctx, const char *serial,
+    int64_t revoked_at, int reason, struct ca_err *err);
+int db_cert_revoked_each(struct db *db, int64_t issuer_id, db_revoked_fn fn,
+    void *ctx, size_t *np, struct ca_err *err);
+/*
+ * As db_crl_latest, with the nextUpdate the row records, so that serving
+ * the CRL needs no parse of it.
+ */
+int db_crl_latest_until(struct db *db, int64_t issuer_id, unsigned char **derp,
+    size_t *derlenp, int64_t *nextp, struct ca_err *err);
 
 /* --- escrow and its shares (ca/db_escrow.c) --- */
 

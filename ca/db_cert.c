@@ -619,3 +619,218 @@ db_crl_latest(struct db *db, int64_t issuer_id, unsigned char **derp,
 	db_done(db, st);
 	return r;
 }
+
+/* CERT_COLS without the DER (an empty blob): a listing needs none. */
+#define EXPIRING_COLS \
+	"id, serial, issuer_id, request_id, template, subject, email, " \
+	"not_before, not_after, revoked, revoked_at, reason, sha1, sha256, " \
+	"x'', (SELECT owner FROM requests WHERE requests.id = " \
+	"certs.request_id)"
+
+/*
+ * Expiring certificates (lifecycle). The outer query walks certs_expiry
+ * over [now, until) (reason 4 is superseded); the successor is one lookup
+ * in certs_active (template, email) per row. "certs" inside the subquery
+ * is the outer row: the inner table is called n.
+ */
+static const char SQL_CERT_EXPIRING[] =
+	"SELECT " EXPIRING_COLS ", "
+	"(SELECT n.serial || ' ' || n.not_after FROM certs n "
+	"  WHERE n.template = certs.template AND n.email = certs.email "
+	"  AND n.revoked = 0 AND n.not_after > certs.not_after "
+	"  AND n.not_before <= :now AND n.issuer_id IN "
+	"  (SELECT id FROM ca_certs WHERE role = 'issuing') "
+	"  ORDER BY n.not_after DESC, n.id DESC LIMIT 1), "
+	"EXISTS(SELECT 1 FROM escrow e WHERE e.cert_id = certs.id) "
+	"FROM certs WHERE (revoked = 0 OR (:superseded AND reason = 4)) "
+	"AND not_after >= :now "
+	"AND not_after < :until "
+	"AND issuer_id IN (SELECT id FROM ca_certs WHERE role = 'issuing') "
+	"AND (:template IS NULL OR template = :template) "
+	"ORDER BY not_after, id";
+static const char SQL_CERT_COUNT_EXPIRING[] =
+	"SELECT COUNT(*) FROM certs WHERE revoked = 0 AND not_after >= ?1 "
+	"AND not_after < ?2 "
+	"AND issuer_id IN (SELECT id FROM ca_certs WHERE role = 'issuing')";
+/* In CRL order: as integers, which for canonical hex is length, then text. */
+static const char SQL_CERT_REVOKED_EACH[] =
+	"SELECT serial, revoked_at, reason FROM certs "
+	"WHERE issuer_id = ? AND revoked <> 0 ORDER BY length(serial), serial";
+
+static int expiring_make(struct db *, sqlite3_stmt *, void **,
+    struct ca_err *);
+static void expiring_free(void *);
+static int revoked_row(void *, sqlite3_stmt *, struct ca_err *);
+
+struct revoked_ctx {
+	db_revoked_fn fn;
+	void *ctx;
+	size_t n;
+};
+
+static int
+expiring_make(struct db *db, sqlite3_stmt *st, void **objp,
+    struct ca_err *err)
+{
+	struct db_expiring *e;
+	const char *nx;
+	char *sp;
+	size_t len;
+	int r;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return db_nomem(err);
+	if ((r = cert_from_row(db, st, &e->cert, err)) != 0) {
+		free(e);
+		return r;
+	}
+	/* "SERIAL NOTAFTER" of the successor, or NULL. */
+	nx = db_col_text(st, 16);
+	if ((sp = strchr(nx, ' ')) != NULL &&
+	    (len = (size_t)(sp - nx)) < sizeof(e->newer)) {
+		memcpy(e->newer, nx, len);
+		e->newer[len] = '\0';
+		e->newer_not_after = strtoll(sp + 1, NULL, 10);
+	}
+	e->escrowed = sqlite3_column_int(st, 17) != 0;
+	*objp = e;
+	return 0;
+}
+
+static void
+expiring_free(void *p)
+{
+	struct db_expiring *e = p;
+
+	if (e == NULL)
+		return;
+	db_cert_free(e->cert);
+	free(e);
+}
+
+int
+db_cert_expiring(struct db *db, const struct db_expiring_filter *f,
+    struct db_expiring ***listp, size_t *np, struct ca_err *err)
+{
+	sqlite3_stmt *st;
+	int i;
+
+	*listp = NULL;
+	*np = 0;
+	if ((st = db_stmt(db, SQL_CERT_EXPIRING)) == NULL)
+		return db_fail(db, err, "%s: listing expiring certificates: "
+		    "preparing", db->path);
+	if ((i = sqlite3_bind_parameter_index(st, ":now")) > 0)
+		sqlite3_bind_int64(st, i, f->now);
+	if ((i = sqlite3_bind_parameter_index(st, ":until")) > 0)
+		sqlite3_bind_int64(st, i, f->until);
+	if ((i = sqlite3_bind_parameter_index(st, ":superseded")) > 0)
+		sqlite3_bind_int(st, i, f->superseded != 0);
+	if ((i = sqlite3_bind_parameter_index(st, ":template")) > 0 &&
+	    f->template != NULL)
+		sqlite3_bind_text(st, i, f->template, -1, SQLITE_STATIC);
+	return db_list(db, st, expiring_make, expiring_free, listp, np, err,
+	    "%s: listing expiring certificates", db->path);
+}
+
+void
+db_expiring_free(struct db_expiring *e)
+{
+	expiring_free(e);
+}
+
+void
+db_expiring_free_list(struct db_expiring **list, size_t n)
+{
+	db_free_list(list, n, expiring_free);
+}
+
+int
+db_cert_count_expiring(struct db *db, int64_t now, int64_t until,
+    int64_t *np, struct ca_err *err)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*np = 0;
+	if ((st = db_stmt(db, SQL_CERT_COUNT_EXPIRING)) == NULL)
+		return db_fail(db, err, "%s: counting expiring certificates: "
+		    "preparing", db->path);
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, until);
+	/* An aggregate always gives a row. */
+	if ((r = db_get(db, st, err, "%s: counting expiring certificates",
+	    db->path)) == 0)
+		*np = sqlite3_column_int64(st, 0);
+	else if (r == CA_ERR_NOTFOUND)
+		r = db_fail(db, err, "%s: counting expiring certificates",
+		    db->path);
+	db_done(db, st);
+	return r;
+}
+
+static int
+revoked_row(void *vctx, sqlite3_stmt *st, struct ca_err *err)
+{
+	struct revoked_ctx *c = vctx;
+	int r;
+
+	if ((r = c->fn(c->ctx, db_col_text(st, 0),
+	    sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2),
+	    err)) == 0)
+		c->n++;
+	return r;
+}
+
+int
+db_cert_revoked_each(struct db *db, int64_t issuer_id, db_revoked_fn fn,
+    void *ctx, size_t *np, struct ca_err *err)
+{
+	struct revoked_ctx c = { fn, ctx, 0 };
+	sqlite3_stmt *st;
+	int r;
+
+	if (np != NULL)
+		*np = 0;
+	if ((st = db_stmt(db, SQL_CERT_REVOKED_EACH)) == NULL)
+		return db_fail(db, err, "%s: reading revoked certificates: "
+		    "preparing", db->path);
+	sqlite3_bind_int64(st, 1, issuer_id);
+	r = db_rows(db, st, revoked_row, &c, err, "%s: reading revoked "
+	    "certificates", db->path);
+	db_done(db, st);
+	if (np != NULL)
+		*np = c.n;
+	return r;
+}
+
+static const char SQL_CRL_LATEST_UNTIL[] =
+	"SELECT der, next_update FROM crls WHERE issuer_id = ? "
+	"ORDER BY number DESC LIMIT 1";
+
+int
+db_crl_latest_until(struct db *db, int64_t issuer_id, unsigned char **derp,
+    size_t *derlenp, int64_t *nextp, struct ca_err *err)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*derp = NULL;
+	*derlenp = 0;
+	*nextp = 0;
+	if ((st = db_stmt(db, SQL_CRL_LATEST_UNTIL)) == NULL)
+		return db_fail(db, err, "%s: looking up the CRL: preparing",
+		    db->path);
+	sqlite3_bind_int64(st, 1, issuer_id);
+	if ((r = db_get(db, st, err, "%s: looking up the latest CRL",
+	    db->path)) == 0) {
+		if (db_col_blob(st, 0, derp, derlenp) != 0)
+			r = db_nomem(err);
+		else
+			*nextp = sqlite3_column_int64(st, 1);
+	} else if (r == CA_ERR_NOTFOUND)
+		r = ca_err_set(err, CA_ERR_NOTFOUND, "no CRL has been issued "
+		    "yet (run `smimeca crl`)");
+	db_done(db, st);
+	return r;
+}

@@ -1,6 +1,7 @@
 /* Raw SQL for the unit tests (see ca/db_test.h); not in the programs. */
 #include "ac-config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,5 +69,57 @@ db_test_text(struct db *db, const char *sql, const char *arg, char **sp,
 			r = db_nomem(err);
 	}
 	sqlite3_finalize(st);
+	return r;
+}
+
+/* lifecycle: the plan of a statement the connection keeps prepared. */
+int
+db_test_plan(struct db *db, const char *part, char **planp,
+    struct ca_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *sql = NULL, *d;
+	char *plan = NULL, *q = NULL, *grown;
+	size_t i, len = 0, dl;
+	int r;
+
+	*planp = NULL;
+	for (i = 0; i < DB_STMT_SLOTS && sql == NULL; i++)
+		if (db->stmts[i].st != NULL &&
+		    strstr(sqlite3_sql(db->stmts[i].st), part) != NULL)
+			sql = sqlite3_sql(db->stmts[i].st);
+	if (sql == NULL)
+		return ca_err_set(err, CA_ERR_NOTFOUND, "no kept statement "
+		    "holds \"%s\"", part);
+	if (asprintf(&q, "EXPLAIN QUERY PLAN %s", sql) == -1)
+		return db_nomem(err);
+	if (sqlite3_prepare_v2(db->h, q, -1, &st, NULL) != SQLITE_OK) {
+		r = db_fail(db, err, "%s", q);
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		d = (const char *)sqlite3_column_text(st, 3);
+		dl = d != NULL ? strlen(d) : 0;
+		if ((grown = realloc(plan, len + dl + 2)) == NULL) {
+			r = db_nomem(err);
+			goto out;
+		}
+		plan = grown;
+		memcpy(plan + len, d != NULL ? d : "", dl);
+		len += dl;
+		plan[len++] = '\n';
+		plan[len] = '\0';
+	}
+	if (r != SQLITE_DONE) {
+		r = db_fail(db, err, "%s", q);
+		goto out;
+	}
+	*planp = plan != NULL ? plan : strdup("");
+	plan = NULL;
+	r = *planp != NULL ? 0 : db_nomem(err);
+ out:
+	sqlite3_finalize(st);
+	free(plan);
+	free(q);
 	return r;
 }

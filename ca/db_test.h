@@ -23,4 +23,11 @@ int db_test_int(struct db *db, const char *sql, const char *arg,
 int db_test_text(struct db *db, const char *sql, const char *arg, char **sp,
     struct ca_err *err);
 
+/*
+ * lifecycle: EXPLAIN QUERY PLAN of the statement db keeps prepared whose
+ * SQL holds part (run the query once first): its detail lines, one a line.
+ */
+int db_test_plan(struct db *db, const char *part, char **planp,
+    struct ca_err *err);
+
 #endif

@@ -27,5 +27,12 @@ int rev_revoke_in_tx(struct ca *ca, const char *serial, int reason,
  * (expired ones included); stores it and audits it in one transaction.
  */
 int rev_crl_generate(struct ca *ca, X509_CRL **crlp, struct ca_err *err);
+/*
+ * As rev_crl_generate, giving the DER it stored (OPENSSL_free it): the
+ * entries are encoded once, where an X509_CRL is encoded anew by each
+ * i2d (bench/README.md, "CRL scale").
+ */
+int rev_crl_generate_der(struct ca *ca, unsigned char **derp, size_t *lenp,
+    struct ca_err *err);
 
 #endif

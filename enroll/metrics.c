@@ -34,6 +34,10 @@ static _Atomic uint64_t m_login_waits;
 static _Atomic uint64_t m_login_busy;
 static _Atomic unsigned m_login_queue;
 static size_t m_nroutes;
+/* lifecycle: counts of certificates expiring within 30 and 7 days. */
+static _Atomic int64_t m_exp_at;	/* when counted; 0: never */
+static _Atomic int64_t m_exp30;
+static _Atomic int64_t m_exp7;
 
 void
 metrics_init(size_t nroutes)
@@ -89,6 +93,22 @@ void
 metrics_login_queue(unsigned waiting)
 {
 	atomic_store_explicit(&m_login_queue, waiting, memory_order_relaxed);
+}
+
+int
+metrics_expiring_due(int64_t now)
+{
+	int64_t at = atomic_load(&m_exp_at);
+
+	return at == 0 || now - at >= METRICS_EXPIRING_TTL || now < at;
+}
+
+void
+metrics_expiring_set(int64_t now, int64_t within30, int64_t within7)
+{
+	atomic_store(&m_exp30, within30);
+	atomic_store(&m_exp7, within7);
+	atomic_store(&m_exp_at, now);
 }
 
 int
@@ -163,6 +183,15 @@ metrics_render(uint64_t batches, uint64_t members, char **outp,
 	    (unsigned long long)atomic_load(&m_login_waits),
 	    (unsigned long long)atomic_load(&m_login_busy),
 	    atomic_load(&m_login_queue));
+	if (atomic_load(&m_exp_at) != 0)
+		fprintf(f, "# HELP smimecad_certs_expiring Unrevoked "
+		    "certificates of the issuing CA that expire within the "
+		    "window (counted every %d s at most).\n"
+		    "# TYPE smimecad_certs_expiring gauge\n"
+		    "smimecad_certs_expiring{within=\"30d\"} %lld\n"
+		    "smimecad_certs_expiring{within=\"7d\"} %lld\n",
+		    METRICS_EXPIRING_TTL, (long long)atomic_load(&m_exp30),
+		    (long long)atomic_load(&m_exp7));
 	fputs("# HELP smimecad_request_duration_seconds Time from the "
 	    "request to the answer.\n"
 	    "# TYPE smimecad_request_duration_seconds histogram\n", f);

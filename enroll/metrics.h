@@ -31,6 +31,16 @@ void metrics_login_wait(void);
 void metrics_login_busy(void);
 void metrics_login_queue(unsigned waiting);
 /*
+ * lifecycle: the smimecad_certs_expiring gauges. metrics_expiring_due says
+ * whether the counts are older than METRICS_EXPIRING_TTL seconds (or were
+ * never taken); metrics_expiring_set stores the counts of certificates
+ * expiring within 30 and 7 days, taken at now.
+ */
+#define METRICS_EXPIRING_TTL	30
+int metrics_expiring_due(int64_t now);
+void metrics_expiring_set(int64_t now, int64_t within30, int64_t within7);
+
+/*
  * The Prometheus text exposition; *outp is malloc'ed. batches and members
  * are the database's group commit counters (db_group_stats).
  */

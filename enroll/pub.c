@@ -28,6 +28,7 @@
 
 static void cert_answer(struct req *, struct resp *, X509 *);
 static int crl_path_ok(const struct ca_config *, const char *);
+static void metrics_expiring(struct wk *);
 
 /* DER, or PEM with ?format=pem. */
 static void
@@ -150,10 +151,9 @@ pub_crl(struct req *rq, struct resp *rs)
 	struct wk *w;
 	const char *name = rq->path + strlen("/crl/");
 	unsigned char *der = NULL, *nd = NULL;
-	const unsigned char *p;
-	size_t len = 0;
-	X509_CRL *crl = NULL;
-	int r, nlen;
+	size_t len = 0, nlen = 0;
+	int64_t next = 0;
+	int r;
 
 	ca_err_clear(&err);
 	if (strlen(name) < 5 || strcmp(name + strlen(name) - 4, ".crl") != 0 ||
@@ -170,34 +170,25 @@ pub_crl(struct req *rq, struct resp *rs)
 		    rq->path);
 		return;
 	}
-	r = db_crl_latest(ca_db(w->ca), ca_cert_id(w->ca), &der, &len, &err);
-	if (r == 0) {
-		p = der;
-		crl = d2i_X509_CRL(NULL, &p, (long)len);
-	} else if (r != CA_ERR_NOTFOUND) {
+	/* The stored nextUpdate says whether it is current: no parse. */
+	r = db_crl_latest_until(ca_db(w->ca), ca_cert_id(w->ca), &der, &len,
+	    &next, &err);
+	if (r != 0 && r != CA_ERR_NOTFOUND) {
 		resp_err(rq, rs, &err);
 		goto out;
 	}
-	if (crl == NULL || X509_cmp_time(X509_CRL_get0_nextUpdate(crl),
-	    NULL) <= 0) {
-		X509_CRL_free(crl);
-		crl = NULL;
+	if (r == CA_ERR_NOTFOUND || next <= (int64_t)time(NULL)) {
 		ca_err_clear(&err);
-		if (rev_crl_generate(w->ca, &crl, &err) != 0) {
+		if (rev_crl_generate_der(w->ca, &nd, &nlen, &err) != 0) {
 			resp_err(rq, rs, &err);
 			goto out;
 		}
-		if ((nlen = i2d_X509_CRL(crl, &nd)) <= 0) {
-			resp_text(rs, 500, "encoding the CRL failed");
-			goto out;
-		}
-		resp_der(rs, CT_CRL, nd, (size_t)nlen);
+		resp_der(rs, CT_CRL, nd, nlen);
 		goto out;
 	}
 	resp_der(rs, CT_CRL, der, len);
  out:
 	OPENSSL_free(nd);
-	X509_CRL_free(crl);
 	free(der);
 }
 
@@ -216,6 +207,27 @@ pub_healthz(struct req *rq, struct resp *rs)
 		resp_text(rs, 200, "ok");
 }
 
+/*
+ * lifecycle: recounts the certificates behind the smimecad_certs_expiring
+ * gauges when the last count is stale; two index range counts. A failure
+ * keeps the previous counts (and is not the scrape's business).
+ */
+static void
+metrics_expiring(struct wk *w)
+{
+	struct ca_err err;
+	int64_t now = (int64_t)time(NULL), n30, n7;
+
+	if (!metrics_expiring_due(now))
+		return;
+	ca_err_clear(&err);
+	if (db_cert_count_expiring(ca_db(w->ca), now, now + 30 * 86400, &n30,
+	    &err) == 0 &&
+	    db_cert_count_expiring(ca_db(w->ca), now, now + 7 * 86400, &n7,
+	    &err) == 0)
+		metrics_expiring_set(now, n30, n7);
+}
+
 void
 pub_metrics(struct req *rq, struct resp *rs)
 {
@@ -227,8 +239,10 @@ pub_metrics(struct req *rq, struct resp *rs)
 
 	/* The counters are served even when the CA cannot be opened. */
 	ca_err_clear(&err);
-	if ((w = srv_worker(rq->srv, &err)) != NULL)
+	if ((w = srv_worker(rq->srv, &err)) != NULL) {
 		db_group_stats(ca_db(w->ca), &batches, &members);
+		metrics_expiring(w);
+	}
 	if (metrics_render(batches, members, &buf, &len) != 0) {
 		resp_text(rs, 500, "out of memory");
 		return;

@@ -53,6 +53,7 @@ extern const struct cli_cmd cli_user_cmds[];	/* cmd_user.c */
 extern const struct cli_cmd cli_tls_cmds[];	/* cmd_tls.c */
 extern const struct cli_cmd cli_export_cmds[];	/* cmd_export.c */
 extern const struct cli_cmd cli_mdm_cmds[];	/* cmd_mdm.c */
+extern const struct cli_cmd cli_expiry_cmds[];	/* cmd_expiry.c */
 
 /*
  * Options many commands take, with the same letter everywhere a command
@@ -132,6 +133,17 @@ int cli_write_p12(const char *path, EVP_PKEY *key, X509 *cert,
 int cli_write_json(const char *path, json_t *v, struct ca_err *err);
 /* Prints a JSON value (and steals it). */
 int cli_json_print_steal(json_t *v);
+
+/* --- lifecycle: expiring certificates (cmd_cert.c, cmd_expiry.c) --- */
+/*
+ * The expiring-certificates document of smimeca(8) "cert expiring --json":
+ * the unrevoked certificates of the issuing CA whose notAfter falls in
+ * [now, now + days), of template tpl (NULL: any), each with its successor.
+ */
+int cli_expiring_doc(struct ca *ca, int64_t now, int days, const char *tpl,
+    json_t **docp, struct ca_err *err);
+/* A number of days for option opt (1 to 36500); -1 with a message. */
+int cli_days_opt(const char *opt, const char *arg, int *daysp);
 
 /* init --lab (cmd_lab.c): the officers' folder beside the CA, or opt. */
 int cli_lab_officers_dir(const char *cadir, const char *opt,

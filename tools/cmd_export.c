@@ -1,6 +1,7 @@
 /* smimeca export intune and mobileconfig: escrowed keys for an MDM. */
 #include "ac-config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "archive/profile.h"
 #include "ca/ca.h"
 #include "ca/config.h"
+#include "ca/db.h"
 #include "ca/err.h"
 #include "ca/ldapdir.h"
 #include "ca/mdmchal.h"
@@ -29,6 +31,8 @@
 #define LIST_MAX	(16 * 1024 * 1024)
 #define NDJSON_NAME	"userPFXCertificates.ndjson"
 #define DEFAULT_KSP	"Microsoft Software Key Storage Provider"
+/* --expiring: the addresses without a newer certificate (lifecycle). */
+#define NOT_RENEWED_NAME	"not-renewed.txt"
 
 static int cmd_export_intune(const struct cli_cmd *, struct cli *, int,
     char **);
@@ -61,12 +65,16 @@ static int export_user(struct ca *, const char *, struct officers *,
 static int account_opts(struct prof_params *, const char *);
 static int scep_opts(const struct prof_params *);
 static int url_names_template(const char *, const char *);
+static int by_email(const void *, const void *);
+static int expiring_users(struct ca *, int64_t, int, const char *, char ***,
+    size_t *, size_t *, struct ca_err *);
 static void progress(size_t, size_t, size_t);
 static void one_line(const char *, char *, size_t);
 
 const struct cli_cmd cli_export_cmds[] = {
 	{ "export", "intune", cmd_export_intune, "(--email MAIL | --all | "
-	    "--from FILE) --import-key PUB.pem --key-name NAME "
+	    "--from FILE | --expiring DAYS) --import-key PUB.pem "
+	    "--key-name NAME "
 	    "[--provider NAME] [--padding oaepSha512|oaepSha384|oaepSha256] "
 	    "[--upn ATTR|TEMPLATE] [--ndjson] [--aes] --kra-key OFFICER.p12 "
 	    "[--kra-pass-file F] [--kra-key ...] --out DIR" },
@@ -313,6 +321,104 @@ progress(size_t done, size_t total, size_t failed)
 }
 
 static int
+by_email(const void *a, const void *b)
+{
+	const struct db_expiring *const *x = a, *const *y = b;
+
+	return strcmp((*x)->cert->email, (*y)->cert->email);
+}
+
+/*
+ * --expiring DAYS (lifecycle): the addresses whose escrowed (encryption)
+ * certificate expires within days, valid or superseded, and that have a
+ * newer valid one of the same template, sorted. Those without one are
+ * named on stderr and written to OUT/NOT_RENEWED_NAME (one a line, ready
+ * for --from once renewed); *ntodop gets how many.
+ */
+static int
+expiring_users(struct ca *ca, int64_t now, int days, const char *out,
+    char ***listp, size_t *np, size_t *ntodop, struct ca_err *err)
+{
+	struct db_expiring_filter f;
+	struct db_expiring **l = NULL;
+	char **list = NULL, *path = NULL, day[21];
+	size_t i, j, n = 0, nl = 0, ntodo = 0;
+	FILE *todo = NULL;
+	int renewed, r;
+
+	*listp = NULL;
+	*np = 0;
+	*ntodop = 0;
+	memset(&f, 0, sizeof(f));
+	f.now = now;
+	f.until = now + (int64_t)days * 86400;
+	f.superseded = 1;
+	if ((r = db_cert_expiring(ca_db(ca), &f, &l, &n, err)) != 0)
+		goto out;
+	/* Only encryption certificates (escrowed) of an address count. */
+	for (i = j = 0; i < n; i++) {
+		if (l[i]->escrowed && l[i]->cert->email != NULL)
+			l[j++] = l[i];
+		else
+			db_expiring_free(l[i]);
+	}
+	n = j;
+	if (n > 1)
+		qsort(l, n, sizeof(*l), by_email);
+	if ((list = calloc(n + 1, sizeof(*list))) == NULL ||
+	    (path = util_path(out, NOT_RENEWED_NAME)) == NULL ||
+	    (todo = fopen(path, "w")) == NULL) {
+		r = todo == NULL && path != NULL ? ca_err_set(err, CA_ERR_IO,
+		    "%s: cannot write: %s", path, strerror(errno)) :
+		    ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i = j) {
+		renewed = 0;
+		for (j = i; j < n && strcmp(l[j]->cert->email,
+		    l[i]->cert->email) == 0; j++)
+			if (l[j]->newer[0] != '\0')
+				renewed = 1;
+		if (renewed) {
+			if ((list[nl] = strdup(l[i]->cert->email)) == NULL) {
+				r = ca_err_set(err, CA_ERR_NOMEM, "out of "
+				    "memory");
+				goto out;
+			}
+			nl++;
+			continue;
+		}
+		util_iso8601(l[i]->cert->not_after, day);
+		day[10] = '\0';
+		cli_warnx("export: %s: not renewed: encryption certificate %s "
+		    "expires %s and there is no newer one (renew it, then "
+		    "export again; listed in %s)", l[i]->cert->email,
+		    l[i]->cert->serial, day, path);
+		fprintf(todo, "%s\n", l[i]->cert->email);
+		ntodo++;
+	}
+	if (fclose(todo) != 0) {
+		todo = NULL;
+		r = ca_err_set(err, CA_ERR_IO, "%s: cannot write", path);
+		goto out;
+	}
+	todo = NULL;
+	*listp = list;
+	*np = nl;
+	*ntodop = ntodo;
+	list = NULL;
+	nl = 0;
+	r = 0;
+ out:
+	if (todo != NULL)
+		fclose(todo);
+	free(path);
+	mdm_free_strings(list, nl);
+	db_expiring_free_list(l, n);
+	return r;
+}
+
+static int
 cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
     char **argv)
 {
@@ -327,6 +433,7 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 		{ "upn", required_argument, NULL, 'u' },
 		{ "ndjson", no_argument, NULL, 'j' },
 		{ "aes", no_argument, NULL, 'A' },
+		{ "expiring", required_argument, NULL, 'x' },
 		CLI_OPT_KRA_KEY,
 		CLI_OPT_KRA_PASS_FILE,
 		CLI_OPT_OUT,
@@ -341,8 +448,9 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 	char **list = NULL, *ndpath = NULL, *nd = NULL;
 	char line[2 * CA_ERR_MSGMAX];
 	size_t nlist = 0, i, n, ncert = 0, nusers = 0, nfailed = 0, ndlen = 0;
+	size_t ntodo = 0;
 	FILE *ndf = NULL;
-	int ch, all = 0, ndjson = 0, tty, rc = CLI_FAIL;
+	int ch, all = 0, ndjson = 0, tty, expiring = -1, rc = CLI_FAIL;
 
 	ca_err_clear(&err);
 	memset(&off, 0, sizeof(off));
@@ -361,6 +469,10 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 		case 'j': ndjson = 1; break;
 		case 'A': ip.aes = 1; break;
 		case 'o': out = optarg; break;
+		case 'x':
+			if (cli_days_opt("--expiring", optarg, &expiring) != 0)
+				return CLI_USAGE;
+			break;
 		case 'k':
 		case 'K':
 			if (officer_opt(&off, ch, optarg) != 0)
@@ -370,7 +482,8 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 			return cli_usage(me);
 		}
 	}
-	if (optind != argc || (email != NULL) + all + (from != NULL) != 1 ||
+	if (optind != argc || (email != NULL) + all + (from != NULL) +
+	    (expiring > 0) != 1 ||
 	    keyf == NULL || ip.key_name == NULL || out == NULL || off.n == 0)
 		return cli_usage(me);
 	if (intune_padding_parse(padding, &ip.padding) != 0) {
@@ -393,6 +506,18 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 		}
 		nlist = 1;
 		util_lower(list[0]);
+	} else if (expiring > 0) {
+		if (cli_mkdir_out(out, &err) != 0 ||
+		    expiring_users(ca, ip.now, expiring, out, &list, &nlist,
+		    &ntodo, &err) != 0)
+			goto out;
+		if (nlist == 0) {
+			printf("no user whose encryption certificate expires "
+			    "within %d days has a newer one: nothing to "
+			    "export; %zu not renewed\n", expiring, ntodo);
+			rc = CLI_OK;
+			goto out;
+		}
 	} else if ((from != NULL ? read_list(from, &list, &nlist, &err) :
 	    mdm_escrowed_emails(ca, &list, &nlist, &err)) != 0)
 		goto out;
@@ -451,6 +576,9 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 		    "user%s failed\n", ncert, ncert == 1 ? "" : "s", nusers,
 		    nusers == 1 ? "" : "s", out, nfailed,
 		    nfailed == 1 ? "" : "s");
+	if (expiring > 0)
+		printf("%zu user%s not renewed (see %s/%s)\n", ntodo,
+		    ntodo == 1 ? "" : "s", out, NOT_RENEWED_NAME);
 	rc = nfailed > 0 ? CLI_FAIL : CLI_OK;
  out:
 	if (err.count > 0)
