@@ -213,6 +213,21 @@ static const char *const migrations[] = {
 	"  SELECT r.owner FROM up JOIN requests r ON r.id = up.cur"
 	"  WHERE up.id = requests.id AND r.requester NOT LIKE 'renew:%')"
 	"  WHERE requester LIKE 'renew:%';",
+	/*
+	 * 5 -> 6: pre-produced OCSP responses (ca/ocsp.c), one per
+	 * certificate and CertID hash. revoked is the status the response
+	 * carries, so that a reader sees at once when the row is stale.
+	 */
+	"CREATE TABLE ocsp_responses ("
+	"  cert_id INTEGER NOT NULL REFERENCES certs(id),"
+	"  hash TEXT NOT NULL CHECK(hash IN ('sha1', 'sha256')),"
+	"  serial TEXT NOT NULL,"
+	"  revoked INTEGER NOT NULL,"
+	"  signer_id INTEGER NOT NULL,"
+	"  this_update INTEGER NOT NULL,"
+	"  next_update INTEGER NOT NULL,"
+	"  der BLOB NOT NULL,"
+	"  PRIMARY KEY(cert_id, hash));",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
