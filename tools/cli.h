@@ -52,6 +52,7 @@ extern const struct cli_cmd cli_user_cmds[];	/* cmd_user.c */
 extern const struct cli_cmd cli_tls_cmds[];	/* cmd_tls.c */
 extern const struct cli_cmd cli_export_cmds[];	/* cmd_export.c */
 extern const struct cli_cmd cli_mdm_cmds[];	/* cmd_mdm.c */
+extern const struct cli_cmd cli_ocsp_cmds[];	/* cmd_ocsp.c */
 
 /*
  * Options many commands take, with the same letter everywhere a command

@@ -37,6 +37,7 @@ static const struct cli_cmd *const cmd_tables[] = {
 	cli_tls_cmds,
 	cli_export_cmds,
 	cli_mdm_cmds,
+	cli_ocsp_cmds,
 };
 
 static void
