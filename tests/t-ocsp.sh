@@ -253,6 +253,9 @@ fi
 
 # --- revoked at the CLI: seen at once by every client -----------------------
 run_ok smimeca -d lab revoke "$s_alice" --reason keyCompromise
+is "$(sqlite3 lab/smimeca.db "SELECT count(*) FROM ocsp_responses o JOIN \
+    certs c ON c.id = o.cert_id WHERE c.serial = '$s_alice'")" 0 \
+    "revoke dropped alice's pre-produced responses in its transaction"
 ocsp -cert alice.crt -CAfile lab/chain.pem
 like "$out" "alice.crt: revoked" "openssl POST: alice is revoked at once"
 like "$out" "Reason: keyCompromise" "openssl POST: reason keyCompromise"
@@ -355,6 +358,12 @@ not served"
 like "$out" "Reason: superseded" "... the new answer says superseded"
 
 # --- signer="ca": the CA key signs ------------------------------------------
+# Bob's SHA-256 row, signed by the delegated responder, made to claim the
+# CA as its signer: the ResponderID in the DER says otherwise.
+get g12 sha256 bob.crt
+sqlite3 lab/smimeca.db "UPDATE ocsp_responses SET signer_id = (SELECT id \
+    FROM ca_certs WHERE role = 'issuing') WHERE hash = 'sha256' AND \
+    cert_id = (SELECT id FROM certs WHERE serial = '$s_bob')"
 sed -i 's|</smimeca-config>|  <ocsp signer="ca"/>\n</smimeca-config>|' \
     lab/smimeca.conf
 kill -HUP "$SMIMECAD_PID"
@@ -364,7 +373,8 @@ like "$out" "Response verify OK" "signer=ca: Response verify OK"
 like "$out" "bob.crt: good" "signer=ca: bob is good"
 unlike "$out" "OCSP Responder" "signer=ca: no responder certificate in it"
 get g9 sha1 alice.crt
-py_tap g9.der lab/ca.crt <<'EOF'
+get g13 sha256 bob.crt
+py_tap g9.der lab/ca.crt g13.der <<'EOF'
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import OCSPExtensionOID
 resp = ocsp.load_der_ocsp_response(open(sys.argv[1], "rb").read())
@@ -374,6 +384,10 @@ check(resp.responder_key_hash ==
       "signer=ca: the stored GET answer was signed anew by the CA")
 check(resp.certificate_status == ocsp.OCSPCertStatus.REVOKED,
       "signer=ca: alice is still revoked")
+r13 = ocsp.load_der_ocsp_response(open(sys.argv[3], "rb").read())
+check(r13.responder_key_hash ==
+      x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest,
+      "signer=ca: a row whose signer column lies is signed anew by the CA")
 EOF
 
 smimecad_stop
