@@ -218,7 +218,7 @@ static const char *const migrations[] = {
 	 * certificate and CertID hash. revoked is the status the response
 	 * carries, so that a reader sees at once when the row is stale.
 	 */
-	"CREATE TABLE ocsp_responses ("
+	"CREATE TABLE IF NOT EXISTS ocsp_responses ("
 	"  cert_id INTEGER NOT NULL REFERENCES certs(id),"
 	"  hash TEXT NOT NULL CHECK(hash IN ('sha1', 'sha256')),"
 	"  serial TEXT NOT NULL,"
