@@ -76,8 +76,9 @@ answer(struct req *rq, struct resp *rs, const unsigned char *der,
 	struct ocsp_signer *s;
 	struct wk *w;
 	int64_t now = (int64_t)time(NULL);
-	char lm[64], ex[64];
-	int r;
+	const char *inm;
+	char lm[64], ex[64], tag[48];
+	int r, cacheable;
 
 	ca_err_clear(&err);
 	memset(&a, 0, sizeof(a));
@@ -102,17 +103,25 @@ answer(struct req *rq, struct resp *rs, const unsigned char *der,
 		resp_text(rs, 500, "out of memory");
 		return;
 	}
-	resp_owned(rs, a.result == OCSP_R_ERROR ? 500 : 200, CT_OCSP_RESP,
-	    (char *)a.der, a.len);
-	a.der = NULL;
+	cacheable = get && !a.nonce && a.next_update > now;
+	snprintf(tag, sizeof(tag), "\"%s\"", a.etag);
+	if (cacheable && (inm = req_header(rq, "If-None-Match")) != NULL &&
+	    strstr(inm, tag) != NULL) {
+		/* The client's copy is this one (RFC 9110 13.1.2). */
+		resp_owned(rs, 304, CT_OCSP_RESP, NULL, 0);
+	} else {
+		resp_owned(rs, a.result == OCSP_R_ERROR ? 500 : 200,
+		    CT_OCSP_RESP, (char *)a.der, a.len);
+		a.der = NULL;
+	}
 	/* RFC 5019 6.2: caches may keep it until nextUpdate. */
-	if (get && !a.nonce && a.next_update > now) {
+	if (cacheable) {
 		http_date(a.this_update, lm, sizeof(lm));
 		http_date(a.next_update, ex, sizeof(ex));
 		if (asprintf(&rs->headers, "Cache-Control: max-age=%lld, "
-		    "public, no-transform, must-revalidate\nETag: \"%s\"\n"
+		    "public, no-transform, must-revalidate\nETag: %s\n"
 		    "Last-Modified: %s\nExpires: %s\n",
-		    (long long)(a.next_update - now), a.etag, lm, ex) == -1)
+		    (long long)(a.next_update - now), tag, lm, ex) == -1)
 			rs->headers = NULL;
 	}
 	ocsp_answer_clear(&a);

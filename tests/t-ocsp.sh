@@ -107,6 +107,11 @@ like "$hdr" "Content-Type: application/ocsp-response" \
 like "$hdr" "Cache-Control: max-age=[0-9]+, public, no-transform, \
 must-revalidate" "GET without nonce: Cache-Control max-age"
 like "$hdr" 'ETag: "[0-9a-f]{40}"' "GET without nonce: an ETag"
+etag=$(printf '%s\n' "$hdr" | sed -n 's/^ETag: //p')
+code=$(curl -s -o g1b.der -w '%{http_code}' -H "If-None-Match: $etag" \
+    "$URL/$b64")
+is "$code" 304 "GET with If-None-Match of the ETag: 304 Not Modified"
+check "... with no body" test ! -s g1b.der
 pre0=$(curl -s "$HTTP_URL/metrics" | sed -n \
     's/^smimecad_ocsp_preproduced_total //p')
 get g2 sha1 alice.crt
