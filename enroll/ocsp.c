@@ -224,9 +224,6 @@ refresher(void *arg)
 				last_failed = 1;
 			} else
 				last_failed = 0;
-			if (n > 0)
-				log_info("OCSP: signed %zu pre-produced "
-				    "responses", n);
 			if (n >= REFRESH_BATCH)
 				wait = 0;
 		}
