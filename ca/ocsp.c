@@ -31,7 +31,23 @@ struct ocsp_signer {
 	int64_t margin;		/* roll when less than this is left */
 	int64_t validity;	/* nextUpdate - thisUpdate, seconds */
 	unsigned char keyhash[SHA_DIGEST_LENGTH];	/* byKey ResponderID */
+	/* The CA certificate's name and key hashes, per CertID digest. */
+	struct {
+		int nid;
+		unsigned char name[EVP_MAX_MD_SIZE];
+		unsigned char key[EVP_MAX_MD_SIZE];
+		unsigned int len;
+	} issuer[4];
+	/*
+	 * Stored responses this signer's holder has checked (stored_ok): the
+	 * SHA-256 of what the check depends on, so that a GET of the same
+	 * row does not decode the response and its certificate again.
+	 */
+	unsigned char (*seen)[SHA256_DIGEST_LENGTH];
+	EVP_MD *sha256;		/* fetched once */
 };
+
+#define OCSP_SEEN_SLOTS	4096
 
 /* What one CertID of a request comes to. */
 struct one {
@@ -54,7 +70,10 @@ static int answer_status(struct ocsp_answer *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 static int answer_take(struct ocsp_answer *, OCSP_RESPONSE *);
 static const char *hash_name(const ASN1_OBJECT *);
-static int issuer_ok(struct ca *, OCSP_CERTID *, const char **);
+static int issuer_ok(struct ocsp_signer *, OCSP_CERTID *, const char **);
+static int issuer_hashes(struct ocsp_signer *, X509 *);
+static int hashes_match(const ASN1_OCTET_STRING *, const ASN1_OCTET_STRING *,
+    const unsigned char *, const unsigned char *, unsigned int);
 static int sign_basic(struct ca *, struct ocsp_signer *, OCSP_REQUEST *,
     struct one *, int, int64_t, OCSP_RESPONSE **, struct ca_err *);
 static int stored_ok(struct ca *, struct ocsp_signer *, OCSP_CERTID *,
@@ -231,8 +250,14 @@ signer_load(struct ca *ca, const struct db_ca_cert *row, int64_t now,
 	s->not_after = util_asn1_time_to_unix(X509_get0_notAfter(s->cert));
 	/* A response never outlives its signer: roll with room to spare. */
 	s->margin = s->by_ca ? 0 : s->validity + 3600;
-	if (!X509_pubkey_digest(s->cert, EVP_sha1(), s->keyhash, &n)) {
+	if (!X509_pubkey_digest(s->cert, EVP_sha1(), s->keyhash, &n) ||
+	    issuer_hashes(s, issuer) != 0) {
 		r = ca_err_ssl(err, CA_ERR_CRYPTO, "OCSP responder key hash");
+		goto out;
+	}
+	if ((s->seen = calloc(OCSP_SEEN_SLOTS, sizeof(*s->seen))) == NULL ||
+	    (s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	(void)now;
@@ -313,6 +338,8 @@ ocsp_signer_free(struct ocsp_signer *s)
 		return;
 	X509_free(s->cert);
 	EVP_PKEY_free(s->key);
+	free(s->seen);
+	EVP_MD_free(s->sha256);
 	free(s);
 }
 
@@ -419,34 +446,68 @@ hash_name(const ASN1_OBJECT *alg)
 }
 
 /*
+ * The CA certificate's name and key hashes with each digest a CertID may
+ * use, as OCSP_cert_id_new computes them: once per signer, not per request.
+ */
+static int
+issuer_hashes(struct ocsp_signer *s, X509 *issuer)
+{
+	static const int nids[4] = { NID_sha1, NID_sha256, NID_sha384,
+	    NID_sha512 };
+	const ASN1_BIT_STRING *key = X509_get0_pubkey_bitstr(issuer);
+	const EVP_MD *md;
+	unsigned int len;
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		s->issuer[i].nid = nids[i];
+		if ((md = EVP_get_digestbynid(nids[i])) == NULL ||
+		    !X509_NAME_digest(X509_get_subject_name(issuer), md,
+		    s->issuer[i].name, &s->issuer[i].len) ||
+		    !EVP_Digest(key->data, (size_t)key->length,
+		    s->issuer[i].key, &len, md, NULL) ||
+		    len != s->issuer[i].len)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * Whether the CertID names the current CA certificate (name and key
  * hashes, with a digest this responder computes); *hashp: hash_name.
  */
 static int
-issuer_ok(struct ca *ca, OCSP_CERTID *id, const char **hashp)
+issuer_ok(struct ocsp_signer *s, OCSP_CERTID *id, const char **hashp)
 {
+	ASN1_OCTET_STRING *nh = NULL, *kh = NULL;
 	ASN1_OBJECT *alg = NULL;
-	ASN1_INTEGER *serial = NULL;
-	OCSP_CERTID *mine = NULL;
-	const EVP_MD *md;
-	X509 *issuer = ca_cert(ca);
-	int nid, ok = 0;
+	int i, nid;
 
 	*hashp = NULL;
-	if (!OCSP_id_get0_info(NULL, &alg, NULL, &serial, id) || alg == NULL)
+	if (!OCSP_id_get0_info(&nh, &alg, &kh, NULL, id) || alg == NULL ||
+	    nh == NULL || kh == NULL)
 		return 0;
 	nid = OBJ_obj2nid(alg);
-	if (nid != NID_sha1 && nid != NID_sha256 && nid != NID_sha384 &&
-	    nid != NID_sha512)
+	for (i = 0; i < 4 && s->issuer[i].nid != nid; i++)
+		;
+	if (i == 4)
 		return 0;
-	if ((md = EVP_get_digestbynid(nid)) == NULL ||
-	    (mine = OCSP_cert_id_new(md, X509_get_subject_name(issuer),
-	    X509_get0_pubkey_bitstr(issuer), serial)) == NULL)
-		return 0;
-	ok = OCSP_id_issuer_cmp(mine, id) == 0;
-	OCSP_CERTID_free(mine);
 	*hashp = hash_name(alg);
-	return ok;
+	/* RFC 6960 4.1.1: issuerNameHash and issuerKeyHash. */
+	if (!hashes_match(nh, kh, s->issuer[i].name, s->issuer[i].key,
+	    s->issuer[i].len))
+		return 0;
+	return 1;
+}
+
+static int
+hashes_match(const ASN1_OCTET_STRING *nh, const ASN1_OCTET_STRING *kh,
+    const unsigned char *name, const unsigned char *key, unsigned int len)
+{
+	return ASN1_STRING_length(nh) == (int)len &&
+	    ASN1_STRING_length(kh) == (int)len &&
+	    memcmp(ASN1_STRING_get0_data(nh), name, len) == 0 &&
+	    memcmp(ASN1_STRING_get0_data(kh), key, len) == 0;
 }
 
 /*
@@ -568,7 +629,10 @@ stored_ok(struct ca *ca, struct ocsp_signer *s, OCSP_CERTID *id,
 	OCSP_SINGLERESP *single;
 	const ASN1_OCTET_STRING *rkey = NULL;
 	const X509_NAME *rname = NULL;
-	int st, ok = 0;
+	unsigned char *idder = NULL, dg[SHA256_DIGEST_LENGTH], *slot = NULL;
+	unsigned char rev = o->revoked != 0;
+	EVP_MD_CTX *ctx = NULL;
+	int st, idlen, ok = 0;
 
 	if (o->revoked != o->cert_revoked ||
 	    strcmp(o->serial, serial) != 0 ||
@@ -577,6 +641,20 @@ stored_ok(struct ca *ca, struct ocsp_signer *s, OCSP_CERTID *id,
 	    o->next_update - now < s->validity / 2 || o->this_update > now ||
 	    o->next_update > s->not_after)
 		return 0;
+	/* The same DER checked for the same CertID and status: no decoding. */
+	if ((idlen = i2d_OCSP_CERTID(id, &idder)) > 0 &&
+	    (ctx = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(ctx, s->sha256, NULL) &&
+	    EVP_DigestUpdate(ctx, o->der, o->derlen) &&
+	    EVP_DigestUpdate(ctx, idder, (size_t)idlen) &&
+	    EVP_DigestUpdate(ctx, &rev, 1) &&
+	    EVP_DigestFinal_ex(ctx, dg, NULL)) {
+		slot = s->seen[((size_t)dg[0] << 8 | dg[1]) % OCSP_SEEN_SLOTS];
+		if (memcmp(slot, dg, sizeof(dg)) == 0) {
+			ok = 1;
+			goto out;
+		}
+	}
 	if ((resp = d2i_OCSP_RESPONSE(NULL, &p, (long)o->derlen)) == NULL ||
 	    p != o->der + o->derlen ||
 	    OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
@@ -594,7 +672,11 @@ stored_ok(struct ca *ca, struct ocsp_signer *s, OCSP_CERTID *id,
 	st = OCSP_single_get0_status(single, NULL, NULL, NULL, NULL);
 	ok = st == (o->revoked ? V_OCSP_CERTSTATUS_REVOKED :
 	    V_OCSP_CERTSTATUS_GOOD);
+	if (ok && slot != NULL)
+		memcpy(slot, dg, sizeof(dg));
  out:
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_free(idder);
 	OCSP_BASICRESP_free(bs);
 	OCSP_RESPONSE_free(resp);
 	return ok;
@@ -673,7 +755,7 @@ ocsp_respond(struct ca *ca, struct ocsp_signer *s, const unsigned char *req,
 		ones[i].id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq,
 		    i));
 		/* RFC 6960 2.3: not this responder's to answer. */
-		if (!issuer_ok(ca, ones[i].id, &ones[i].hash)) {
+		if (!issuer_ok(s, ones[i].id, &ones[i].hash)) {
 			r = answer_status(a, OCSP_R_UNAUTHORIZED, "CertID %d "
 			    "names another issuer (or a hash this responder "
 			    "does not compute)", i + 1);
