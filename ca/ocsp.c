@@ -804,10 +804,10 @@ ocsp_respond(struct ca *ca, struct ocsp_signer *s, const unsigned char *req,
 		}
 	}
 	for (i = 0; i < n; i++)
-		if (ones[i].c == NULL)
-			worst = worst == OCSP_R_REVOKED ? worst : OCSP_R_UNKNOWN;
-		else if (ones[i].c->revoked)
+		if (ones[i].c != NULL && ones[i].c->revoked)
 			worst = OCSP_R_REVOKED;
+		else if (ones[i].c == NULL && worst != OCSP_R_REVOKED)
+			worst = OCSP_R_UNKNOWN;
 	if ((r = sign_basic(ca, s, a->nonce ? oreq : NULL, ones, n, now,
 	    &resp, err)) != 0)
 		goto fail;
