@@ -63,6 +63,10 @@ like "$out" "OCSP Nonce" "the response carries a nonce"
 unlike "$out" "Nonce Verify error|no nonce in response" \
     "openssl finds its own nonce echoed"
 like "$out" "Next Update:" "the response has a nextUpdate"
+rkid=$(openssl x509 -in responder.pem -noout -ext subjectKeyIdentifier |
+    tail -n 1 | tr -d ' :')
+like "$out" "Responder Id: $rkid" \
+    "the ResponderID is byKey, the responder certificate's key hash"
 ocsp -cert alice.crt -CAfile lab/chain.pem -no_nonce -resp_text
 like "$out" "Response verify OK" "POST without nonce: Response verify OK"
 like "$out" "alice.crt: good" "POST without nonce: alice is good"
@@ -394,6 +398,32 @@ check(r13.responder_key_hash ==
       x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest,
       "signer=ca: a row whose signer column lies is signed anew by the CA")
 EOF
+
+# --- the responder certificate rolls by itself --------------------------
+# Back to the delegated signer, whose certificate the database now says
+# is near its end: the next answer is signed by a new one.
+sed -i '/<ocsp signer="ca"\/>/d' lab/smimeca.conf
+sqlite3 lab/smimeca.db "UPDATE ca_certs SET not_after = \
+    strftime('%s', 'now') + 600 WHERE role = 'ocsp'"
+kill -HUP "$SMIMECAD_PID"
+sleep 0.5
+ocsp -cert bob.crt -CAfile lab/chain.pem -resp_text
+like "$out" "Response verify OK" "after the roll: Response verify OK"
+like "$out" "bob.crt: good" "after the roll: bob is good"
+like "$out" "Responder Id: [0-9A-F]{40}" "after the roll: a byKey ResponderID"
+unlike "$out" "Responder Id: $rkid" \
+    "after the roll: the old responder certificate signs no more"
+is "$(sqlite3 lab/smimeca.db "SELECT count(*) FROM ca_certs WHERE \
+    role = 'ocsp'")" 2 "a second responder certificate was made"
+run_ok smimeca -d lab audit verify
+like "$(sqlite3 lab/smimeca.db "SELECT group_concat(action) FROM audit \
+    WHERE action = 'ocsp-roll'")" "^ocsp-roll,ocsp-roll$" \
+    "each responder certificate has its audit row (ocsp-roll)"
+get g14 sha1 bob.crt
+run_cmd openssl ocsp -respin g14.der -issuer lab/ca.crt -cert bob.crt \
+    -CAfile lab/chain.pem -no_nonce
+like "$out$err" "Response verify OK" "after the roll: a GET verifies"
+like "$out" "bob.crt: good" "after the roll: a GET says good"
 
 smimecad_stop
 is "$smimecad_rc" 0 "smimecad stopped cleanly (no sanitizer report)"
