@@ -133,6 +133,29 @@ is "$(sqlite3 lab/smimeca.db "SELECT group_concat(hash) FROM (SELECT hash \
     c.serial = '$s_alice' ORDER BY hash)")" "sha1,sha256" \
     "alice has a pre-produced response per CertID hash"
 
+# A client that leaves '/' and '+' of the base64 unencoded in the path.
+for c in alice bob carol; do
+	for h in sha1 sha256; do
+		openssl ocsp -$h -issuer lab/ca.crt -cert $c.crt -no_nonce \
+		    -reqout raw-$c-$h.req >/dev/null 2>&1
+	done
+done
+raw=$(for f in raw-*.req; do printf '%s %s\n' "$f" "$(base64 -w0 "$f")"; done |
+    grep -m 1 ' .*[/+]' || true)
+if [ -n "$raw" ]; then
+	rf=${raw%% *}
+	rc_=$(printf '%s' "$rf" | sed 's/^raw-\([a-z]*\)-.*/\1/')
+	rh=$(printf '%s' "$rf" | sed 's/^raw-[a-z]*-\(.*\)\.req/\1/')
+	curl -sS -o raw.der "$URL/${raw#* }"
+	run_cmd openssl ocsp -respin raw.der -$rh -issuer lab/ca.crt \
+	    -cert $rc_.crt -CAfile lab/chain.pem -no_nonce
+	like "$out" "$rc_.crt: good" \
+	    "a GET with '/' and '+' left unencoded is answered"
+else
+	skip "a GET with '/' and '+' left unencoded is answered" \
+	    "no request's base64 holds '/' or '+'"
+fi
+
 # --- malformed requests: malformedRequest in HTTP 200, bounded sizes --------
 code=$(curl -s -o bad.der -w '%{http_code}' -H \
     'Content-Type: application/ocsp-request' --data-binary 'not DER' "$URL")
