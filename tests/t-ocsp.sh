@@ -448,6 +448,28 @@ run_cmd openssl ocsp -respin g14.der -issuer lab/ca.crt -cert bob.crt \
 like "$out$err" "Response verify OK" "after the roll: a GET verifies"
 like "$out" "bob.crt: good" "after the roll: a GET says good"
 
+# --- our own fault: internalError with HTTP 500, never for the client's --
+mkdir keys.bak
+cp lab/private/ocsp-*.key keys.bak/
+for k in lab/private/ocsp-*.key; do
+	printf 'not a key\n' >"$k"
+done
+kill -HUP "$SMIMECAD_PID"
+sleep 0.5
+openssl ocsp -issuer lab/ca.crt -cert bob.crt -reqout ie.req >/dev/null 2>&1
+code=$(curl -s -o ie.der -w '%{http_code}' -H \
+    'Content-Type: application/ocsp-request' --data-binary @ie.req "$URL")
+run_cmd openssl ocsp -respin ie.der -resp_text
+like "$code $out$err" "^500 .*internalerror" \
+    "a responder key it cannot read: internalError with HTTP 500"
+like "$(cat "$SMIMECAD_LOG")" "OCSP POST /ocsp: .*ocsp-" \
+    "... and the log names the key file"
+cp keys.bak/* lab/private/
+kill -HUP "$SMIMECAD_PID"
+sleep 0.5
+ocsp -cert bob.crt -CAfile lab/chain.pem
+like "$out" "bob.crt: good" "with the key back, answers again"
+
 smimecad_stop
 is "$smimecad_rc" 0 "smimecad stopped cleanly (no sanitizer report)"
 unlike "$(cat "$SMIMECAD_LOG")" "ERROR: AddressSanitizer|runtime error" \
