@@ -257,7 +257,6 @@ static void
 publication_section(struct xw *w, xmlNodePtr root, const char *base)
 {
 	xmlNodePtr pub;
-	xmlChar *esc;
 	char *s;
 
 	xw_comment(w, root, 1,
@@ -280,22 +279,13 @@ publication_section(struct xw *w, xmlNodePtr root, const char *base)
 	}
 	xw_elem(w, pub, 2, "ca-issuers-url", s);
 	free(s);
-	/* The example is a comment, so its markup is written here. */
-	if (strstr(base, "--") != NULL) {
-		xw_comment(w, pub, 2, "<ocsp-url>http://ocsp.lab.example/ocsp"
-		    "</ocsp-url>");
-	} else {
-		s = NULL;
-		if ((esc = xmlEncodeSpecialChars(w->doc,
-		    (const xmlChar *)base)) == NULL ||
-		    asprintf(&s, "<ocsp-url>%s/ocsp</ocsp-url>", esc) == -1) {
-			s = NULL;
-			w->failed = 1;
-		} else
-			xw_comment(w, pub, 2, s);
-		xmlFree(esc);
-		free(s);
+	/* smimecad answers OCSP there (smimecad(8)). */
+	if (asprintf(&s, "%s/ocsp", base) == -1) {
+		w->failed = 1;
+		return;
 	}
+	xw_elem(w, pub, 2, "ocsp-url", s);
+	free(s);
 	xw_space(w, pub, 1);
 }
 
@@ -354,6 +344,15 @@ examples(struct xw *w, xmlNodePtr root)
 	    "      timeout-seconds=\"30\" connections-per-client=\"64\"\n"
 	    "      connections=\"1024\"/>\n"
 	    "</daemon>");
+	xw_comment(w, root, 1,
+	    "The OCSP responder of smimecad (/ocsp, the ocsp-url above):\n"
+	    "signer=\"delegated\" signs with a responder certificate the\n"
+	    "CA issues and renews by itself (EKU OCSPSigning,\n"
+	    "id-pkix-ocsp-nocheck, valid responder-days), signer=\"ca\"\n"
+	    "with the CA key. validity-hours: from thisUpdate to\n"
+	    "nextUpdate of each response. The defaults are shown.");
+	xw_comment(w, root, 1, "<ocsp signer=\"delegated\" key=\"rsa:2048\" "
+	    "validity-hours=\"24\" responder-days=\"7\"/>");
 }
 
 int

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,6 +33,8 @@ static int strlist_add(char ***, size_t *, const char *);
 static int attr_yes(xmlNodePtr, const char *, int);
 static char *attr_str(xmlNodePtr, const char *, const char *);
 static int daemon_read(const char *, xmlNodePtr, struct cfg_daemon *,
+    struct ca_err *);
+static int ocsp_read(const char *, xmlNodePtr, struct ca_config *,
     struct ca_err *);
 static int cfg_read(const char *, xmlDocPtr, struct ca_config *,
     struct ca_err *);
@@ -237,6 +240,8 @@ cfg_read(const char *path, xmlDocPtr doc, struct ca_config *cfg,
 		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	if ((r = ocsp_read(path, child(root, "ocsp"), cfg, err)) != 0)
+		goto out;
 	if ((r = cfg_read_ldap(path, cfg->dir, child(root, "ldap"),
 	    &cfg->ldap, err)) != 0)
 		goto out;
@@ -280,6 +285,38 @@ attr_str(xmlNodePtr n, const char *attr, const char *def)
 	s = strdup((const char *)v);
 	xmlFree(v);
 	return s;
+}
+
+/* <ocsp>; every value has a default, so the section may be absent. */
+static int
+ocsp_read(const char *path, xmlNodePtr n, struct ca_config *cfg,
+    struct ca_err *err)
+{
+	char *signer;
+	int r;
+
+	if ((r = attr_int(path, n, "validity-hours", 24, &cfg->ocsp_hours,
+	    err)) != 0 ||
+	    (r = attr_int(path, n, "responder-days", 7,
+	    &cfg->ocsp_responder_days, err)) != 0)
+		return r;
+	if ((signer = attr_str(n, "signer", "delegated")) == NULL ||
+	    (cfg->ocsp_key = attr_str(n, "key", "rsa:2048")) == NULL) {
+		free(signer);
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	}
+	cfg->ocsp_signer_ca = strcmp(signer, "ca") == 0;
+	free(signer);
+	/* A response must not outlive the certificate that signed it. */
+	if (!cfg->ocsp_signer_ca &&
+	    (int64_t)cfg->ocsp_hours * 2 > (int64_t)cfg->ocsp_responder_days *
+	    24)
+		return ca_err_set(err, CA_ERR_CONFIG, "%s: <ocsp "
+		    "validity-hours=\"%d\"> must be at most half of "
+		    "responder-days (%d days), so that a response never "
+		    "outlives its responder certificate", path,
+		    cfg->ocsp_hours, cfg->ocsp_responder_days);
+	return 0;
 }
 
 /* <daemon>; every value has a default, so the section may be absent. */
@@ -422,6 +459,7 @@ cfg_free(struct ca_config *cfg)
 	free(cfg->aia_ocsp_urls);
 	free(cfg->xchg_key);
 	free(cfg->expiry_hook);
+	free(cfg->ocsp_key);
 	cfg_ldap_free(cfg->ldap);
 	free(cfg);
 }

@@ -33,6 +33,14 @@ struct ca_config {
 	int xchg_days;
 	int xchg_margin_hours;
 	char *xchg_key;		/* key spec of new exchange keys */
+	/*
+	 * <ocsp signer="delegated" key="rsa:2048" validity-hours="24"
+	 * responder-days="7"/>: the OCSP responder (ca/ocsp.c).
+	 */
+	int ocsp_signer_ca;	/* the CA key signs, not a delegated one */
+	char *ocsp_key;		/* key spec of new responder keys */
+	int ocsp_hours;		/* nextUpdate - thisUpdate of a response */
+	int ocsp_responder_days;	/* validity of a responder certificate */
 	struct cfg_ldap *ldap;	/* <ldap>; NULL: no directory */
 	/* lifecycle: <expiry hook="PATH" within-days="30"/> */
 	char *expiry_hook;	/* absolute; NULL: none configured */

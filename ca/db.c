@@ -241,6 +241,21 @@ static const char *const migrations[] = {
 	"CREATE INDEX IF NOT EXISTS certs_revoked ON certs(issuer_id, "
 	"length(serial), serial, revoked_at, reason, revoked) "
 	"WHERE revoked <> 0;",
+	/*
+	 * 7 -> 8: pre-produced OCSP responses (ca/ocsp.c), one per
+	 * certificate and CertID hash. revoked is the status the response
+	 * carries, so that a reader sees at once when the row is stale.
+	 */
+	"CREATE TABLE IF NOT EXISTS ocsp_responses ("
+	"  cert_id INTEGER NOT NULL REFERENCES certs(id),"
+	"  hash TEXT NOT NULL CHECK(hash IN ('sha1', 'sha256')),"
+	"  serial TEXT NOT NULL,"
+	"  revoked INTEGER NOT NULL,"
+	"  signer_id INTEGER NOT NULL,"
+	"  this_update INTEGER NOT NULL,"
+	"  next_update INTEGER NOT NULL,"
+	"  der BLOB NOT NULL,"
+	"  PRIMARY KEY(cert_id, hash));",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

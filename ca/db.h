@@ -15,7 +15,7 @@
 struct ca_err;
 struct db;
 
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 8
 
 /* A row of the certs table. Strings and der are owned by the struct. */
 struct db_cert {
@@ -442,5 +442,49 @@ int db_mdmchal_used(struct db *db, int64_t id, int64_t *usedp,
  */
 int db_mdmchal_use(struct db *db, int64_t id, int64_t now,
     struct ca_err *err);
+
+/* --- pre-produced OCSP responses (ca/db_ocsp.c) --- */
+
+/* A row of ocsp_responses, with the state of its certificate now. */
+struct db_ocsp {
+	int64_t cert_id;
+	char serial[65];	/* the serial the response is about */
+	int revoked;		/* the status the response carries */
+	int64_t signer_id;	/* ca_certs.id of the signer */
+	int64_t this_update;
+	int64_t next_update;
+	unsigned char *der;	/* the OCSPResponse */
+	size_t derlen;
+	/* The certificate's row as it is now. */
+	char cert_serial[65];
+	int cert_revoked;
+	int64_t cert_issuer_id;
+};
+
+/*
+ * The stored response for the certificate of that serial and CertID hash
+ * ("sha1", "sha256"); CA_ERR_NOTFOUND, without a message, when there is
+ * none. Free o->der.
+ */
+int db_ocsp_get(struct db *db, const char *serial, const char *hash,
+    struct db_ocsp *o, struct ca_err *err);
+/*
+ * Stores (replaces) o->der for o->cert_id and hash, unless the
+ * certificate's revocation state is no longer o->revoked (a revocation
+ * committed meanwhile): then *storedp is 0 and nothing is written.
+ */
+int db_ocsp_put(struct db *db, const struct db_ocsp *o, const char *hash,
+    int *storedp, struct ca_err *err);
+/* Inside the caller's transaction: drops the responses of a certificate. */
+int db_ocsp_drop(struct db *db, int64_t cert_id, struct ca_err *err);
+/*
+ * Up to max certificates of issuer issuer_id, unexpired at now, whose
+ * hash response is missing, stale (state changed, another signer) or due
+ * by refresh_at (next_update <= refresh_at): their serials (free with
+ * db_free_strings).
+ */
+int db_ocsp_due(struct db *db, int64_t issuer_id, const char *hash,
+    int64_t signer_id, int64_t now, int64_t refresh_at, int max,
+    char ***serialsp, size_t *np, struct ca_err *err);
 
 #endif

@@ -137,6 +137,8 @@ rev_revoke_in_tx(struct ca *ca, const char *serial, int reason,
 	    err)) != 0 ||
 	    (r = audit_append(db, ca_actor(ca), "revoke", canon, detail,
 	    err)) != 0 ||
+	    /* The next OCSP answer is signed anew, revoked (ca/ocsp.c). */
+	    (r = db_ocsp_drop(db, c->id, err)) != 0 ||
 	    (r = pub_enqueue_cert(ca, c->id, c->email, PUB_DELETE,
 	    err)) != 0)
 		goto out;

@@ -19,4 +19,12 @@ void pub_crl(struct req *, struct resp *);
 void pub_healthz(struct req *, struct resp *);
 void pub_metrics(struct req *, struct resp *);
 
+/* OCSP (enroll/ocsp.c); the refresher thread of pre-produced responses. */
+struct srv;
+struct ca_err;
+void ocsp_http_post(struct req *, struct resp *);
+void ocsp_http_get(struct req *, struct resp *);
+int ocsp_http_start(struct srv *, struct ca_err *);
+void ocsp_http_stop(void);
+
 #endif

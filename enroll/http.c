@@ -94,6 +94,7 @@ resp_text(struct resp *rs, unsigned status, const char *fmt, ...)
 			OPENSSL_cleanse(rs->owned, strlen(rs->owned));
 		free(rs->owned);
 	}
+	free(rs->headers);
 	memset(rs, 0, sizeof(*rs));
 	rs->status = status;
 	rs->content_type = "text/plain; charset=utf-8";
@@ -162,6 +163,7 @@ resp_owned(struct resp *rs, unsigned status, const char *ctype, char *buf,
     size_t len)
 {
 	free(rs->owned);
+	free(rs->headers);
 	memset(rs, 0, sizeof(*rs));
 	rs->status = status;
 	rs->content_type = ctype;
@@ -309,8 +311,9 @@ dispatch(struct listener *l, struct req *rq, struct resp *rs, int *routep)
 
 	*routep = -1;
 	if (strlen(p) > PATH_MAX_LEN) {
-		resp_text(rs, 404, "no such resource (the path is longer "
-		    "than %d bytes)", PATH_MAX_LEN);
+		resp_text(rs, 414, "the path is longer than %d bytes (an "
+		    "OCSP request that long is POSTed to /ocsp)",
+		    PATH_MAX_LEN);
 		return;
 	}
 	/*
@@ -432,6 +435,20 @@ send_resp(struct MHD_Connection *conn, struct resp *rs)
 		name[colon - rs->extra_header] = '\0';
 		MHD_add_response_header(mr, name, colon + 2);
 	}
+	for (const char *h = rs->headers, *e; h != NULL && *h != '\0';
+	    h = *e != '\0' ? e + 1 : e) {
+		char line[256];
+		size_t n;
+
+		e = h + strcspn(h, "\n");
+		n = (size_t)(e - h);
+		if (n >= sizeof(line) || (colon = memchr(h, ':', n)) == NULL)
+			continue;
+		memcpy(line, h, n);
+		line[n] = '\0';
+		line[colon - h] = '\0';
+		MHD_add_response_header(mr, line, line + (colon - h) + 2);
+	}
 	ret = MHD_queue_response(conn, rs->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
@@ -446,6 +463,7 @@ resp_clear(struct resp *rs)
 		free(rs->owned);
 	}
 	free(rs->allow);
+	free(rs->headers);
 	memset(rs, 0, sizeof(*rs));
 }
 

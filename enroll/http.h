@@ -36,6 +36,8 @@ struct resp {
 	char *allow;			/* 405: Allow header (malloc'ed) */
 	char *owned;			/* malloc'ed; body may point in */
 	int secret;			/* wipe owned before freeing */
+	/* More headers, "Name: value\n" each (malloc'ed), or NULL. */
+	char *headers;
 };
 
 typedef void (*handler_fn)(struct req *, struct resp *);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "archive/keypair.h"
+#include "ca/ocsp.h"
 #include "ca/user.h"
 #include "enroll/http.h"
 #include "enroll/metrics.h"
@@ -38,6 +39,8 @@ static size_t m_nroutes;
 static _Atomic int64_t m_exp_at;	/* when counted; 0: never */
 static _Atomic int64_t m_exp30;
 static _Atomic int64_t m_exp7;
+static _Atomic uint64_t m_ocsp[OCSP_R_MAX];
+static _Atomic uint64_t m_ocsp_pre;
 
 void
 metrics_init(size_t nroutes)
@@ -93,6 +96,17 @@ void
 metrics_login_queue(unsigned waiting)
 {
 	atomic_store_explicit(&m_login_queue, waiting, memory_order_relaxed);
+}
+
+void
+metrics_ocsp(int result, int preproduced)
+{
+	if (result < 0 || result >= OCSP_R_MAX)
+		result = OCSP_R_ERROR;
+	atomic_fetch_add_explicit(&m_ocsp[result], 1, memory_order_relaxed);
+	if (preproduced)
+		atomic_fetch_add_explicit(&m_ocsp_pre, 1,
+		    memory_order_relaxed);
 }
 
 int
@@ -192,6 +206,18 @@ metrics_render(uint64_t batches, uint64_t members, char **outp,
 		    "smimecad_certs_expiring{within=\"7d\"} %lld\n",
 		    METRICS_EXPIRING_TTL, (long long)atomic_load(&m_exp30),
 		    (long long)atomic_load(&m_exp7));
+	fputs("# HELP smimecad_ocsp_requests_total OCSP requests by result "
+	    "(revoked or unknown when one CertID of the request is).\n"
+	    "# TYPE smimecad_ocsp_requests_total counter\n", f);
+	for (i = 0; i < OCSP_R_MAX; i++)
+		fprintf(f, "smimecad_ocsp_requests_total{result=\"%s\"} %llu\n",
+		    ocsp_result_name((int)i),
+		    (unsigned long long)atomic_load(&m_ocsp[i]));
+	fprintf(f, "# HELP smimecad_ocsp_preproduced_total OCSP answers "
+	    "served from the pre-produced responses.\n"
+	    "# TYPE smimecad_ocsp_preproduced_total counter\n"
+	    "smimecad_ocsp_preproduced_total %llu\n",
+	    (unsigned long long)atomic_load(&m_ocsp_pre));
 	fputs("# HELP smimecad_request_duration_seconds Time from the "
 	    "request to the answer.\n"
 	    "# TYPE smimecad_request_duration_seconds histogram\n", f);

@@ -30,6 +30,8 @@ void metrics_issued(const char *how);	/* "est", "cmc", "serverkeygen" */
 void metrics_login_wait(void);
 void metrics_login_busy(void);
 void metrics_login_queue(unsigned waiting);
+/* An OCSP request answered: result is enum ocsp_result (ca/ocsp.h). */
+void metrics_ocsp(int result, int preproduced);
 /*
  * lifecycle: the smimecad_certs_expiring gauges. metrics_expiring_due says
  * whether the counts are older than METRICS_EXPIRING_TTL seconds (or were

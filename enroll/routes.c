@@ -26,6 +26,11 @@ const struct route http_routes[] = {
 	{ "GET", "/crl/", ROUTE_PLAIN | ROUTE_PREFIX, pub_crl, "crl" },
 	{ "GET", "/healthz", ROUTE_PLAIN, pub_healthz, "healthz" },
 	{ "GET", "/metrics", ROUTE_PLAIN, pub_metrics, "metrics" },
+	/* OCSP (RFC 6960 appendix A): POST to the URL, GET below it. */
+	{ "POST", "/ocsp", ROUTE_PLAIN, ocsp_http_post, "ocsp_post" },
+	{ "POST", "/ocsp/", ROUTE_PLAIN, ocsp_http_post, "ocsp_post_dir" },
+	{ "GET", "/ocsp/", ROUTE_PLAIN | ROUTE_PREFIX, ocsp_http_get,
+	    "ocsp_get" },
 	{ NULL, NULL, 0, NULL, NULL }
 };
 

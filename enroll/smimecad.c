@@ -17,12 +17,14 @@
 #include "ca/ca.h"
 #include "ca/config.h"
 #include "ca/err.h"
+#include "ca/ocsp.h"
 #include "ca/publish.h"
 #include "ca/template.h"
 #include "ca/tls.h"
 #include "ca/util.h"
 #include "enroll/auth.h"
 #include "enroll/daemon.h"
+#include "enroll/handlers.h"
 #include "enroll/http.h"
 #include "enroll/log.h"
 #include "enroll/srv.h"
@@ -98,6 +100,7 @@ wk_free(void *p)
 	if (w == NULL)
 		return;
 	tplset_put(w->ts);
+	ocsp_signer_free(w->ocsp);
 	ca_close(w->ca);
 	OPENSSL_free(w->cacerts);
 	free(w);
@@ -125,6 +128,9 @@ wk_open(struct srv *s, struct wk *w, struct ca_err *err)
 		ca_close(w->ca);
 		w->ca = ca;
 		ca_set_actor(w->ca, "smimecad");
+		/* The <ocsp> settings may have changed. */
+		ocsp_signer_free(w->ocsp);
+		w->ocsp = NULL;
 		OPENSSL_free(w->cacerts);
 		w->cacerts = NULL;
 	}
@@ -378,6 +384,7 @@ main(int argc, char **argv)
 	struct srv *s = &the_srv;
 	struct ca_err err;
 	struct ca *ca = NULL;
+	struct ocsp_signer *signer = NULL;
 	const struct cfg_daemon *dm;
 	char *https_addr = NULL, *http_addr = NULL, *cert = NULL, *key = NULL;
 	char *trust = NULL, *end;
@@ -459,6 +466,10 @@ main(int argc, char **argv)
 		goto fail;
 	if ((s->tplset = tplset_load(ca, &err)) == NULL)
 		goto fail;
+	/* The OCSP signer, made now if there is none: not by two threads. */
+	if (ocsp_signer_get(ca, (int64_t)time(NULL), &signer, &err) != 0)
+		goto fail;
+	ocsp_signer_free(signer);
 	if (auth_init() != 0 ||
 	    pthread_key_create(&wk_key, wk_free) != 0 ||
 	    pthread_mutex_init(&s->reload_lock, NULL) != 0) {
@@ -494,6 +505,9 @@ main(int argc, char **argv)
 		http_stop();
 		goto fail;
 	}
+	if (ocsp_http_start(s, &err) != 0)
+		log_err("%s (pre-produced responses are signed on demand)",
+		    err.msg);
 	if (s->cfg->ldap != NULL)
 		log_info("publishing to %s", s->cfg->ldap->uri);
 	OPENSSL_clear_free(key, keylen);
@@ -502,7 +516,7 @@ main(int argc, char **argv)
 	    "threads)", s->cfg->name, s->dir, https_addr, https_port,
 	    nthreads);
 	if (http_addr != NULL)
-		log_info("and on http://%s:%d/ for CA certificates, CRL, "
+		log_info("and on http://%s:%d/ for CA certificates, CRL, OCSP, "
 		    "exchange certificate, health, metrics%s", http_addr,
 		    http_port,
 		    atomic_load(&s->est_over_http) ? ", EST" : "");
@@ -524,6 +538,7 @@ main(int argc, char **argv)
 	pthread_cond_signal(&pub_cv);
 	pthread_mutex_unlock(&pub_mu);
 	pthread_join(pub_thread, NULL);
+	ocsp_http_stop();
 	rc = 0;
 	goto out;
  fail:

@@ -5,10 +5,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/x509.h>
 
 struct ca;
+struct ocsp_signer;
 struct ca_config;
 struct ca_err;
 struct tpl;
@@ -41,6 +43,8 @@ struct wk {
 	unsigned gen;
 	unsigned char *cacerts;		/* certs-only PKCS#7 of the chain */
 	size_t cacerts_len;
+	struct ocsp_signer *ocsp;	/* enroll/ocsp.c: signs responses */
+	int64_t ocsp_checked;		/* when it was looked up */
 };
 
 /* This thread's worker, (re)opened when the configuration changed. */

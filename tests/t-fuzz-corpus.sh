@@ -242,7 +242,30 @@ mutate blobseeds blobcorpus >/dev/null
 nbl=$(ls blobcorpus | wc -l)
 run_ok -m "fuzz_blob over $nbl mutated blobs" "$FZ/fuzz_blob" blobcorpus/*
 like "$out" "^$nbl inputs" "fuzz_blob read every input"
-for h in areq msblob blob; do
+# --- OCSP requests as /ocsp answers them (ca/ocsp.c) ----------------------
+[ -x "$FZ/fuzz_ocsp" ] || bail_out "fuzz_ocsp is not built"
+mkcsr ocspleaf ocspleaf@lab.example
+run_ok smimeca -d lab issue --template smime-signature --csr ocspleaf.csr \
+    --out ocspleaf.crt
+mkdir ocspseeds
+openssl ocsp -issuer lab/ca.crt -cert ocspleaf.crt -no_nonce \
+    -reqout ocspseeds/sha1.der >/dev/null 2>&1
+openssl ocsp -sha256 -issuer lab/ca.crt -cert ocspleaf.crt -nonce \
+    -reqout ocspseeds/sha256-nonce.der >/dev/null 2>&1
+openssl ocsp -issuer lab/ca.crt -cert ocspleaf.crt -serial 0x1234 \
+    -reqout ocspseeds/two.der >/dev/null 2>&1
+openssl ocsp -issuer ocspleaf.crt -serial 0x01 \
+    -reqout ocspseeds/foreign.der >/dev/null 2>&1
+base64 -w0 ocspseeds/sha1.der >ocspseeds/sha1.b64
+n=$(ls ocspseeds | wc -l)
+is "$n" 5 "OCSP seeds from openssl ocsp -reqout (SHA-1, SHA-256 with \
+nonce, two CertIDs, a foreign issuer, base64)"
+mutate ocspseeds ocspcorpus >/dev/null
+noc=$(ls ocspcorpus | wc -l)
+run_ok -m "fuzz_ocsp over $noc mutated requests" \
+    env FUZZ_CA_DIR="$T/lab" "$FZ/fuzz_ocsp" ocspcorpus/*
+like "$out" "^$noc inputs" "fuzz_ocsp read every input"
+for h in areq msblob blob ocsp; do
 	c=$top_srcdir/tests/fuzz/corpus/$h
 	n=$(ls "$c" 2>/dev/null | wc -l)
 	if [ "$n" -eq 0 ]; then

@@ -54,6 +54,7 @@ extern const struct cli_cmd cli_tls_cmds[];	/* cmd_tls.c */
 extern const struct cli_cmd cli_export_cmds[];	/* cmd_export.c */
 extern const struct cli_cmd cli_mdm_cmds[];	/* cmd_mdm.c */
 extern const struct cli_cmd cli_expiry_cmds[];	/* cmd_expiry.c */
+extern const struct cli_cmd cli_ocsp_cmds[];	/* cmd_ocsp.c */
 
 /*
  * Options many commands take, with the same letter everywhere a command

@@ -38,6 +38,7 @@ static const struct cli_cmd *const cmd_tables[] = {
 	cli_export_cmds,
 	cli_mdm_cmds,
 	cli_expiry_cmds,	/* lifecycle */
+	cli_ocsp_cmds,
 };
 
 static void

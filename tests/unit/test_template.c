@@ -889,7 +889,9 @@ test_config(void)
 		TAP_OK(cfg->naia_issuer == 1 && strcmp(cfg->aia_issuer_urls[0],
 		    "https://ca.test:8443/pki/ca/ca.crt") == 0,
 		    "the caIssuers URL is made from the base URL");
-		TAP_INT_EQ(cfg->naia_ocsp, 0, "no OCSP URL");
+		TAP_OK(cfg->naia_ocsp == 1 && strcmp(cfg->aia_ocsp_urls[0],
+		    "https://ca.test:8443/pki/ocsp") == 0,
+		    "the OCSP URL is made from the base URL");
 		TAP_INT_EQ(cfg->escrow_n, 3, "escrow kra-count");
 		TAP_INT_EQ(cfg->escrow_m, 2, "escrow quorum");
 		TAP_INT_EQ(cfg->xchg_days, 7, "exchange days default");
