@@ -559,8 +559,18 @@ cfg_read_ldap(const char *path, const char *dir, xmlNodePtr n,
 	    (r = attr_int(path, retry, "initial-seconds", 30, &l->retry_min,
 	    err)) != 0 ||
 	    (r = attr_int(path, retry, "max-seconds", 3600, &l->retry_max,
+	    err)) != 0 ||
+	    (r = attr_int(path, users, "page-size", 500, &l->page_size,
 	    err)) != 0)
 		goto out;
+	/* RFC 2696: the server may send fewer; 0 would end the search. */
+	if (l->page_size < 1 || l->page_size > 10000) {
+		r = ca_err_set(err, CA_ERR_CONFIG, "%s:%ld: <users "
+		    "page-size=\"%d\">: give 1 to 10000 (the most entries the "
+		    "directory sends per page of a paged search)", path,
+		    xmlGetLineNo(users), l->page_size);
+		goto out;
+	}
 	if (l->retry_max < l->retry_min) {
 		r = ca_err_set(err, CA_ERR_CONFIG, "%s:%ld: <retry>: "
 		    "max-seconds %d is less than initial-seconds %d", path,

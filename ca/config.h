@@ -78,6 +78,7 @@ struct cfg_ldap {
 	char *user_filter;	/* by mail, each %s the escaped address */
 	char *login_filter;	/* by mail or uid, for dir_authenticate */
 	int accounts;		/* smimecad authenticates users here */
+	int page_size;		/* entries per page of a paged search */
 	char *cert_attr;	/* "userCertificate;binary" (AD: no option) */
 	char *smime_attr;	/* "userSMIMECertificate", or NULL */
 	char *ca_dn;		/* entry of cACertificate and CRL, or NULL */

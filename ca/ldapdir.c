@@ -21,6 +21,8 @@
 #define DIR_VALUES_MAX	1024	/* values kept per attribute */
 #define DIR_ENTRIES_MAX	100000	/* entries one search may return */
 #define DIR_PASS_MAX	1024	/* longest password we bind with */
+#define DIR_PAGES_MAX	10000	/* pages one paged search may take */
+#define DIR_PAGE_SIZE	500	/* entries a page, unless <users page-size> */
 
 struct dir {
 	LDAP *ld;
@@ -39,6 +41,11 @@ static int entry_text(const struct dir_entry *, const char *, int,
     char **);
 static int search_n(struct dir *, const char *, const char *const *, int,
     struct dir_entry ***, size_t *, int *, struct ca_err *);
+static int search_rc(struct dir *, int, const char *, struct ca_err *);
+static int entries_add(struct dir *, LDAPMessage *, const char *,
+    struct dir_entry ***, size_t *, struct ca_err *);
+static int search_paged(struct dir *, const char *, const char *const *,
+    struct dir_entry ***, size_t *, struct ca_err *);
 static int modify_one(struct dir *, const char *, int, const char *,
     const struct dir_value *, size_t, int *);
 
@@ -380,59 +387,83 @@ entry_text(const struct dir_entry *e, const char *attr, int lower,
 	return 0;
 }
 
+/* The error of a search that did not succeed. */
+static int
+search_rc(struct dir *d, int rc, const char *filter, struct ca_err *err)
+{
+	if (rc == LDAP_NO_SUCH_OBJECT)
+		return ca_err_set(err, CA_ERR_CONFIG, "%s: the user base %s "
+		    "does not exist (<users base> in smimeca.conf)", d->l->uri,
+		    d->l->user_base);
+	if (rc == LDAP_SIZELIMIT_EXCEEDED)
+		return dir_fail(d->ld, err, rc, "%s: searching %s for %s "
+		    "(the directory's size limit for paged searches stopped "
+		    "it: on OpenLDAP raise size.prtotal in limits)", d->l->uri,
+		    d->l->user_base, filter);
+	return dir_fail(d->ld, err, rc, "%s: searching %s for %s", d->l->uri,
+	    d->l->user_base, filter);
+}
+
+/* Appends the entries of res to *listp (*np of them), at most the cap. */
+static int
+entries_add(struct dir *d, LDAPMessage *res, const char *filter,
+    struct dir_entry ***listp, size_t *np, struct ca_err *err)
+{
+	struct dir_entry **list, *e;
+	LDAPMessage *m;
+	size_t cap;
+	int c;
+
+	if ((c = ldap_count_entries(d->ld, res)) < 0)
+		return dir_fail(d->ld, err, LDAP_DECODING_ERROR, "%s: "
+		    "searching %s for %s", d->l->uri, d->l->user_base, filter);
+	if ((size_t)c > DIR_ENTRIES_MAX - *np)
+		return ca_err_set(err, CA_ERR_INVALID, "%s: %s matches more "
+		    "than %d entries", d->l->uri, filter, DIR_ENTRIES_MAX);
+	cap = *np + (size_t)c;
+	if ((list = reallocarray(*listp, cap > 0 ? cap : 1,
+	    sizeof(*list))) == NULL)
+		return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+	*listp = list;
+	for (m = ldap_first_entry(d->ld, res); m != NULL && *np < cap;
+	    m = ldap_next_entry(d->ld, m)) {
+		if (entry_read(d->ld, m, &e) != 0)
+			return ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		list[(*np)++] = e;
+	}
+	return 0;
+}
+
 /*
- * Subtree search under <users base>; at most limit entries (0: no limit),
- * *morep set when the server had more.
+ * Subtree search under <users base>; at most limit entries, *morep set
+ * when the server had more. For lookups of one entry: not paged.
  */
 static int
 search_n(struct dir *d, const char *filter, const char *const *attrs,
     int limit, struct dir_entry ***listp, size_t *np, int *morep,
     struct ca_err *err)
 {
-	LDAPMessage *res = NULL, *m;
-	struct dir_entry **list = NULL, *e;
+	LDAPMessage *res = NULL;
+	struct dir_entry **list = NULL;
 	struct timeval tv;
-	size_t n = 0, cap;
+	size_t n = 0;
 	int rc, r;
 
 	*listp = NULL;
 	*np = 0;
-	if (morep != NULL)
-		*morep = 0;
+	*morep = 0;
 	tv.tv_sec = d->l->timeout > 0 ? d->l->timeout : 10;
 	tv.tv_usec = 0;
 	rc = ldap_search_ext_s(d->ld, d->l->user_base, LDAP_SCOPE_SUBTREE,
 	    filter, (char **)attrs, 0, NULL, NULL, &tv, limit, &res);
-	if (rc == LDAP_SIZELIMIT_EXCEEDED && morep != NULL)
+	if (rc == LDAP_SIZELIMIT_EXCEEDED)
 		*morep = 1;
-	else if (rc == LDAP_NO_SUCH_OBJECT) {
-		r = ca_err_set(err, CA_ERR_CONFIG, "%s: the user base %s does "
-		    "not exist (<users base> in smimeca.conf)", d->l->uri,
-		    d->l->user_base);
-		goto out;
-	} else if (rc != LDAP_SUCCESS) {
-		r = dir_fail(d->ld, err, rc, "%s: searching %s for %s",
-		    d->l->uri, d->l->user_base, filter);
+	else if (rc != LDAP_SUCCESS) {
+		r = search_rc(d, rc, filter, err);
 		goto out;
 	}
-	cap = (size_t)ldap_count_entries(d->ld, res);
-	if (cap > DIR_ENTRIES_MAX) {
-		r = ca_err_set(err, CA_ERR_INVALID, "%s: %s matches more than "
-		    "%d entries", d->l->uri, filter, DIR_ENTRIES_MAX);
+	if ((r = entries_add(d, res, filter, &list, &n, err)) != 0)
 		goto out;
-	}
-	if ((list = calloc(cap > 0 ? cap : 1, sizeof(*list))) == NULL) {
-		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	for (m = ldap_first_entry(d->ld, res); m != NULL && n < cap;
-	    m = ldap_next_entry(d->ld, m)) {
-		if (entry_read(d->ld, m, &e) != 0) {
-			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		list[n++] = e;
-	}
 	*listp = list;
 	*np = n;
 	list = NULL;
@@ -444,11 +475,103 @@ search_n(struct dir *d, const char *filter, const char *const *attrs,
 	return r;
 }
 
+/*
+ * Every entry of a subtree search, in pages (RFC 2696) of <users
+ * page-size>, so that a server's size limit on one answer does not cut
+ * the list short; bounded by DIR_ENTRIES_MAX entries and DIR_PAGES_MAX
+ * pages. A server without the control answers once, as without it.
+ */
+static int
+search_paged(struct dir *d, const char *filter, const char *const *attrs,
+    struct dir_entry ***listp, size_t *np, struct ca_err *err)
+{
+	LDAPMessage *res = NULL;
+	LDAPControl *page = NULL, *sctrls[2], **rctrls = NULL, *pr;
+	struct dir_entry **list = NULL;
+	struct berval cookie = { 0, NULL };
+	struct timeval tv;
+	ber_int_t estimate, size;
+	size_t n = 0, pages = 0;
+	int rc, code, r;
+
+	*listp = NULL;
+	*np = 0;
+	tv.tv_sec = d->l->timeout > 0 ? d->l->timeout : 10;
+	tv.tv_usec = 0;
+	/* A page size of 0 asks the server to end the search. */
+	size = d->l->page_size > 0 ? d->l->page_size : DIR_PAGE_SIZE;
+	for (;;) {
+		if (++pages > DIR_PAGES_MAX) {
+			r = ca_err_set(err, CA_ERR_INVALID, "%s: searching %s "
+			    "for %s took more than %d pages", d->l->uri,
+			    d->l->user_base, filter, DIR_PAGES_MAX);
+			goto out;
+		}
+		/* Not critical: a server without paging answers in one. */
+		if ((rc = ldap_create_page_control(d->ld, size, &cookie, 0,
+		    &page)) != LDAP_SUCCESS) {
+			r = dir_fail(d->ld, err, rc, "%s: a paged search",
+			    d->l->uri);
+			goto out;
+		}
+		sctrls[0] = page;
+		sctrls[1] = NULL;
+		rc = ldap_search_ext_s(d->ld, d->l->user_base,
+		    LDAP_SCOPE_SUBTREE, filter, (char **)attrs, 0, sctrls,
+		    NULL, &tv, 0, &res);
+		ldap_control_free(page);
+		page = NULL;
+		if (rc != LDAP_SUCCESS) {
+			r = search_rc(d, rc, filter, err);
+			goto out;
+		}
+		if ((rc = ldap_parse_result(d->ld, res, &code, NULL, NULL,
+		    NULL, &rctrls, 0)) != LDAP_SUCCESS ||
+		    (rc = code) != LDAP_SUCCESS) {
+			r = search_rc(d, rc, filter, err);
+			goto out;
+		}
+		if ((r = entries_add(d, res, filter, &list, &n, err)) != 0)
+			goto out;
+		ldap_msgfree(res);
+		res = NULL;
+		ber_memfree(cookie.bv_val);
+		cookie.bv_val = NULL;
+		cookie.bv_len = 0;
+		/* The last page: no control, or an empty cookie. */
+		if ((pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls,
+		    NULL)) == NULL)
+			break;
+		if ((rc = ldap_parse_pageresponse_control(d->ld, pr,
+		    &estimate, &cookie)) != LDAP_SUCCESS) {
+			r = dir_fail(d->ld, err, rc, "%s: the paged results "
+			    "of %s", d->l->uri, filter);
+			goto out;
+		}
+		ldap_controls_free(rctrls);
+		rctrls = NULL;
+		if (cookie.bv_val == NULL || cookie.bv_len == 0)
+			break;
+	}
+	*listp = list;
+	*np = n;
+	list = NULL;
+	n = 0;
+	r = 0;
+ out:
+	ber_memfree(cookie.bv_val);
+	ldap_controls_free(rctrls);
+	ldap_control_free(page);
+	dir_entry_free_list(list, n);
+	ldap_msgfree(res);
+	return r;
+}
+
 int
 dir_search(struct dir *d, const char *filter, const char *const *attrs,
     struct dir_entry ***listp, size_t *np, struct ca_err *err)
 {
-	return search_n(d, filter, attrs, 0, listp, np, NULL, err);
+	return search_paged(d, filter, attrs, listp, np, err);
 }
 
 int

@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include <openssl/bio.h>
-#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -27,8 +26,8 @@
 #include "ca/util.h"
 
 static void name_text(const X509_NAME *, char *, size_t);
-static X509 *value_cert(struct pub_ctx *, const struct dir_value *, int,
-    int *);
+static void report_undecodable(const struct dir_entry *, const char *,
+    const struct dir_value *, pub_clean_fn, void *);
 static int clean_entry(struct pub_ctx *, const struct dir_entry *,
     const char *, int, pub_clean_fn, void *, int *, struct ca_err *);
 static int clean_audit(struct pub_ctx *, const char *, const char *,
@@ -127,48 +126,25 @@ name_text(const X509_NAME *name, char *buf, size_t len)
 	BIO_free(b);
 }
 
-/*
- * The certificate a value carries (a PKCS#7 bundle: its end entity), or
- * NULL when it holds none; *foreignp set when no certificate in it is
- * this CA's.
- */
-static X509 *
-value_cert(struct pub_ctx *px, const struct dir_value *v, int smime,
-    int *foreignp)
+/* A value no certificate decodes from: named, and left where it is. */
+static void
+report_undecodable(const struct dir_entry *e, const char *attr,
+    const struct dir_value *v, pub_clean_fn fn, void *ctx)
 {
-	const unsigned char *p = v->data;
-	STACK_OF(X509) *certs = NULL;
-	PKCS7 *p7 = NULL;
-	X509 *x = NULL, *c;
-	int i;
+	struct pub_clean_item it;
+	char sha1[41];
 
-	*foreignp = 0;
-	if (!smime) {
-		if ((x = d2i_X509(NULL, &p, (long)v->len)) != NULL)
-			*foreignp = !pub_ctx_ours(px, x);
-		return x;
-	}
-	if ((p7 = d2i_PKCS7(NULL, &p, (long)v->len)) == NULL)
-		return NULL;
-	if (PKCS7_type_is_signed(p7) && p7->d.sign != NULL)
-		certs = p7->d.sign->cert;
-	*foreignp = certs != NULL && sk_X509_num(certs) > 0;
-	for (i = 0; certs != NULL && i < sk_X509_num(certs); i++) {
-		c = sk_X509_value(certs, i);
-		if (pub_ctx_ours(px, c))
-			*foreignp = 0;
-		/* Outlook adds the chain: the end entity is the one. */
-		if (x == NULL && X509_check_ca(c) == 0)
-			x = c;
-	}
-	if (x == NULL && certs != NULL && sk_X509_num(certs) > 0)
-		x = sk_X509_value(certs, 0);
-	if (x != NULL && !X509_up_ref(x))
-		x = NULL;
-	PKCS7_free(p7);
-	if (x == NULL)
-		*foreignp = 0;
-	return x;
+	if (fn == NULL)
+		return;
+	util_sha1_hex(v->data, v->len, sha1);
+	memset(&it, 0, sizeof(it));
+	it.dn = e->dn;
+	it.attr = attr;
+	it.subject = it.issuer = it.serial = "";
+	it.sha1 = sha1;
+	it.undecodable = 1;
+	it.len = v->len;
+	fn(ctx, &it);
 }
 
 /* One audit row per value removed. */
@@ -220,7 +196,8 @@ clean_entry(struct pub_ctx *px, const struct dir_entry *e, const char *attr,
 	size_t *idx = NULL, i, nkept = 0, ngone = 0;
 	unsigned char *der = NULL;
 	char subject[512], issuer[512], serial[65], sha1[41];
-	int r, rc = 0, foreign, changed, len;
+	enum pub_value_kind k;
+	int r, rc = 0, changed, len;
 
 	if (a == NULL || a->nvalues == 0)
 		return 0;
@@ -231,10 +208,14 @@ clean_entry(struct pub_ctx *px, const struct dir_entry *e, const char *attr,
 		goto out;
 	}
 	for (i = 0; i < a->nvalues; i++) {
-		x = value_cert(px, &a->values[i], smime, &foreign);
-		if (!foreign) {
+		k = pub_value_classify(a->values[i].data, a->values[i].len,
+		    smime, px->issuers, &x);
+		if (k != PUB_VALUE_FOREIGN) {
 			X509_free(x);
 			kept[nkept++] = a->values[i];	/* borrowed */
+			if (k == PUB_VALUE_UNDECODABLE)
+				report_undecodable(e, a->name, &a->values[i],
+				    fn, ctx);
 			continue;
 		}
 		idx[ngone] = i;
@@ -255,6 +236,7 @@ clean_entry(struct pub_ctx *px, const struct dir_entry *e, const char *attr,
 		memset(&it, 0, sizeof(it));
 		it.dn = e->dn;
 		it.attr = a->name;
+		it.len = a->values[idx[i]].len;
 		name_text(X509_get_subject_name(x), subject, sizeof(subject));
 		name_text(X509_get_issuer_name(x), issuer, sizeof(issuer));
 		if (util_serial_hex(X509_get0_serialNumber(x), serial) != 0)

@@ -189,12 +189,6 @@ pub_ctx_dir(struct pub_ctx *px, struct ca_err *err)
 }
 
 int
-pub_ctx_ours(struct pub_ctx *px, X509 *x)
-{
-	return ours(px, x);
-}
-
-int
 pub_ctx_apply(struct pub_ctx *px, const struct db_pub_job *j, char *result,
     size_t rlen, struct ca_err *err)
 {
@@ -243,16 +237,7 @@ template_publishes(struct pub_ctx *px, const char *name)
 static int
 ours(struct pub_ctx *px, X509 *x)
 {
-	X509 *ca;
-	int i;
-
-	for (i = 0; i < sk_X509_num(px->issuers); i++) {
-		ca = sk_X509_value(px->issuers, i);
-		if (X509_check_issued(ca, x) == X509_V_OK &&
-		    X509_verify(x, X509_get0_pubkey(ca)) == 1)
-			return 1;
-	}
-	return 0;
+	return pub_value_ours(px->issuers, x);
 }
 
 /* The valid, published certificates of this CA for email. */

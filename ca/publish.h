@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 struct ca;
 struct ca_config;
 struct ca_err;
@@ -133,6 +135,27 @@ typedef void (*pub_warn_fn)(void *ctx, const char *dn, const char *mail,
 int pub_check_entries(const struct ca_config *cfg, pub_warn_fn fn,
     void *ctx, size_t *np, struct ca_err *err);
 
+/* --- directory values (pubvalue.c) --- */
+
+/* What one value of userCertificate or userSMIMECertificate holds. */
+enum pub_value_kind {
+	PUB_VALUE_OURS,		/* a certificate one of issuers signed */
+	PUB_VALUE_FOREIGN,	/* only certificates of other issuers */
+	PUB_VALUE_UNDECODABLE,	/* no certificate: publish clean keeps it */
+};
+
+/* x was issued (and signed) by one of issuers. */
+int pub_value_ours(const STACK_OF(X509) *issuers, X509 *x);
+/*
+ * Decodes one value read from the directory: a DER certificate, or
+ * (smime) a PKCS#7 SignedData as Outlook writes userSMIMECertificate,
+ * ours when any certificate in it is. The whole value must decode.
+ * *certp gets the certificate (a bundle's end entity) for OURS and
+ * FOREIGN, NULL for UNDECODABLE. Needs no directory and no CA.
+ */
+enum pub_value_kind pub_value_classify(const unsigned char *data,
+    size_t len, int smime, const STACK_OF(X509) *issuers, X509 **certp);
+
 /* A value of another issuer that publish clean removes (or would). */
 struct pub_clean_item {
 	const char *dn;
@@ -143,6 +166,12 @@ struct pub_clean_item {
 	const char *sha1;	/* SHA-1 of the certificate's DER, hex */
 	int removed;		/* removed and audited (never under dry_run) */
 	const char *error;	/* why it could not be removed, or NULL */
+	/*
+	 * No certificate could be decoded from the value: kept, never
+	 * removed; subject, issuer and serial are "", sha1 is the value's.
+	 */
+	int undecodable;
+	size_t len;		/* of the value */
 };
 typedef void (*pub_clean_fn)(void *ctx, const struct pub_clean_item *it);
 
@@ -151,9 +180,10 @@ typedef void (*pub_clean_fn)(void *ctx, const struct pub_clean_item *it);
  * values holding certificates that this CA did not issue (Outlook's, an
  * earlier CA's), in the entry of email or (email NULL) in every entry
  * under <users base> that has the attribute; each removal is written to
- * the audit log ("publish-clean"). Values of this CA and values that are
- * no certificate stay. dry_run: only reports. Only this function removes
- * other issuers' values; publishing never does. CA_ERR_IO when some value
+ * the audit log ("publish-clean"). Values of this CA stay, and so do
+ * values from which no certificate decodes whole (reported through fn as
+ * undecodable). dry_run: only reports. Only this function removes other
+ * issuers' values; publishing never does. CA_ERR_IO when some value
  * could not be removed (reported through fn as well).
  */
 int pub_clean(struct ca *ca, const char *attr, const char *email,

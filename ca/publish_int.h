@@ -52,8 +52,6 @@ int pub_ctx_apply(struct pub_ctx *px, const struct db_pub_job *j,
     char *result, size_t rlen, struct ca_err *err);
 /* Connects to the directory unless connected (px->d). */
 int pub_ctx_dir(struct pub_ctx *px, struct ca_err *err);
-/* x was issued (and signed) by one of this CA's issuing certificates. */
-int pub_ctx_ours(struct pub_ctx *px, X509 *x);
 /* Drops the connection (the directory is down); the next apply redials. */
 void pub_ctx_hangup(struct pub_ctx *px);
 

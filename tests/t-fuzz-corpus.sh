@@ -337,4 +337,33 @@ else
 	    "$FZ/fuzz_mdmchal" "$c"/*
 	like "$out" "^$n inputs" "fuzz_mdmchal read every kept input"
 fi
+# --- directory values as publish clean decodes them (ca/pubvalue.c) ---------
+[ -x "$FZ/fuzz_dirvalue" ] || bail_out "fuzz_dirvalue is not built"
+run_ok -m "dirvalue seeds (openssl: a CA, ours, Outlook's, PKCS#7 bundles)" \
+    env PY="$PY" sh "$top_srcdir/tests/fuzz/dirvalue-seeds.sh" dvseeds
+# The seeds reach each class: else the corpus tests one branch only.
+for s in ours.crt:ours ours.p7:ours foreign.crt:foreign \
+    foreign.p7:foreign ours-other-ca.crt:foreign shape.crt:undecodable \
+    ours-trailing.crt:undecodable empty.p7:undecodable \
+    garbage.p7:undecodable; do
+	run_ok env FUZZ_DIRVALUE_PRINT=1 "$FZ/fuzz_dirvalue" "dvseeds/${s%%:*}"
+	like "$out" "^${s#*:}\$" "fuzz_dirvalue: ${s%%:*} is ${s#*:}"
+done
+mutate dvseeds dvcorpus >/dev/null
+ndv=$(ls dvcorpus | wc -l)
+run_ok -m "fuzz_dirvalue over $ndv mutated values" "$FZ/fuzz_dirvalue" \
+    dvcorpus/*
+like "$out" "^$ndv inputs" "fuzz_dirvalue read every input"
+c=$top_srcdir/tests/fuzz/corpus/dirvalue
+n=$(ls "$c" 2>/dev/null | wc -l)
+if [ "$n" -eq 0 ]; then
+	not_ok "the kept corpus of fuzz_dirvalue is in tests/fuzz/corpus/dirvalue"
+else
+	run_ok -m "fuzz_dirvalue over its kept libFuzzer corpus ($n inputs)" \
+	    env FUZZ_DIRVALUE_PRINT=1 "$FZ/fuzz_dirvalue" "$c"/*
+	like "$out" "^$n inputs" "fuzz_dirvalue read every kept input"
+	for k in ours foreign undecodable; do
+		like "$out" "^$k\$" "the kept corpus holds a value that is $k"
+	done
+fi
 done_testing

@@ -5,7 +5,10 @@
 # publish clean, which --dry-run leaves alone and which audits each
 # removal; our values stay byte for byte (ldapsearch reads them). With
 # certificate="userCertificate" publish status and dir check name the
-# entries without mailNickname, and only those.
+# entries without mailNickname, and only those. Values no certificate
+# decodes from are named and kept, never taken for foreign ones. The
+# mailNickname check pages its search (RFC 2696): under a slapd size limit
+# of 5 it still names all 12 entries, in pages of 500 and of 4.
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/slapd.sh"
 slapd_require
@@ -155,6 +158,76 @@ is "$(ldap_values lab bob@lab.example 'userCertificate;binary' b)" 0 \
 is "$(ldap_values lab alice@lab.example 'userCertificate;binary' v)" 1 \
     "ldapsearch: alice keeps ours"
 
+# --- undecodable values: named and kept, never taken for foreign ones ---
+# OpenLDAP checks the outline of a userCertificate value, not what is in
+# it: a certificate's shape with nothing inside gets in (AD checks none).
+printf '\060\024\060\015\002\001\000\060\000\060\000\060\000\060\000\060\000\060\000\003\001\000' \
+    >shape.der
+head -c 301 /dev/urandom >junk.bin
+shape_sha1=$(openssl dgst -sha1 -r shape.der | cut -c1-40)
+junk_sha1=$(openssl dgst -sha1 -r junk.bin | cut -c1-40)
+run_fails -m "openssl x509 cannot read the shape as a certificate" \
+    openssl x509 -inform DER -in shape.der -noout
+run_fails -m "openssl pkcs7 cannot read the random bytes" \
+    openssl pkcs7 -inform DER -in junk.bin -noout
+printf 'dn: %s\nchangetype: modify\nadd: userCertificate;binary\nuserCertificate;binary:< file://%s/shape.der\nuserCertificate;binary:< file://%s/foreign.der\n-\nreplace: userSMIMECertificate\nuserSMIMECertificate:< file://%s/ourp7.1\nuserSMIMECertificate:< file://%s/junk.bin\nuserSMIMECertificate:< file://%s/foreign.p7\n' \
+    "$ALICE_DN" "$T" "$T" "$T" "$T" "$T" >junk.ldif
+run_ok -m "ldapmodify puts undecodable values next to ours and a foreign one" \
+    ldap_admin ldapmodify -f junk.ldif
+is "$(ldap_values lab alice@lab.example 'userCertificate;binary' j)" 3 \
+    "ldapsearch: alice has ours, the shape and a foreign userCertificate"
+audit_before=$(sqlite3 lab/smimeca.db "SELECT count(*) FROM audit
+    WHERE action = 'publish-clean'")
+run_ok smimeca -d lab publish clean --attribute userCertificate \
+    --email alice@lab.example --dry-run
+like "$out" "^kept $ALICE_DN: userCertificate;binary value sha1 $shape_sha1 \(22 bytes\)" \
+    "--dry-run names the undecodable value and keeps it"
+like "$out" "^would remove $ALICE_DN" "... and lists the foreign one"
+run_ok smimeca -d lab publish clean --attribute userCertificate \
+    --email alice@lab.example
+like "$out" "^kept $ALICE_DN: userCertificate;binary value sha1 $shape_sha1" \
+    "clean names the undecodable value it keeps"
+like "$out" 'no certificate decodes from it' "... and says why"
+like "$out" "^removed $ALICE_DN" "clean removes the foreign value"
+is "$(ldap_values lab alice@lab.example 'userCertificate;binary' j)" 2 \
+    "ldapsearch: two userCertificate values left"
+check "the undecodable value is left, byte for byte" sh -c \
+    'cmp -s j.1 shape.der || cmp -s j.2 shape.der'
+check "ours is left, byte for byte" sh -c \
+    'cmp -s j.1 alice.der || cmp -s j.2 alice.der'
+run_ok -m "clean --all with the undecodable value there" \
+    smimeca -d lab publish clean --attribute userCertificate --all
+like "$out" "^kept $ALICE_DN: userCertificate;binary value sha1 $shape_sha1" \
+    "clean --all names it too"
+like "$out" 'no values of other issuers' "... and has nothing to remove"
+is "$(ldap_values lab alice@lab.example 'userCertificate;binary' j)" 2 \
+    "ldapsearch: clean --all left both values"
+# userSMIMECertificate is written back whole: the undecodable value too.
+run_ok smimeca -d lab publish clean --attribute userSMIMECertificate \
+    --email alice@lab.example --json
+py_tap "$out" "$ALICE_DN" "$junk_sha1" <<'EOF'
+import json, sys
+items = json.loads(sys.argv[1])
+u = [i for i in items if i.get("undecodable")]
+f = [i for i in items if not i.get("undecodable")]
+check(len(u) == 1 and u[0]["dn"] == sys.argv[2] and
+      u[0]["sha1"] == sys.argv[3] and u[0]["length"] == 301 and
+      not u[0]["removed"], "--json names the undecodable PKCS#7 value, "
+      "not removed", items)
+check(len(f) == 1 and f[0]["removed"] and
+      "Outlook Self-Signed" in f[0]["issuer"],
+      "--json: the foreign PKCS#7 value is removed", items)
+EOF
+is "$(ldap_values lab alice@lab.example userSMIMECertificate p)" 2 \
+    "ldapsearch: two userSMIMECertificate values left"
+check "the undecodable PKCS#7 value is left, byte for byte" sh -c \
+    'cmp -s p.1 junk.bin || cmp -s p.2 junk.bin'
+check "our PKCS#7 value is left, byte for byte" sh -c \
+    'cmp -s p.1 ourp7.1 || cmp -s p.2 ourp7.1'
+is "$(sqlite3 lab/smimeca.db "SELECT count(*) FROM audit
+    WHERE action = 'publish-clean'")" "$((audit_before + 2))" \
+    "only the two foreign removals are audited"
+
 # --- AD layout: mailNickname ---
 run_ok ldapsearch -x -H "$LDAP_URI" -b "$ALICE_DN" -s base -LLL mailNickname
 like "$out" 'mailNickname: alice' "the lab users carry mailNickname"
@@ -203,6 +276,47 @@ run_ok smimeca -d lab publish status
 unlike "$err" 'mailNickname' "with mailNickname set, publish status is quiet"
 run_ok smimeca -d lab dir check dave --password-file dave.pass
 unlike "$err" 'mailNickname' "with mailNickname set, dir check is quiet"
+
+# --- paged search: slapd's size limit does not cut the check short ---
+for i in 01 02 03 04 05 06 07 08 09 10 11 12; do
+	ldap_add_user lab "nn$i" || bail_out "ldapadd nn$i failed"
+done
+slapd_stop lab
+# The rootdn has no limits: search anonymously, as a service account.
+printf 'sizelimit size.soft=5 size.hard=5 size.prtotal=unlimited\n' \
+    >>lab/ldap/slapd.conf
+slapd_start lab || bail_out "the lab slapd did not start with a size limit"
+sed -i '/<bind /d' lab/smimeca.conf
+unlike "$(cat lab/smimeca.conf)" '<bind ' "smimeca.conf binds anonymously"
+run_fails -m "ldapsearch, unpaged" ldapsearch -x -H "$LDAP_URI" \
+    -b "$LDAP_PEOPLE" -LLL '(mail=*)' dn
+like "$err" 'Size limit exceeded' \
+    "an unpaged search stops at slapd's size limit of 5"
+run_ok -m "ldapsearch, paged" ldapsearch -x -H "$LDAP_URI" \
+    -b "$LDAP_PEOPLE" -LLL -E pr=4/noprompt '(mail=*)' dn
+is "$(printf '%s\n' "$out" | grep -c '^dn: ')" 16 \
+    "a paged ldapsearch sees all 16 people"
+check_all()
+{
+	run_ok -m "publish status, $1" smimeca -d lab publish status --json
+	py_tap "$out" "$1" "$LDAP_PEOPLE" <<'EOF'
+import json, sys
+st = json.loads(sys.argv[1])
+dns = sorted(w["dn"] for w in st.get("warnings", []))
+want = ["uid=nn%02d,%s" % (i, sys.argv[3]) for i in range(1, 13)]
+check(st.get("check_error") is None,
+      "%s: the check is complete" % sys.argv[2], st.get("check_error"))
+check(dns == want, "%s: the check names all 12 entries without "
+      "mailNickname" % sys.argv[2], dns)
+EOF
+}
+check_all "pages of 500"
+sed -i 's|<users |<users page-size="4" |' lab/smimeca.conf
+check_all "pages of 4"
+sed -i 's|page-size="4"|page-size="0"|' lab/smimeca.conf
+run_fails -m "page-size=0 is refused" smimeca -d lab publish status
+like "$err" 'attribute page-size' "... naming page-size"
+sed -i 's|page-size="0"|page-size="4"|' lab/smimeca.conf
 
 slapd_stop lab
 run_ok -m "publish status with the directory down" \

@@ -64,6 +64,7 @@ struct clean_out {
 	json_t *arr;
 	int dry_run;
 	int n;
+	int nundecodable;
 };
 
 static int
@@ -404,14 +405,26 @@ clean_report(void *ctx, const struct pub_clean_item *it)
 {
 	struct clean_out *co = ctx;
 
-	co->n++;
+	if (it->undecodable)
+		co->nundecodable++;
+	else
+		co->n++;
 	if (co->arr != NULL) {
 		json_array_append_new(co->arr, json_pack(
-		    "{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s?}",
+		    "{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s?, s:b, s:I}",
 		    "dn", it->dn, "attribute", it->attr,
 		    "subject", it->subject, "issuer", it->issuer,
 		    "serial", it->serial, "sha1", it->sha1,
-		    "removed", it->removed, "error", it->error));
+		    "removed", it->removed, "error", it->error,
+		    "undecodable", it->undecodable,
+		    "length", (json_int_t)it->len));
+		return;
+	}
+	if (it->undecodable) {
+		printf("kept %s: %s value sha1 %s (%zu bytes)\n"
+		    "  no certificate decodes from it: left in place (look at "
+		    "it with ldapsearch)\n", it->dn, it->attr, it->sha1,
+		    it->len);
 		return;
 	}
 	if (it->error != NULL) {
