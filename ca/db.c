@@ -213,6 +213,11 @@ static const char *const migrations[] = {
 	"  SELECT r.owner FROM up JOIN requests r ON r.id = up.cur"
 	"  WHERE up.id = requests.id AND r.requester NOT LIKE 'renew:%')"
 	"  WHERE requester LIKE 'renew:%';",
+	/*
+	 * 5 -> 6: a certificate by its SHA-1 thumbprint (the MDM connector's
+	 * check of each key it hands out) without reading every row.
+	 */
+	"CREATE INDEX IF NOT EXISTS certs_sha1 ON certs(sha1);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -746,6 +751,12 @@ db_begin(struct db *db, struct ca_err *err)
 	    err)) != 0)
 		db_unlock(db);
 	return r;
+}
+
+int
+db_in_tx(struct db *db)
+{
+	return db->write_locked && !sqlite3_get_autocommit(db->h);
 }
 
 int

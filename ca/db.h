@@ -15,7 +15,7 @@
 struct ca_err;
 struct db;
 
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 
 /* A row of the certs table. Strings and der are owned by the struct. */
 struct db_cert {
@@ -69,6 +69,8 @@ struct db_request {
 int db_open(const char *path, int create, struct db **dbp, struct ca_err *err);
 void db_close(struct db *db);
 int db_begin(struct db *db, struct ca_err *err);	/* BEGIN IMMEDIATE */
+/* 1 while this handle holds a transaction of db_begin. */
+int db_in_tx(struct db *db);
 int db_commit(struct db *db, struct ca_err *err);
 void db_rollback(struct db *db);
 /* Whether a transaction (or savepoint) is open on db. */
