@@ -357,10 +357,9 @@ areq_parse_cmc(const unsigned char *buf, size_t len, struct areq **ap,
 		    "supported");
 		goto out;
 	}
-	if ((a->csr = X509_REQ_dup(tr->d.tcr->req)) == NULL) {
-		r = ca_err_ssl(err, CA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
+	/* Taken, not copied: a copy decodes the key again (OpenSSL 3.0). */
+	a->csr = tr->d.tcr->req;
+	tr->d.tcr->req = NULL;
 	a->body_part_id = ASN1_INTEGER_get(tr->d.tcr->body_part_id);
 	sis = CMS_get0_SignerInfos(cms);
 	if (sk_CMS_SignerInfo_num(sis) != 1) {

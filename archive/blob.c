@@ -86,6 +86,10 @@ static int check_record(RCV_RECORD *, size_t, X509 *, struct rcv_rec *,
     struct ca_err *);
 static int load_record(struct db *, const struct db_cert *,
     struct esc_record *, struct ca_err *);
+static int blob_make(struct ca *, const char *, const char *,
+    unsigned char **, size_t *, struct rcv_blob **, struct ca_err *);
+static int blob_of_records(struct ca *, const struct esc_record *, size_t,
+    struct rcv_blob **, struct ca_err *);
 static int load_shares(struct db *, int64_t, const char *,
     struct esc_record *, struct ca_err *);
 
@@ -442,27 +446,102 @@ int
 rcv_blob_make(struct ca *ca, const char *serial, const char *email,
     unsigned char **derp, size_t *lenp, struct ca_err *err)
 {
+	return blob_make(ca, serial, email, derp, lenp, NULL, err);
+}
+
+int
+rcv_blob_load(struct ca *ca, const char *email, struct rcv_blob **bp,
+    struct ca_err *err)
+{
+	return blob_make(ca, NULL, email, NULL, NULL, bp, err);
+}
+
+/*
+ * The records as rcv_blob_parse leaves them, checked as it checks them,
+ * without signing a blob only to verify it again: for the CA's own use.
+ */
+static int
+blob_of_records(struct ca *ca, const struct esc_record *recs, size_t n,
+    struct rcv_blob **bp, struct ca_err *err)
+{
+	struct rcv_blob *b = NULL;
+	RCV_RECORD *rr = NULL;
+	size_t i;
+	int r;
+
+	*bp = NULL;
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (b->content = RCV_CONTENT_new()) == NULL ||
+	    !ASN1_INTEGER_set_int64(b->content->version, RCV_VERSION) ||
+	    (b->recs = calloc(n, sizeof(*b->recs))) == NULL ||
+	    (b->chain = X509_chain_up_ref(ca_chain(ca))) == NULL ||
+	    !X509_up_ref(ca_cert(ca))) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	b->signer = ca_cert(ca);
+	for (i = 0; i < n; i++) {
+		if ((r = record_to_asn1(&recs[i], &rr, err)) != 0)
+			goto out;
+		if (!sk_RCV_RECORD_push(b->content->records, rr)) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		rr = NULL;
+	}
+	b->n = n;
+	for (i = 0; i < n; i++)
+		if ((r = check_record(sk_RCV_RECORD_value(b->content->records,
+		    (int)i), i, ca_cert(ca), &b->recs[i], err)) != 0)
+			goto out;
+	*bp = b;
+	b = NULL;
+	r = 0;
+ out:
+	RCV_RECORD_free(rr);
+	rcv_blob_free(b);
+	return r;
+}
+
+/* A signed blob into *derp, or with derp NULL the records into *bp. */
+static int
+blob_make(struct ca *ca, const char *serial, const char *email,
+    unsigned char **derp, size_t *lenp, struct rcv_blob **bp,
+    struct ca_err *err)
+{
 	struct db *db = ca_db(ca);
 	struct db_cert **list = NULL, *one = NULL;
 	struct db_cert_filter f;
 	struct esc_record *recs = NULL;
+	struct rcv_blob *b = NULL;
 	unsigned char *der = NULL;
 	const char *what = serial != NULL ? serial : email;
 	char *detail = NULL;
 	size_t i, n = 0, nrec = 0, len = 0, dlen;
 	int r, in_tx = 0;
 
-	*derp = NULL;
-	*lenp = 0;
+	if (derp != NULL) {
+		*derp = NULL;
+		*lenp = 0;
+	} else
+		*bp = NULL;
 	if ((serial == NULL) == (email == NULL)) {
 		r = ca_err_set(err, CA_ERR_INVALID, "recovery blob: give "
 		    "either a serial number or a mail address");
 		goto out;
 	}
-	/* The CA administrator's signature vouches for the blob. */
-	if ((r = ca_load_key(ca, err)) != 0 || (r = db_begin(db, err)) != 0)
+	/*
+	 * The CA administrator's signature vouches for the blob. Records
+	 * loaded join the caller's transaction, if it holds one (an export
+	 * commits the audit rows of several users at once).
+	 */
+	if (derp != NULL && (r = ca_load_key(ca, err)) != 0)
 		goto out;
-	in_tx = 1;
+	if (derp != NULL || !db_in_transaction(db)) {
+		if ((r = db_begin(db, err)) != 0)
+			goto out;
+		in_tx = 1;
+	}
 	if (serial != NULL) {
 		if ((r = db_cert_get(db, serial, &one, err)) != 0)
 			goto out;
@@ -511,17 +590,24 @@ rcv_blob_make(struct ca *ca, const char *serial, const char *email,
 		    "(see `smimeca cert list`)", what);
 		goto out;
 	}
-	if ((r = rcv_blob_sign(ca_cert(ca), ca_key(ca), ca_chain(ca), recs,
-	    nrec, &der, &len, err)) != 0 ||
+	if ((r = derp != NULL ? rcv_blob_sign(ca_cert(ca), ca_key(ca),
+	    ca_chain(ca), recs, nrec, &der, &len, err) :
+	    blob_of_records(ca, recs, nrec, &b, err)) != 0 ||
 	    (r = audit_append(db, ca_actor(ca), "recover-blob", what, detail,
-	    err)) != 0 || (r = db_commit(db, err)) != 0)
+	    err)) != 0 || (in_tx && (r = db_commit(db, err)) != 0))
 		goto out;
 	in_tx = 0;
-	*derp = der;
-	*lenp = len;
-	der = NULL;
+	if (derp != NULL) {
+		*derp = der;
+		*lenp = len;
+		der = NULL;
+	} else {
+		*bp = b;
+		b = NULL;
+	}
 	r = 0;
  out:
+	rcv_blob_free(b);
 	if (in_tx)
 		db_rollback(db);
 	OPENSSL_free(der);

@@ -284,8 +284,8 @@ intune_pfx_object(const struct intune_params *p,
 		goto out;
 	}
 	if ((r = p12_random_password(pw, pwlen, err)) != 0 ||
-	    (r = (p->aes ? p12_make : p12_make_legacy)(id->key, id->cert,
-	    chain, pw, id->serial, &pfx, &pfxlen, err)) != 0 ||
+	    (r = p12_make_sealed(id->key, id->cert, chain, pw, id->serial,
+	    !p->aes, &pfx, &pfxlen, err)) != 0 ||
 	    (r = oaep(p->import_key, p->padding, 1, (unsigned char *)pw, pwlen,
 	    &ct, &ctlen, err)) != 0)
 		goto out;

@@ -10,6 +10,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include "archive/dercache.h"
 #include "archive/kra.h"
 #include "ca/audit.h"
 #include "ca/ca.h"
@@ -278,7 +279,7 @@ kra_usable(struct db *db, int64_t now, STACK_OF(X509) **certsp,
 	if ((r = db_kra_list(db, 1, now, &rows, &n, err)) != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
-		cert = d2i_blob(rows[i]->der, (int)rows[i]->derlen);
+		cert = dc_cert(rows[i]->der, rows[i]->derlen);
 		/* Not valid yet, or unreadable: not usable now. */
 		if (cert == NULL || kra_check_cert(cert, now, NULL) != 0) {
 			X509_free(cert);

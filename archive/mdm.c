@@ -146,13 +146,11 @@ mdm_recover(struct ca *ca, const char *email,
 {
 	struct mdm_user *u = NULL;
 	struct rcv_blob *b = NULL;
-	unsigned char *der = NULL;
-	size_t len = 0, i;
+	size_t i;
 	int r;
 
 	*up = NULL;
-	if ((r = rcv_blob_make(ca, NULL, email, &der, &len, err)) != 0 ||
-	    (r = rcv_blob_parse(der, len, ca_cert(ca), &b, err)) != 0)
+	if ((r = rcv_blob_load(ca, email, &b, err)) != 0)
 		goto out;
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
 	    (u->email = strdup(email)) == NULL ||
@@ -187,7 +185,6 @@ mdm_recover(struct ca *ca, const char *email,
  out:
 	mdm_user_free(u);
 	rcv_blob_free(b);
-	OPENSSL_free(der);
 	return r;
 }
 

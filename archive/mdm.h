@@ -37,10 +37,11 @@ struct mdm_user {
 
 /*
  * Recovers every escrowed key of email (superseded and revoked ones too:
- * old mail needs old keys) through a recovery blob, as `smimeca recover`
- * does: the blob is made (audited), its CA signature checked, each record
- * opened with the first officer that is a recipient, or with quorum of
- * them for an m-of-n record.
+ * old mail needs old keys) from its escrow records, checked and audited as
+ * `smimeca recover` checks and audits a recovery blob (rcv_blob_load; in
+ * the caller's transaction when it holds one), each record opened with the
+ * first officer that is a recipient, or with quorum of them for an m-of-n
+ * record.
  */
 int mdm_recover(struct ca *ca, const char *email,
     const struct mdm_officer *officers, size_t nofficers, int64_t now,

@@ -2,6 +2,7 @@
 #include "ac-config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -16,7 +17,7 @@
 #define P12_MAX	(1024 * 1024)		/* a PKCS#12 file read */
 
 static int pkcs12_build(EVP_PKEY *, X509 *, STACK_OF(X509) *,
-    const char *, const char *, int, unsigned char **, size_t *,
+    const char *, const char *, int, int, unsigned char **, size_t *,
     struct ca_err *);
 
 int
@@ -95,7 +96,7 @@ p12_make(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
     size_t *lenp, struct ca_err *err)
 {
 	return pkcs12_build(key, cert, chain, password, friendly_name, 0,
-	    derp, lenp, err);
+	    PKCS12_DEFAULT_ITER, derp, lenp, err);
 }
 
 int
@@ -104,12 +105,24 @@ p12_make_legacy(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
     size_t *lenp, struct ca_err *err)
 {
 	return pkcs12_build(key, cert, chain, password, friendly_name, 1,
-	    derp, lenp, err);
+	    PKCS12_DEFAULT_ITER, derp, lenp, err);
+}
+
+int
+p12_make_sealed(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+    const char *password, const char *friendly_name, int legacy,
+    unsigned char **derp, size_t *lenp, struct ca_err *err)
+{
+	if (password == NULL || strlen(password) < 16)
+		return ca_err_set(err, CA_ERR_INVALID, "PKCS#12: a sealed one "
+		    "needs a random password of at least 16 characters");
+	return pkcs12_build(key, cert, chain, password, friendly_name, legacy,
+	    1, derp, lenp, err);
 }
 
 static int
 pkcs12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
-    const char *password, const char *friendly_name, int legacy,
+    const char *password, const char *friendly_name, int legacy, int iter,
     unsigned char **derp, size_t *lenp, struct ca_err *err)
 {
 	int nid = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC :
@@ -130,8 +143,8 @@ pkcs12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 	 * PBE-SHA1-3DES and a SHA-1 MAC, for readers such as gpgsm 2.2.
 	 */
 	if ((p12 = PKCS12_create_ex(password, friendly_name, key, cert, chain,
-	    nid, nid, PKCS12_DEFAULT_ITER, -1, 0, NULL, NULL)) == NULL ||
-	    !PKCS12_set_mac(p12, password, -1, NULL, 0, PKCS12_DEFAULT_ITER,
+	    nid, nid, iter, -1, 0, NULL, NULL)) == NULL ||
+	    !PKCS12_set_mac(p12, password, -1, NULL, 0, iter,
 	    legacy ? EVP_sha1() : EVP_sha256()) ||
 	    (len = i2d_PKCS12(p12, &der)) <= 0) {
 		der = NULL;

@@ -21,6 +21,15 @@ int p12_make_legacy(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
     const char *password, const char *friendly_name, unsigned char **derp,
     size_t *lenp, struct ca_err *err);
 /*
+ * As p12_make (legacy 0) or p12_make_legacy (1), for a random password of
+ * at least 16 characters of A-Za-z0-9 that travels only encrypted to a
+ * key (Intune's userPFXCertificate): one iteration of the key derivation,
+ * which thousands would not strengthen against 95 random bits or more.
+ */
+int p12_make_sealed(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+    const char *password, const char *friendly_name, int legacy,
+    unsigned char **derp, size_t *lenp, struct ca_err *err);
+/*
  * A random password of len characters from A-Za-z0-9 (len < 128), NUL-
  * terminated: buf holds len + 1 bytes.
  */

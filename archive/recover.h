@@ -25,6 +25,15 @@ struct rcv_blob;
  */
 int rcv_blob_make(struct ca *ca, const char *serial, const char *email,
     unsigned char **derp, size_t *lenp, struct ca_err *err);
+/*
+ * The CA's own use (the MDM exports): the escrow records of every escrowed
+ * certificate of email, as rcv_blob_parse would return them from a blob
+ * made by rcv_blob_make, without signing one only to verify it. Audited
+ * as rcv_blob_make is, in the caller's transaction when it holds one
+ * (db_begin; it then commits, or rolls back on an error).
+ */
+int rcv_blob_load(struct ca *ca, const char *email, struct rcv_blob **bp,
+    struct ca_err *err);
 
 /*
  * Recovery officer: parses a blob and checks it against trust, the CA

@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include "archive/cmc_asn1.h"
+#include "archive/dercache.h"
 #include "archive/xchg.h"
 #include "ca/audit.h"
 #include "ca/ca.h"
@@ -236,7 +237,7 @@ xchg_find(struct ca *ca, const X509_NAME *issuer, const ASN1_INTEGER *serial,
 		goto out;
 	for (i = 0; i < n; i++) {
 		X509_free(cert);
-		cert = d2i_cert(list[i]->der, (int)list[i]->derlen);
+		cert = dc_cert(list[i]->der, list[i]->derlen);
 		if (cert == NULL ||
 		    ASN1_INTEGER_cmp(X509_get0_serialNumber(cert),
 		    serial) != 0 ||
@@ -249,13 +250,18 @@ xchg_find(struct ca *ca, const X509_NAME *issuer, const ASN1_INTEGER *serial,
 			    "and make the request again", hex);
 			goto out;
 		}
-		if ((path = util_path(ca_config(ca)->dir,
-		    list[i]->key_file)) == NULL) {
-			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
-			goto out;
+		/* Read from its file once a process, then kept. */
+		if ((key = dc_key(list[i]->der, list[i]->derlen)) == NULL) {
+			if ((path = util_path(ca_config(ca)->dir,
+			    list[i]->key_file)) == NULL) {
+				r = ca_err_set(err, CA_ERR_NOMEM,
+				    "out of memory");
+				goto out;
+			}
+			if ((r = ca_read_held_key(ca, path, &key, err)) != 0)
+				goto out;
+			dc_set_key(list[i]->der, list[i]->derlen, key);
 		}
-		if ((r = ca_read_held_key(ca, path, &key, err)) != 0)
-			goto out;
 		*certp = cert;
 		*keyp = key;
 		cert = NULL;

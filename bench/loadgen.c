@@ -6,9 +6,12 @@
  * Prints one line of key=value figures; latencies are kept in memory.
  *
  *   loadgen -u http[s]://127.0.0.1:PORT/PATH -c CONC -n COUNT -t SECONDS
- *       -b BODIES [-T CONTENT-TYPE] [-a USER:PASS] [-C CAFILE] [-s SKIP]
+ *       -b BODIES [-T CONTENT-TYPE] [-a USER:PASS | -A AUTHS] [-C CAFILE]
+ *       [-s SKIP]
  *
  * -s SKIP starts at body SKIP (so that phases send different CSRs).
+ * -A AUTHS: a file of USER:PASS lines; request i sends line (i + SKIP)
+ * modulo their number, as it sends body (i + SKIP) modulo theirs.
  * Only what the benchmark needs: no redirects, no pipelining, numeric
  * hosts only. Built by bench/issue-throughput with cc; not installed.
  */
@@ -47,6 +50,8 @@ static struct {
 	char path[512];
 	const char *ctype;
 	char auth[720];		/* "Basic ..." or "" */
+	char (*auths)[720];	/* -A: one "Basic ..." a line */
+	size_t nauths;
 	int conc;
 	long count;
 	double seconds;
@@ -306,6 +311,7 @@ worker(void *arg)
 	for (;;) {
 		long i;
 		const struct body *b;
+		const char *auth;
 		size_t hl;
 		double t0;
 		int status, keep;
@@ -321,6 +327,8 @@ worker(void *arg)
 			continue;
 		}
 		b = &cfg.bodies[(size_t)(i + cfg.skip) % cfg.nbodies];
+		auth = cfg.nauths ? cfg.auths[(size_t)(i + cfg.skip) %
+		    cfg.nauths] : cfg.auth;
 		if (reqcap < b->len + 1024) {
 			reqcap = b->len + 1024;
 			req = realloc(req, reqcap);
@@ -328,8 +336,8 @@ worker(void *arg)
 		hl = (size_t)snprintf(req, reqcap, "POST %s HTTP/1.1\r\n"
 		    "Host: %s:%d\r\nContent-Type: %s\r\n%s%s%s"
 		    "Content-Length: %zu\r\n\r\n", cfg.path, cfg.host,
-		    cfg.port, cfg.ctype, cfg.auth[0] ? "Authorization: " : "",
-		    cfg.auth, cfg.auth[0] ? "\r\n" : "", b->len);
+		    cfg.port, cfg.ctype, auth[0] ? "Authorization: " : "",
+		    auth, auth[0] ? "\r\n" : "", b->len);
 		memcpy(req + hl, b->p, b->len);
 		t0 = now();
 		if (conn_write(c, req, hl + b->len) != 0 ||
@@ -393,6 +401,44 @@ load_bodies(const char *file)
 }
 
 static void
+basic(char *out, size_t outlen, const char *cred)
+{
+	unsigned char b64[700];
+
+	if (strlen(cred) > 500)
+		die("%s", "credentials too long");
+	EVP_EncodeBlock(b64, (const unsigned char *)cred, (int)strlen(cred));
+	snprintf(out, outlen, "Basic %s", b64);
+}
+
+static void
+load_auths(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+
+	if (f == NULL)
+		die("cannot open %s", file);
+	while ((len = getline(&line, &cap, f)) > 0) {
+		while (len > 0 && (line[len - 1] == '\n' ||
+		    line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		cfg.auths = realloc(cfg.auths, (n + 1) * sizeof(*cfg.auths));
+		basic(cfg.auths[n], sizeof(cfg.auths[n]), line);
+		n++;
+	}
+	free(line);
+	fclose(f);
+	if (n == 0)
+		die("no credentials in %s", file);
+	cfg.nauths = n;
+}
+
+static void
 parse_url(const char *u)
 {
 	const char *p, *slash;
@@ -421,6 +467,7 @@ int
 main(int argc, char **argv)
 {
 	const char *url = NULL, *bodies = NULL, *cafile = NULL, *cred = NULL;
+	const char *auths = NULL;
 	pthread_t *th;
 	struct rusage ru;
 	double wall, *ok, cpu;
@@ -431,7 +478,7 @@ main(int argc, char **argv)
 	cfg.count = 100;
 	cfg.seconds = 30;
 	cfg.ctype = "application/pkcs10";
-	while ((ch = getopt(argc, argv, "u:c:n:t:b:T:a:C:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:c:n:t:b:T:a:A:C:s:")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'c': cfg.conc = atoi(optarg); break;
@@ -440,12 +487,13 @@ main(int argc, char **argv)
 		case 'b': bodies = optarg; break;
 		case 'T': cfg.ctype = optarg; break;
 		case 'a': cred = optarg; break;
+		case 'A': auths = optarg; break;
 		case 'C': cafile = optarg; break;
 		case 's': cfg.skip = atol(optarg); break;
 		default:
 			fprintf(stderr, "usage: loadgen -u URL -c CONC -n COUNT "
-			    "-t SECONDS -b BODIES [-T CTYPE] [-a USER:PASS] "
-			    "[-C CAFILE] [-s SKIP]\n");
+			    "-t SECONDS -b BODIES [-T CTYPE] [-a USER:PASS | "
+			    "-A AUTHS] [-C CAFILE] [-s SKIP]\n");
 			return 2;
 		}
 	}
@@ -453,15 +501,10 @@ main(int argc, char **argv)
 		die("%s", "-u and -b are required; -c and -n at least 1");
 	parse_url(url);
 	load_bodies(bodies);
-	if (cred != NULL) {
-		unsigned char b64[700];
-
-		if (strlen(cred) > 500)
-			die("%s", "credentials too long");
-		EVP_EncodeBlock(b64, (const unsigned char *)cred,
-		    (int)strlen(cred));
-		snprintf(cfg.auth, sizeof(cfg.auth), "Basic %s", b64);
-	}
+	if (cred != NULL)
+		basic(cfg.auth, sizeof(cfg.auth), cred);
+	if (auths != NULL)
+		load_auths(auths);
 	if (cfg.tls) {
 		if ((cfg.ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 		    cafile == NULL ||

@@ -256,6 +256,11 @@ static const char *const migrations[] = {
 	"  next_update INTEGER NOT NULL,"
 	"  der BLOB NOT NULL,"
 	"  PRIMARY KEY(cert_id, hash));",
+	/*
+	 * 8 -> 9: a certificate by its SHA-1 thumbprint (the MDM connector's
+	 * check of each key it hands out) without reading every row.
+	 */
+	"CREATE INDEX IF NOT EXISTS certs_sha1 ON certs(sha1);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

@@ -15,7 +15,7 @@
 struct ca_err;
 struct db;
 
-#define DB_SCHEMA_VERSION 8
+#define DB_SCHEMA_VERSION 9
 
 /* A row of the certs table. Strings and der are owned by the struct. */
 struct db_cert {

@@ -21,6 +21,9 @@
 #include "ca/err.h"
 #include "ca/util.h"
 
+static int write_file(const char *, const void *, size_t, int, int,
+    struct ca_err *);
+
 int
 util_read_file(const char *path, size_t maxlen, unsigned char **bufp,
     size_t *lenp, struct ca_err *err)
@@ -84,6 +87,35 @@ int
 util_write_file(const char *path, const void *buf, size_t len, int mode,
     struct ca_err *err)
 {
+	return write_file(path, buf, len, mode, 1, err);
+}
+
+int
+util_write_file_nosync(const char *path, const void *buf, size_t len,
+    int mode, struct ca_err *err)
+{
+	return write_file(path, buf, len, mode, 0, err);
+}
+
+int
+util_sync_fs(const char *dir, struct ca_err *err)
+{
+	int fd, r = 0;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return ca_err_set(err, CA_ERR_IO, "%s: %s", dir,
+		    strerror(errno));
+	if (syncfs(fd) == -1)
+		r = ca_err_set(err, CA_ERR_IO, "%s: syncfs: %s", dir,
+		    strerror(errno));
+	close(fd);
+	return r;
+}
+
+static int
+write_file(const char *path, const void *buf, size_t len, int mode,
+    int sync, struct ca_err *err)
+{
 	char *tmp = NULL;
 	const unsigned char *p = buf;
 	size_t off = 0;
@@ -118,7 +150,7 @@ util_write_file(const char *path, const void *buf, size_t len, int mode,
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
+	if ((sync && fsync(fd) == -1) || close(fd) == -1) {
 		fd = -1;
 		r = ca_err_set(err, CA_ERR_IO, "%s: %s", path,
 		    strerror(errno));

@@ -18,6 +18,14 @@ int util_read_file(const char *path, size_t maxlen, unsigned char **bufp,
 /* Writes atomically (temp file + rename) with the given mode. */
 int util_write_file(const char *path, const void *buf, size_t len, int mode,
     struct ca_err *err);
+/*
+ * The same without the fsync of each file, for many files at once: the
+ * caller calls util_sync_fs once they are written, before it reports them.
+ */
+int util_write_file_nosync(const char *path, const void *buf, size_t len,
+    int mode, struct ca_err *err);
+/* Flushes the file system that holds dir (syncfs). */
+int util_sync_fs(const char *dir, struct ca_err *err);
 /* Refuses a file that group or others can read (as ssh does for keys). */
 int util_check_private(const char *path, struct ca_err *err);
 /* Joins dir and name; returns malloc'd path or NULL. */

@@ -359,6 +359,8 @@ intune_check outq3/bob@lab.example.json import.key oaepSha512 \
     bob2.crt bob2/key.pem
 
 # --all: a progress bar on stderr when it is a terminal, none otherwise.
+nblob=$(sqlite3 lab/smimeca.db \
+    "SELECT count(*) FROM audit WHERE action = 'recover-blob';")
 run_ok -m "export --all with two officers (no terminal)" \
     smimeca -d lab export intune --all --import-key import.pub --key-name K \
     --kra-key officers/officer1.p12 --kra-pass-file kp1 \
@@ -366,6 +368,12 @@ run_ok -m "export --all with two officers (no terminal)" \
 unlike "$err" '\[#+' "no progress bar when stderr is not a terminal"
 like "$out" 'exported [0-9]+ certificates of [0-9]+ users to outall; 0 users' \
     "--all ends with the summary line"
+nusers=$(printf '%s\n' "$out" | sed -n 's/.* of \([0-9]*\) users to outall.*/\1/p')
+is "$(ls outall | wc -l | tr -d ' ')" "$nusers" "--all: one file a user"
+is "$(sqlite3 lab/smimeca.db \
+    "SELECT count(*) - $nblob FROM audit WHERE action = 'recover-blob';")" \
+    "$nusers" "--all: one recover-blob audit row a user (batched commits)"
+check "--all: the audit chain holds" smimeca -d lab audit verify
 if command -v script >/dev/null 2>&1; then
 	# script(1) runs the command on a pseudo-terminal and copies it out.
 	run_cmd script -qec "smimeca -d lab export intune --all \

@@ -33,6 +33,7 @@
 #define DEFAULT_KSP	"Microsoft Software Key Storage Provider"
 /* --expiring: the addresses without a newer certificate (lifecycle). */
 #define NOT_RENEWED_NAME	"not-renewed.txt"
+#define EXPORT_BATCH	64	/* users whose audit rows one commit carries */
 
 static int cmd_export_intune(const struct cli_cmd *, struct cli *, int,
     char **);
@@ -59,9 +60,11 @@ static const char *upn_lookup(void *, const char *);
 static int make_upn(struct ca *, const char *, const char *, char **,
     struct ca_err *);
 static int read_list(const char *, char ***, size_t *, struct ca_err *);
-static int export_user(struct ca *, const char *, struct officers *,
+static int export_user(struct ca *, const char *, struct mdm_user *,
     struct intune_params *, const char *, const char *, FILE *, size_t *,
     struct ca_err *);
+static int recover_batch(struct ca *, char **, size_t, struct officers *,
+    int64_t, struct mdm_user **, struct ca_err *, struct ca_err *);
 static int account_opts(struct prof_params *, const char *);
 static int scep_opts(const struct prof_params *);
 static int url_names_template(const char *, const char *);
@@ -227,22 +230,22 @@ read_list(const char *path, char ***listp, size_t *np, struct ca_err *err)
 	return r;
 }
 
-/* The userPFXCertificate objects of one user: a file, or NDJSON lines. */
+/*
+ * The userPFXCertificate objects of one user, whose keys u holds: a file
+ * (synced later, with the others: util_sync_fs), or NDJSON lines.
+ */
 static int
-export_user(struct ca *ca, const char *email, struct officers *off,
+export_user(struct ca *ca, const char *email, struct mdm_user *u,
     struct intune_params *ip, const char *upn_spec, const char *out_dir,
     FILE *ndjson, size_t *ncertp, struct ca_err *err)
 {
-	struct mdm_user *u = NULL;
 	json_t *arr = NULL, *o = NULL;
-	char *upn = NULL, *path = NULL, *line;
+	char *upn = NULL, *path = NULL, *line, *s;
 	size_t i;
 	int r;
 
 	*ncertp = 0;
-	if ((r = mdm_recover(ca, email, off->o, off->n, ip->now, &u,
-	    err)) != 0 ||
-	    (r = make_upn(ca, upn_spec, email, &upn, err)) != 0)
+	if ((r = make_upn(ca, upn_spec, email, &upn, err)) != 0)
 		goto out;
 	ip->upn = upn;
 	if ((arr = json_array()) == NULL) {
@@ -274,7 +277,14 @@ export_user(struct ca *ca, const char *email, struct officers *off,
 			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
 			goto out;
 		}
-		if ((r = cli_write_json(path, arr, err)) != 0)
+		if ((s = json_dumps(arr, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER)) == NULL) {
+			r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		r = util_write_file_nosync(path, s, strlen(s), 0600, err);
+		free(s);
+		if (r != 0)
 			goto out;
 	}
 	*ncertp = u->n;
@@ -284,7 +294,34 @@ export_user(struct ca *ca, const char *email, struct officers *off,
 	free(upn);
 	free(path);
 	json_decref(arr);
-	mdm_user_free(u);
+	return r;
+}
+
+/*
+ * Recovers the keys of nb users in one transaction, so that one commit
+ * carries their audit rows: users[j], or why not in uerrs[j]. Fails only
+ * when the transaction does (then no user of the batch has keys).
+ */
+static int
+recover_batch(struct ca *ca, char **names, size_t nb, struct officers *off,
+    int64_t now, struct mdm_user **users, struct ca_err *uerrs,
+    struct ca_err *err)
+{
+	size_t j;
+	int r;
+
+	if ((r = db_begin(ca_db(ca), err)) != 0)
+		return r;
+	for (j = 0; j < nb; j++) {
+		ca_err_clear(&uerrs[j]);
+		mdm_recover(ca, names[j], off->o, off->n, now, &users[j],
+		    &uerrs[j]);
+	}
+	if ((r = db_commit(ca_db(ca), err)) != 0)
+		for (j = 0; j < nb; j++) {
+			mdm_user_free(users[j]);
+			users[j] = NULL;
+		}
 	return r;
 }
 
@@ -442,15 +479,16 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 	struct officers off;
 	struct intune_params ip;
 	struct ca *ca = NULL;
-	struct ca_err err, uerr;
+	struct ca_err err, *uerrs = NULL;
+	struct mdm_user **users = NULL;
 	const char *email = NULL, *from = NULL, *keyf = NULL, *out = NULL;
 	const char *upn = NULL, *padding = "oaepSha512";
 	char **list = NULL, *ndpath = NULL, *nd = NULL;
 	char line[2 * CA_ERR_MSGMAX];
 	size_t nlist = 0, i, n, ncert = 0, nusers = 0, nfailed = 0, ndlen = 0;
-	size_t ntodo = 0;
+	size_t ntodo = 0, b;
 	FILE *ndf = NULL;
-	int ch, all = 0, ndjson = 0, tty, expiring = -1, rc = CLI_FAIL;
+	int ch, all = 0, ndjson = 0, tty, ok, expiring = -1, rc = CLI_FAIL;
 
 	ca_err_clear(&err);
 	memset(&off, 0, sizeof(off));
@@ -533,13 +571,28 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 		goto out;
 	}
 	tty = email == NULL && isatty(STDERR_FILENO);
+	if ((users = calloc(EXPORT_BATCH, sizeof(*users))) == NULL ||
+	    (uerrs = calloc(EXPORT_BATCH, sizeof(*uerrs))) == NULL) {
+		ca_err_set(&err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	for (i = 0; i < nlist; i++) {
-		ca_err_clear(&uerr);
-		if (export_user(ca, list[i], &off, &ip, upn, out, ndf, &n,
-		    &uerr) != 0) {
+		b = i % EXPORT_BATCH;
+		if (b == 0 && recover_batch(ca, list + i, nlist - i <
+		    EXPORT_BATCH ? nlist - i : EXPORT_BATCH, &off, ip.now,
+		    users, uerrs, &err) != 0)
+			goto out;
+		ok = 0;
+		if (users[b] != NULL) {
+			ok = export_user(ca, list[i], users[b], &ip, upn, out,
+			    ndf, &n, &uerrs[b]) == 0;
+			mdm_user_free(users[b]);
+			users[b] = NULL;
+		}
+		if (!ok) {
 			if (tty)
 				fprintf(stderr, "\r\033[K");
-			one_line(uerr.msg, line, sizeof(line));
+			one_line(uerrs[b].msg, line, sizeof(line));
 			cli_warnx("export: %s: %s", list[i], line);
 			nfailed++;
 		} else {
@@ -552,6 +605,9 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 		if (tty)
 			progress(i + 1, nlist, nfailed);
 	}
+	/* The users' files were written without an fsync each. */
+	if (!ndjson && nusers > 0 && util_sync_fs(out, &err) != 0)
+		goto out;
 	if (ndf != NULL) {
 		if (fclose(ndf) != 0) {
 			ndf = NULL;
@@ -587,6 +643,10 @@ cmd_export_intune(const struct cli_cmd *me, struct cli *cli, int argc,
 		fclose(ndf);
 	free(nd);
 	free(ndpath);
+	for (b = 0; users != NULL && b < EXPORT_BATCH; b++)
+		mdm_user_free(users[b]);
+	free(users);
+	free(uerrs);
 	mdm_free_strings(list, nlist);
 	EVP_PKEY_free(ip.import_key);
 	officers_free(&off);

@@ -174,6 +174,9 @@ test_open(void)
 	    "'certs', 'crls', 'audit', 'audit_head')"), 7, "all tables exist");
 	TAP_INT_EQ(q_int(db, "SELECT count(*) FROM audit_head"), 1,
 	    "audit head record exists");
+	TAP_INT_EQ(q_int(db, "SELECT count(*) FROM pragma_index_info("
+	    "'certs_sha1') WHERE name = 'sha1'"), 1,
+	    "certificates are indexed by SHA-1 thumbprint");
 	r = sql_exec(db, "INSERT INTO audit_head VALUES(2, 0, 'x', 0)");
 	TAP_INT_EQ(r & 0xff, SQLITE_CONSTRAINT, "only one audit head record");
 	TAP_OK(stat(wal, &st) == 0 && (st.st_mode & 0777) == 0600,

@@ -26,6 +26,7 @@ static void test_bounds(void);
 static void test_dynbuf(void);
 static void test_read_file(void);
 static void test_unhex(void);
+static void test_write_nosync(void);
 
 /* The escape of in[0..len) in a static buffer. */
 static const char *
@@ -223,11 +224,43 @@ test_unhex(void)
 	TAP_INT_EQ(util_unhex("", out, 0), 0, "no digits for no bytes");
 }
 
+/* The export's writes: whole files, mode kept, one flush at the end. */
+static void
+test_write_nosync(void)
+{
+	char dir[] = "/tmp/test_util.XXXXXX", *path;
+	unsigned char *b = NULL;
+	struct stat st;
+	struct ca_err err;
+	size_t len = 0;
+
+	ca_err_clear(&err);
+	if (mkdtemp(dir) == NULL) {
+		perror(dir);
+		exit(1);
+	}
+	path = tap_path(dir, "a.json");
+	TAP_INT_EQ(util_write_file_nosync(path, "{}\n", 3, 0600, &err), 0,
+	    "util_write_file_nosync writes");
+	TAP_OK(util_read_file(path, 100, &b, &len, &err) == 0 && len == 3 &&
+	    memcmp(b, "{}\n", 3) == 0, "the whole content is there");
+	TAP_OK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "with the mode asked for");
+	TAP_INT_EQ(util_sync_fs(dir, &err), 0, "util_sync_fs on the folder");
+	TAP_INT_EQ(util_sync_fs("/nonexistent/x", &err), CA_ERR_IO,
+	    "util_sync_fs on a missing folder fails: %s", err.msg);
+	free(b);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 int
 main(void)
 {
 	test_dynbuf();
 	test_read_file();
+	test_write_nosync();
 	test_unhex();
 	test_plain();
 	test_controls();
