@@ -213,6 +213,41 @@ static const char *const migrations[] = {
 	"  SELECT r.owner FROM up JOIN requests r ON r.id = up.cur"
 	"  WHERE up.id = requests.id AND r.requester NOT LIKE 'renew:%')"
 	"  WHERE requester LIKE 'renew:%';",
+	/*
+	 * 5 -> 6: SCEP (ca/scep.c). One-time challenges, stored hashed and
+	 * used up in the transaction that issues (or holds) the request;
+	 * SCEP transactions by transactionID, UNIQUE so that a replay never
+	 * issues twice, and pending requests waiting for approval.
+	 */
+	"CREATE TABLE scep_challenges ("
+	"  id INTEGER PRIMARY KEY,"
+	"  hash TEXT NOT NULL,"
+	"  template TEXT,"
+	"  email TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  used INTEGER,"
+	"  created_by TEXT NOT NULL);"
+	"CREATE TABLE scep_tx ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tid TEXT NOT NULL UNIQUE,"
+	"  keyhash TEXT NOT NULL,"
+	"  msgtype INTEGER NOT NULL,"
+	"  template TEXT NOT NULL,"
+	"  state TEXT NOT NULL"
+	"    CHECK(state IN ('pending', 'issued', 'denied')),"
+	"  cert_id INTEGER REFERENCES certs(id),"
+	"  serial TEXT,"
+	"  csr BLOB NOT NULL,"
+	"  mail TEXT,"
+	"  cn TEXT,"
+	"  owner TEXT,"
+	"  requester TEXT NOT NULL,"
+	"  subject TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  decided INTEGER,"
+	"  decided_by TEXT);"
+	"CREATE INDEX scep_tx_state ON scep_tx(state);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

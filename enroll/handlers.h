@@ -19,4 +19,7 @@ void pub_crl(struct req *, struct resp *);
 void pub_healthz(struct req *, struct resp *);
 void pub_metrics(struct req *, struct resp *);
 
+/* SCEP (scep.c): every SCEP path; ?operation= says what. */
+void scep_serve(struct req *, struct resp *);
+
 #endif

@@ -18,6 +18,7 @@
 #include "ca/config.h"
 #include "ca/err.h"
 #include "ca/publish.h"
+#include "ca/scep.h"
 #include "ca/template.h"
 #include "ca/tls.h"
 #include "ca/util.h"
@@ -98,6 +99,7 @@ wk_free(void *p)
 	if (w == NULL)
 		return;
 	tplset_put(w->ts);
+	scep_free(w->scep);
 	ca_close(w->ca);
 	OPENSSL_free(w->cacerts);
 	free(w);
@@ -127,6 +129,9 @@ wk_open(struct srv *s, struct wk *w, struct ca_err *err)
 		ca_set_actor(w->ca, "smimecad");
 		OPENSSL_free(w->cacerts);
 		w->cacerts = NULL;
+		/* SCEP settings (legacy) come with the configuration. */
+		scep_free(w->scep);
+		w->scep = NULL;
 	}
 	tplset_put(w->ts);
 	w->ts = tplset_get(s);

@@ -12,6 +12,7 @@ struct ca;
 struct ca_config;
 struct ca_err;
 struct tpl;
+struct scep;
 
 /* Templates as validated at start or at the last reload, shared read-only. */
 struct tplset {
@@ -41,6 +42,7 @@ struct wk {
 	unsigned gen;
 	unsigned char *cacerts;		/* certs-only PKCS#7 of the chain */
 	size_t cacerts_len;
+	struct scep *scep;		/* SCEP state (enroll/scep.c), lazily */
 };
 
 /* This thread's worker, (re)opened when the configuration changed. */
