@@ -185,10 +185,11 @@ pkiop(struct req *rq, struct resp *rs, struct wk *w, const struct tpl *t)
 		    type_name(res.msgtype), res.tid, t->name, res.fail_info,
 		    res.reason);
 	else
-		log_info("scep %s tid=%s template=%s: %s%s%s%s%s",
+		log_info("scep %s tid=%s template=%s: %s%s%s%s%s%s",
 		    type_name(res.msgtype), res.tid, t->name,
 		    status_name(res.status), res.serial[0] ? " serial=" : "",
 		    res.serial, res.replay ? " (stored answer)" : "",
+		    res.status == SCEP_PENDING ? ": " : "",
 		    res.status == SCEP_PENDING ? res.reason : "");
 	resp_owned(rs, 200, CT_PKIMSG, (char *)out, outlen);
 	out = NULL;

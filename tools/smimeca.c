@@ -37,6 +37,8 @@ static const struct cli_cmd *const cmd_tables[] = {
 	cli_tls_cmds,
 	cli_export_cmds,
 	cli_mdm_cmds,
+	cli_scep_cmds,
+	cli_request_cmds,
 };
 
 static void
