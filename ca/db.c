@@ -230,7 +230,7 @@ static const char *const migrations[] = {
 	"  created_by TEXT NOT NULL);"
 	"CREATE TABLE scep_tx ("
 	"  id INTEGER PRIMARY KEY,"
-	"  tid TEXT NOT NULL UNIQUE,"
+	"  tid TEXT NOT NULL,"
 	"  keyhash TEXT NOT NULL,"
 	"  msgtype INTEGER NOT NULL,"
 	"  template TEXT NOT NULL,"
@@ -247,6 +247,7 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL,"
 	"  decided INTEGER,"
 	"  decided_by TEXT);"
+	"CREATE UNIQUE INDEX scep_tx_tid ON scep_tx(tid, msgtype);"
 	"CREATE INDEX scep_tx_state ON scep_tx(state);",
 };
 

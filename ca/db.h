@@ -408,11 +408,14 @@ int db_scep_chal_use(struct db *db, int64_t id, int64_t now,
     struct ca_err *err);
 void db_scep_chal_free(struct db_scep_chal *c);
 
-/* CA_ERR_EXISTS when the transactionID is taken. */
+/* CA_ERR_EXISTS when the transactionID is taken for that messageType. */
 int db_scep_tx_add(struct db *db, const struct db_scep_tx *t, int64_t *idp,
     struct ca_err *err);
-/* By transactionID, or (tid NULL) by id; CA_ERR_NOTFOUND if none. */
-int db_scep_tx_get(struct db *db, const char *tid, int64_t id,
+/*
+ * By transactionID and messageType (0: the latest of any type), or (tid
+ * NULL) by id; CA_ERR_NOTFOUND if none.
+ */
+int db_scep_tx_get(struct db *db, const char *tid, int msgtype, int64_t id,
     struct db_scep_tx **tp, struct ca_err *err);
 /* Pending transactions (all: every state), oldest first. */
 int db_scep_tx_list(struct db *db, int all, struct db_scep_tx ***listp,

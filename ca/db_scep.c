@@ -25,7 +25,8 @@ static const char SQL_TX_ADD[] =
 #define TX_COLS	"id, tid, keyhash, msgtype, template, state, cert_id, " \
 	"csr, mail, cn, owner, requester, subject, created, decided, " \
 	"decided_by, serial FROM scep_tx"
-static const char SQL_TX_BY_TID[] = "SELECT " TX_COLS " WHERE tid = ?";
+static const char SQL_TX_BY_TID[] = "SELECT " TX_COLS " WHERE tid = ? "
+	"AND (msgtype = ? OR ? = 0) ORDER BY id DESC LIMIT 1";
 static const char SQL_TX_BY_ID[] = "SELECT " TX_COLS " WHERE id = ?";
 static const char SQL_TX_PENDING[] =
 	"SELECT " TX_COLS " WHERE state = 'pending' ORDER BY id";
@@ -215,7 +216,7 @@ tx_from_row(sqlite3_stmt *st, struct db_scep_tx **tp)
 }
 
 int
-db_scep_tx_get(struct db *db, const char *tid, int64_t id,
+db_scep_tx_get(struct db *db, const char *tid, int msgtype, int64_t id,
     struct db_scep_tx **tp, struct ca_err *err)
 {
 	sqlite3_stmt *st;
@@ -225,9 +226,11 @@ db_scep_tx_get(struct db *db, const char *tid, int64_t id,
 	if ((st = db_stmt(db, tid != NULL ? SQL_TX_BY_TID :
 	    SQL_TX_BY_ID)) == NULL)
 		return db_fail(db, err, "scep_tx");
-	if (tid != NULL)
+	if (tid != NULL) {
 		sqlite3_bind_text(st, 1, tid, -1, SQLITE_STATIC);
-	else
+		sqlite3_bind_int(st, 2, msgtype);
+		sqlite3_bind_int(st, 3, msgtype);
+	} else
 		sqlite3_bind_int64(st, 1, id);
 	if ((r = db_get(db, st, err, "reading a SCEP transaction")) == 0 &&
 	    tx_from_row(st, tp) != 0)

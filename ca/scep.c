@@ -24,6 +24,7 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "ca/audit.h"
 #include "ca/ca.h"
@@ -589,9 +590,10 @@ certrep(struct scep *s, const struct scep_req *q, int status, int info,
 		goto out;
 	if (!PKCS7_content_new(p7, NID_pkcs7_data))
 		goto out;
-	/* FAILURE and PENDING carry no content (RFC 8894 3.3.2). */
-	if (envlen == 0)
-		PKCS7_set_detached(p7, 1);
+	/*
+	 * FAILURE and PENDING carry no messageData: an empty eContent rather
+	 * than none, since certmonger refuses a SignedData without content.
+	 */
 	if ((bio = PKCS7_dataInit(p7, NULL)) == NULL ||
 	    (envlen > 0 && BIO_write(bio, envder, envlen) != envlen) ||
 	    BIO_flush(bio) != 1 || !PKCS7_dataFinal(p7, bio) ||
@@ -766,6 +768,8 @@ renewal_signer(struct ca *ca, const struct scep_req *q, const struct tpl *t,
 	struct db_cert *old = NULL;
 	X509 *oldx = NULL;
 	const unsigned char *p;
+	const char *what = q->msgtype == SCEP_RENEWALREQ ? "RenewalReq" :
+	    "PKCSReq";
 	char serial[65], cn[256], oldcn[256];
 	int r;
 
@@ -773,33 +777,34 @@ renewal_signer(struct ca *ca, const struct scep_req *q, const struct tpl *t,
 	if (util_serial_hex(X509_get0_serialNumber(q->signer), serial) != 0 ||
 	    X509_NAME_cmp(X509_get_issuer_name(q->signer),
 	    X509_get_subject_name(ca_cert(ca))) != 0) {
-		fail(res, SCEP_BADCERTID, "the RenewalReq is signed by a "
-		    "certificate this CA did not issue");
+		fail(res, SCEP_BADCERTID, "the %s is signed by a "
+		    "certificate this CA did not issue", what);
 		return 0;
 	}
 	r = db_cert_get(ca_db(ca), serial, &old, err);
 	if (r == CA_ERR_NOTFOUND) {
 		ca_err_clear(err);
-		fail(res, SCEP_BADCERTID, "the RenewalReq is signed by "
-		    "certificate %s, which this CA did not issue", serial);
+		fail(res, SCEP_BADCERTID, "the %s is signed by "
+		    "certificate %s, which this CA did not issue", what,
+		    serial);
 		return 0;
 	} else if (r != 0)
 		return r;
 	p = old->der;
 	if ((oldx = d2i_X509(NULL, &p, (long)old->derlen)) == NULL ||
 	    X509_cmp(oldx, q->signer) != 0) {
-		fail(res, SCEP_BADCERTID, "the RenewalReq's signer claims "
-		    "serial %s but is not that certificate", serial);
+		fail(res, SCEP_BADCERTID, "the %s's signer claims "
+		    "serial %s but is not that certificate", what, serial);
 		goto out;
 	}
 	if (old->revoked) {
-		fail(res, SCEP_BADREQUEST, "the RenewalReq is signed by "
-		    "certificate %s, which is revoked", serial);
+		fail(res, SCEP_BADREQUEST, "the %s is signed by "
+		    "certificate %s, which is revoked", what, serial);
 		goto out;
 	}
 	if (old->not_after < now) {
-		fail(res, SCEP_BADREQUEST, "the RenewalReq is signed by "
-		    "certificate %s, which has expired", serial);
+		fail(res, SCEP_BADREQUEST, "the %s is signed by "
+		    "certificate %s, which has expired", what, serial);
 		goto out;
 	}
 	if (strcmp(old->template, t->name) != 0) {
@@ -810,13 +815,14 @@ renewal_signer(struct ca *ca, const struct scep_req *q, const struct tpl *t,
 	}
 	if (csr_value(csr, NID_commonName, cn, sizeof(cn)) != 0 ||
 	    name_cn(X509_get_subject_name(oldx), oldcn, sizeof(oldcn)) != 0) {
-		fail(res, SCEP_BADREQUEST, "the RenewalReq's subject is not "
-		    "valid UTF-8 text");
+		fail(res, SCEP_BADREQUEST, "the %s's subject is not "
+		    "valid UTF-8 text", what);
 		goto out;
 	}
 	if (cn[0] != '\0' && strcmp(cn, oldcn) != 0) {
-		fail(res, SCEP_BADREQUEST, "the RenewalReq asks for CN=%s, "
-		    "but certificate %s is for CN=%s", cn, serial, oldcn);
+		fail(res, SCEP_BADREQUEST, "the %s asks for CN=%s, "
+		    "but certificate %s is for CN=%s", what, cn, serial,
+		    oldcn);
 		goto out;
 	}
 	*oldp = old;
@@ -921,7 +927,7 @@ enroll(struct scep *s, struct ca *ca, const struct tpl *t,
 	X509_REQ *csr = NULL;
 	unsigned char *csrder = NULL;
 	char pw[PW_MAX], mail[256], cn[256], owner[256], *subj = NULL;
-	int csrlen, r, tries;
+	int csrlen, r, tries, renew;
 
 	*certp = NULL;
 	memset(&chal, 0, sizeof(chal));
@@ -943,7 +949,14 @@ enroll(struct scep *s, struct ca *ca, const struct tpl *t,
 	if ((r = open_env(s, ca, q, now, &csr, res, err)) != 0 ||
 	    res->status == SCEP_FAILURE)
 		goto out;
-	if (q->msgtype == SCEP_PKCSREQ) {
+	/*
+	 * A PKCSReq signed by a certificate rather than a self-signed one is
+	 * a re-enrollment (RFC 8894 2.4; certmonger's rekey): it is held to
+	 * the rules of a RenewalReq.
+	 */
+	renew = q->msgtype == SCEP_RENEWALREQ ||
+	    X509_check_issued(q->signer, q->signer) != X509_V_OK;
+	if (!renew) {
 		/* Who signed: the key being certified, nobody else's. */
 		if (X509_REQ_get0_pubkey(csr) == NULL ||
 		    EVP_PKEY_eq(X509_get0_pubkey(q->signer),
@@ -1051,7 +1064,8 @@ enroll(struct scep *s, struct ca *ca, const struct tpl *t,
 		/* A replay that raced us: the winner's answer, once stored. */
 		ca_err_clear(err);
 		for (tries = 0; tries < REPLAY_TRIES; tries++) {
-			r = db_scep_tx_get(ca_db(ca), q->tid, 0, &row, err);
+			r = db_scep_tx_get(ca_db(ca), q->tid, q->msgtype, 0,
+			    &row, err);
 			if (r != CA_ERR_NOTFOUND)
 				break;
 			ca_err_clear(err);
@@ -1106,8 +1120,14 @@ scep_pkiop(struct scep *s, struct ca *ca, const struct tpl *t,
 	case SCEP_PKCSREQ:
 	case SCEP_RENEWALREQ:
 	case SCEP_CERTPOLL:
-		/* The same transactionID again: the same answer. */
-		r = db_scep_tx_get(ca_db(ca), q.tid, 0, &row, err);
+		/*
+		 * The same transactionID again: the same answer. A poll asks
+		 * for the latest request of that transactionID; a RenewalReq
+		 * with the key (and so the transactionID) of the PKCSReq it
+		 * renews is a transaction of its own.
+		 */
+		r = db_scep_tx_get(ca_db(ca), q.tid, q.msgtype ==
+		    SCEP_CERTPOLL ? 0 : q.msgtype, 0, &row, err);
 		if (r == CA_ERR_NOTFOUND) {
 			ca_err_clear(err);
 			r = 0;

@@ -37,7 +37,7 @@ get_pending(struct ca *ca, int64_t id, struct db_scep_tx **rowp,
 {
 	int r;
 
-	if ((r = db_scep_tx_get(ca_db(ca), NULL, id, rowp, err)) ==
+	if ((r = db_scep_tx_get(ca_db(ca), NULL, 0, id, rowp, err)) ==
 	    CA_ERR_NOTFOUND)
 		return ca_err_set(err, CA_ERR_NOTFOUND, "no SCEP request %lld "
 		    "(see smimeca request list)", (long long)id);
