@@ -24,7 +24,6 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "ca/audit.h"
 #include "ca/ca.h"
@@ -120,6 +119,7 @@ static int enroll(struct scep *, struct ca *, const struct tpl *,
     struct scep_req *, int64_t, X509 **, struct scep_result *,
     struct ca_err *);
 static int csr_value(X509_REQ *, int, char *, size_t);
+static int self_signed(X509 *);
 static int name_cn(const X509_NAME *, char *, size_t);
 static int name_value(const X509_NAME *, int, char *, size_t);
 
@@ -702,6 +702,22 @@ open_env(struct scep *s, struct ca *ca, struct scep_req *q, int64_t now,
 	return r;
 }
 
+/*
+ * Named by itself and signed by its own key. (X509_check_issued would
+ * also want keyCertSign, which scepclient's signer lacks.)
+ */
+static int
+self_signed(X509 *cert)
+{
+	int ok;
+
+	ok = X509_NAME_cmp(X509_get_subject_name(cert),
+	    X509_get_issuer_name(cert)) == 0 &&
+	    X509_verify(cert, X509_get0_pubkey(cert)) == 1;
+	ERR_clear_error();
+	return ok;
+}
+
 /* The CSR's challengePassword (DirectoryString) into buf. */
 static int
 csr_challenge(X509_REQ *csr, char *buf, size_t len)
@@ -954,8 +970,7 @@ enroll(struct scep *s, struct ca *ca, const struct tpl *t,
 	 * a re-enrollment (RFC 8894 2.4; certmonger's rekey): it is held to
 	 * the rules of a RenewalReq.
 	 */
-	renew = q->msgtype == SCEP_RENEWALREQ ||
-	    X509_check_issued(q->signer, q->signer) != X509_V_OK;
+	renew = q->msgtype == SCEP_RENEWALREQ || !self_signed(q->signer);
 	if (!renew) {
 		/* Who signed: the key being certified, nobody else's. */
 		if (X509_REQ_get0_pubkey(csr) == NULL ||
