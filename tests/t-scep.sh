@@ -298,6 +298,21 @@ check "audit of the decisions" smimeca -d lab audit list
 like "$out" 'scep-approve' "approve is audited"
 like "$out" 'scep-deny' "deny is audited"
 
+# EST cannot wait for an approval: 403 with the reason.
+printf '%s\n' alice-pass-8x >alice.pw
+run_ok smimeca -d lab user add alice@lab.example --cn Alice \
+    --password-file alice.pw
+openssl req -new -newkey rsa:2048 -nodes -keyout e.key -subj /CN=edev1 \
+    -outform DER -out e.der 2>/dev/null
+check "EST simpleenroll on an approval template" est_curl -sS -o body \
+    -w '%{http_code}' -u alice@lab.example:alice-pass-8x \
+    -H 'Content-Type: application/pkcs10' --data-binary \
+    "$(base64 -w0 e.der)" \
+    "$HTTPS_URL/.well-known/est/device-approve/simpleenroll"
+is "$out" 403 "EST on an approval template: 403"
+like "$(cat body)" "requires the administrator's approval of each request, which est cannot wait for" \
+    "the 403 names why"
+
 # --- malformed HTTP input: 4xx text, never 5xx ---------------------------
 for q in "operation=Foo" "" "operation=PKIOperation" \
     "operation=PKIOperation&message=!!!" \
