@@ -123,6 +123,40 @@ is "$(sql "SELECT count(*) FROM certs WHERE subject LIKE 'CN=rdev%';")" 9 \
 is "$(sql "SELECT count(*) FROM (SELECT serial FROM certs GROUP BY serial HAVING count(*) > 1);")" 0 \
     "no serial twice"
 is "$(sql "SELECT count(*) FROM scep_tx;")" 9 "9 transactions stored"
+# --- one one-time challenge, 8 keys at once: one certificate -----------
+OTC=$(smimeca -d lab scep challenge --ttl 10m)
+i=1
+while [ $i -le 8 ]; do
+	mkmsg "c$i" "cdev$i" "$OTC" "tid-chal-$i"
+	i=$((i + 1))
+done
+i=1
+pids=
+while [ $i -le 8 ]; do
+	burst "c$i" x &
+	pids="$pids $!"
+	i=$((i + 1))
+done
+# shellcheck disable=SC2086 # one word per process
+wait $pids
+i=1
+succ=0
+fails=0
+while [ $i -le 8 ]; do
+	o=$($MSG read "c$i.x.rep" "c$i.key" "c$i.crt" "c$i.der.nonce" 2>&1)
+	case $o in
+	"status=0 "*) succ=$((succ + 1)) ;;
+	"status=2 failInfo=2 "*) fails=$((fails + 1)) ;;
+	*)	diag "challenge race $i: $o" ;;
+	esac
+	i=$((i + 1))
+done
+is "$succ" 1 "one challenge sent by 8 keys at once: one SUCCESS"
+is "$fails" 7 "and 7 FAILURE badRequest"
+is "$(sql "SELECT count(*) FROM certs WHERE subject LIKE 'CN=cdev%';")" 1 \
+    "one certificate for the challenge"
+is "$(sql "SELECT count(*) FROM scep_tx;")" 10 \
+    "one transaction stored for it"
 check "smimeca cert list" smimeca -d lab cert list
 is "$(printf '%s\n' "$out" | grep -c 'rdev')" 9 \
     "smimeca cert list shows the 9 certificates"

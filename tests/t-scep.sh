@@ -152,6 +152,11 @@ run_fails -m "a renewal asking for another CN is refused" \
     pki_scep --in d1c.key --dn "CN=other" --cert d1b.pem --key d1b.key
 log_has "the log says why" 'RenewalReq asks for CN=other, but certificate [0-9a-f]+ is for CN=dev1'
 pki --gen --type rsa --size 2048 --outform pem >d1d.key
+run_fails -m "a renewal under another template is refused" \
+    timeout 60 pki --scep --url "$HTTP_URL/scep/device-approve" \
+    --cacert-enc ra.pem --cacert-sig lab/ca.crt --outform pem \
+    --in d1d.key --dn "CN=dev1" --cert d1b.pem --key d1b.key
+log_has "another template: logged" 'certificate [0-9a-f]+ was issued under template device-auth; renew it under the same one, not device-approve'
 run_ok -m "revoke dev1's first certificate" smimeca -d lab revoke \
     "$(openssl x509 -in d1.pem -noout -serial | cut -d= -f2)" \
     --reason keyCompromise
@@ -196,6 +201,11 @@ pki --gen --type rsa --size 2048 --outform pem >d3.key
 run_fails -m "the used one-time challenge is refused for another key" \
     pki_scep --in d3.key --dn "CN=dev3" --password "$otc"
 log_has "used challenge: logged" 'FAILURE failInfo=2: used challenge: one-time challenge [0-9]+ was used already'
+check "another one-time challenge" smimeca -d lab scep challenge
+bad=$(printf '%s\n' "$out" | sed 's/\.[0-9a-f]*$/.00000000000000000000000000000000/')
+run_fails -m "its id with a wrong secret is refused" \
+    pki_scep --in d3.key --dn "CN=dev3" --password "$bad"
+log_has "wrong secret: logged" 'wrong challenge: the secret of one-time challenge [0-9]+ does not match'
 check "smimeca scep challenge --ttl 1" smimeca -d lab scep challenge --ttl 1
 exp=$out
 sleep 2
