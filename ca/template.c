@@ -657,6 +657,12 @@ walk(struct walk *w, xmlDocPtr doc)
 	if (w->seen != SEEN_ALL)
 		return walk_err(w, root, "incomplete: see smimeca-template(5) "
 		    "for the elements a template needs");
+	/* Listed protocols are served: smimecad's SCEP refuses escrow. */
+	if ((w->t->protocols & TPL_PROTO_SCEP) &&
+	    w->t->archival == TPL_ARCHIVAL_REQUIRED)
+		return walk_err(w, root, "archival is required, and SCEP "
+		    "cannot carry the private key to escrow: remove scep "
+		    "from <protocols>");
 	return 0;
 }
 

@@ -358,6 +358,18 @@ like "$out" 'smimecad_scep_messages_total\{type="other",status="invalid"\} [1-9]
 like "$out" 'smimecad_issued_total\{via="scep"\} [1-9]' "metrics: issued via scep"
 like "$out" 'smimecad_scep_decryptions_total [1-9]' "metrics: decryptions"
 
+# --- what templates advertise is served ----------------------------------
+check "smimeca template list" smimeca -d lab template list
+like "$out" 'device-auth .*scep' "device-auth lists scep, which is served now"
+unlike "$(printf '%s\n' "$out" | grep smime-encryption)" 'scep' \
+    "smime-encryption (archival required) does not list scep"
+sed 's|<protocol>cli</protocol>|<protocol>cli</protocol><protocol>scep</protocol>|' \
+    lab/templates/smime-encryption.xml >enc-scep.xml
+run_fails -m "a template that requires archival cannot list scep" \
+    smimeca -d lab template check enc-scep.xml
+like "$out$err" 'SCEP cannot carry the private key to escrow' \
+    "template check says why"
+
 smimecad_stop
 is "$smimecad_rc" 0 "smimecad exits 0"
 unlike "$(cat "$SMIMECAD_LOG")" 'AddressSanitizer|runtime error' \
