@@ -44,7 +44,7 @@
 #define OID_TID		"2.16.840.1.113733.1.9.7"
 
 #define NONCE_LEN	16
-#define RA_RECHECK	60	/* seconds a thread keeps its RA unchecked */
+#define RA_RECHECK	60	/* seconds a thread trusts its cached RA */
 #define REPLAY_WAIT_MS	10
 #define REPLAY_TRIES	200
 #define PW_MAX		512
