@@ -221,6 +221,30 @@ run_fails -m "smimeca scep challenge refuses an escrow template" \
     smimeca -d lab scep challenge --template smime-encryption
 like "$err" 'requires key archival' "it says SCEP cannot carry the key"
 
+# A challenge bound to an address: the certificate is for it, and a
+# request naming another address is refused.
+check "a challenge for bob" smimeca -d lab scep challenge \
+    --template smime-signature --email Bob@Lab.Example
+pki --gen --type rsa --size 2048 --outform pem >b1.key
+run_ok -m "pki --scep enrolls Bob under smime-signature" \
+    timeout 60 pki --scep --url "$HTTP_URL/scep/smime-signature" \
+    --cacert-enc ra.pem --cacert-sig lab/ca.crt --outform pem \
+    --in b1.key --dn "CN=Bob" --password "$out"
+printf '%s\n' "$out" >b1.pem
+check "Bob's certificate" openssl x509 -in b1.pem -noout -subject \
+    -ext subjectAltName
+like "$out" 'emailAddress = bob@lab\.example' \
+    "the subject's mail is the challenge's, lower case"
+like "$out" 'email:bob@lab\.example' "and so is the SAN"
+check "another challenge for bob" smimeca -d lab scep challenge \
+    --template smime-signature --email bob@lab.example
+pki --gen --type rsa --size 2048 --outform pem >b2.key
+run_fails -m "a request naming eve with bob's challenge is refused" \
+    timeout 60 pki --scep --url "$HTTP_URL/scep/smime-signature" \
+    --cacert-enc ra.pem --cacert-sig lab/ca.crt --outform pem \
+    --in b2.key --dn "CN=Eve, E=eve@lab.example" --password "$out"
+log_has "the log says whose it is" 'the request names eve@lab\.example, but the certificate can only be for bob@lab\.example'
+
 # --- messages built by scep-msg.py ---------------------------------------
 enroll_py p1 pdev1 "$STATIC" 19 tid-p1
 is "$code" 200 "POST PKIOperation: 200"
