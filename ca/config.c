@@ -251,6 +251,19 @@ cfg_read(const char *path, xmlDocPtr doc, struct ca_config *cfg,
 	if ((r = expiry_read(path, cfg->dir, child(root, "expiry"), cfg,
 	    err)) != 0)
 		goto out;
+	/* <scep>: every value has a default. */
+	n = child(root, "scep");
+	if ((r = attr_int(path, n, "ra-validity-days", 365,
+	    &cfg->scep.ra_days, err)) != 0 ||
+	    (r = attr_int(path, n, "ra-renew-margin-days", 30,
+	    &cfg->scep.ra_margin_days, err)) != 0)
+		goto out;
+	cfg->scep.legacy = attr_yes(n, "legacy", 0);
+	if ((cfg->scep.template = attr_str(n, "template",
+	    "device-auth")) == NULL) {
+		r = ca_err_set(err, CA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	r = 0;
  out:
 	free(t);
@@ -440,6 +453,7 @@ cfg_free(struct ca_config *cfg)
 	free(cfg->passphrase_file);
 	free(cfg->digest);
 	free(cfg->daemon.est_template);
+	free(cfg->scep.template);
 	free(cfg->daemon.https_addr);
 	free(cfg->daemon.http_addr);
 	for (i = 0; i < cfg->daemon.ntls_names; i++)

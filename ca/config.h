@@ -64,6 +64,13 @@ struct ca_config {
 		int per_client;		/* concurrent connections per address */
 		int max_conns;		/* concurrent connections in all */
 	} daemon;
+	/* <scep template="..." legacy="no" ra-validity-days="365"/> */
+	struct cfg_scep {
+		char *template;		/* /scep without a template */
+		int legacy;		/* DES, DES3, SHA-1 accepted */
+		int ra_days;		/* RA certificate validity */
+		int ra_margin_days;	/* a new one when less is left */
+	} scep;
 };
 
 /* <ldap>: the directory certificates are published to (smimeca.conf(5)). */

@@ -261,6 +261,42 @@ static const char *const migrations[] = {
 	 * check of each key it hands out) without reading every row.
 	 */
 	"CREATE INDEX IF NOT EXISTS certs_sha1 ON certs(sha1);",
+	/*
+	 * 9 -> 10: SCEP (ca/scep.c). One-time challenges, stored hashed and
+	 * used up in the transaction that issues (or holds) the request;
+	 * SCEP transactions by transactionID, UNIQUE so that a replay never
+	 * issues twice, and pending requests waiting for approval.
+	 */
+	"CREATE TABLE scep_challenges ("
+	"  id INTEGER PRIMARY KEY,"
+	"  hash TEXT NOT NULL,"
+	"  template TEXT,"
+	"  email TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  used INTEGER,"
+	"  created_by TEXT NOT NULL);"
+	"CREATE TABLE scep_tx ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tid TEXT NOT NULL,"
+	"  keyhash TEXT NOT NULL,"
+	"  msgtype INTEGER NOT NULL,"
+	"  template TEXT NOT NULL,"
+	"  state TEXT NOT NULL"
+	"    CHECK(state IN ('pending', 'issued', 'denied')),"
+	"  cert_id INTEGER REFERENCES certs(id),"
+	"  serial TEXT,"
+	"  csr BLOB NOT NULL,"
+	"  mail TEXT,"
+	"  cn TEXT,"
+	"  owner TEXT,"
+	"  requester TEXT NOT NULL,"
+	"  subject TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  decided INTEGER,"
+	"  decided_by TEXT);"
+	"CREATE UNIQUE INDEX scep_tx_tid ON scep_tx(tid, msgtype);"
+	"CREATE INDEX scep_tx_state ON scep_tx(state);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

@@ -15,7 +15,7 @@
 struct ca_err;
 struct db;
 
-#define DB_SCHEMA_VERSION 9
+#define DB_SCHEMA_VERSION 10
 
 /* A row of the certs table. Strings and der are owned by the struct. */
 struct db_cert {
@@ -486,5 +486,73 @@ int db_ocsp_drop(struct db *db, int64_t cert_id, struct ca_err *err);
 int db_ocsp_due(struct db *db, int64_t issuer_id, const char *hash,
     int64_t signer_id, int64_t now, int64_t refresh_at, int max,
     char ***serialsp, size_t *np, struct ca_err *err);
+
+/* --- SCEP challenges and transactions (ca/db_scep.c) --- */
+
+/* A one-time SCEP challenge (scep_challenges). */
+struct db_scep_chal {
+	int64_t id;
+	char *hash;		/* "pbkdf2-sha256$iter$salt$hash" */
+	char *template;		/* NULL: any template */
+	char *email;		/* NULL: any address */
+	int64_t created;
+	int64_t expires;
+	int64_t used;		/* 0: not used */
+	char *created_by;
+};
+
+/* A SCEP transaction (scep_tx): held, issued or denied. */
+struct db_scep_tx {
+	int64_t id;
+	char *tid;		/* transactionID as the client sent it */
+	char keyhash[65];	/* SHA-256 of the requester's public key */
+	int msgtype;		/* 19 PKCSReq, 17 RenewalReq */
+	char *template;
+	char *state;		/* "pending", "issued", "denied" */
+	int64_t cert_id;	/* 0 unless issued */
+	char serial[65];	/* its serial, "" unless issued */
+	unsigned char *csr;	/* DER */
+	size_t csrlen;
+	char *mail, *cn, *owner;	/* the account it is for, or NULL */
+	char *requester;
+	char *subject;		/* the request's subject, one line */
+	int64_t created;
+	int64_t decided;
+	char *decided_by;
+};
+
+int db_scep_chal_add(struct db *db, const struct db_scep_chal *c,
+    int64_t *idp, struct ca_err *err);
+int db_scep_chal_get(struct db *db, int64_t id, struct db_scep_chal **cp,
+    struct ca_err *err);
+/*
+ * Marks the challenge used at now when it is unused and unexpired;
+ * CA_ERR_EXISTS when another request used it first.
+ */
+int db_scep_chal_use(struct db *db, int64_t id, int64_t now,
+    struct ca_err *err);
+void db_scep_chal_free(struct db_scep_chal *c);
+
+/* CA_ERR_EXISTS when the transactionID is taken for that messageType. */
+int db_scep_tx_add(struct db *db, const struct db_scep_tx *t, int64_t *idp,
+    struct ca_err *err);
+/*
+ * By transactionID and messageType (0: the latest of any type), or (tid
+ * NULL) by id; CA_ERR_NOTFOUND if none.
+ */
+int db_scep_tx_get(struct db *db, const char *tid, int msgtype, int64_t id,
+    struct db_scep_tx **tp, struct ca_err *err);
+/* Pending transactions (all: every state), oldest first. */
+int db_scep_tx_list(struct db *db, int all, struct db_scep_tx ***listp,
+    size_t *np, struct ca_err *err);
+/*
+ * Decides a pending transaction: state "issued" (with cert_id) or
+ * "denied"; CA_ERR_EXISTS when it is no longer pending.
+ */
+int db_scep_tx_decide(struct db *db, int64_t id, const char *state,
+    int64_t cert_id, const char *serial, int64_t now, const char *by,
+    struct ca_err *err);
+void db_scep_tx_free(struct db_scep_tx *t);
+void db_scep_tx_free_list(struct db_scep_tx **list, size_t n);
 
 #endif

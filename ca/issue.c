@@ -316,6 +316,16 @@ plan(const struct iss_request *r, struct iss_plan *pl, struct ca_err *err)
 		    proto_name(r->protocol), protos);
 		first = first ? first : rc;
 	}
+	/* SCEP holds such requests (ca/scep.c); EST has no way to wait. */
+	if (t->approval_manual && r->protocol != TPL_PROTO_CLI &&
+	    r->protocol != TPL_PROTO_SCEP) {
+		rc = ca_err_set(err, CA_ERR_POLICY, "template %s requires "
+		    "the administrator's approval of each request, which %s "
+		    "cannot wait for here: enroll through SCEP (it polls), or "
+		    "have the administrator run smimeca issue", t->name,
+		    proto_name(r->protocol));
+		first = first ? first : rc;
+	}
 	if (t->archival == TPL_ARCHIVAL_REQUIRED && !r->has_archived_key) {
 		rc = ca_err_set(err, CA_ERR_POLICY, "template %s: key "
 		    "archival is required, but the request carries no "

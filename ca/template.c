@@ -14,6 +14,7 @@
 
 #include <libxml/tree.h>
 
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -603,6 +604,28 @@ walk_child(struct walk *w, xmlNodePtr c)
 		t->include_aia = 1;
 		return 0;
 	}
+	/* SCEP (ca/scep.c): manual approval, a static challenge. */
+	if (elem_is(c, "approval")) {
+		char *a = NULL;
+
+		if ((r = text_of(w, c, &a)) != 0)
+			return r;
+		t->approval_manual = strcmp(a, "manual") == 0;
+		r = t->approval_manual || strcmp(a, "auto") == 0 ? 0 :
+		    walk_err(w, c, "\"%s\": use manual or auto", a);
+		free(a);
+		return r;
+	}
+	if (elem_is(c, "scep-challenge")) {
+		free(t->scep_challenge);
+		t->scep_challenge = NULL;
+		if ((r = text_of(w, c, &t->scep_challenge)) != 0)
+			return r;
+		if (strlen(t->scep_challenge) < 8)
+			return walk_err(w, c, "a static challenge needs at "
+			    "least 8 characters");
+		return 0;
+	}
 	return walk_err(w, c, "unexpected element");
 }
 
@@ -634,6 +657,12 @@ walk(struct walk *w, xmlDocPtr doc)
 	if (w->seen != SEEN_ALL)
 		return walk_err(w, root, "incomplete: see smimeca-template(5) "
 		    "for the elements a template needs");
+	/* Listed protocols are served: smimecad's SCEP refuses escrow. */
+	if ((w->t->protocols & TPL_PROTO_SCEP) &&
+	    w->t->archival == TPL_ARCHIVAL_REQUIRED)
+		return walk_err(w, root, "archival is required, and SCEP "
+		    "cannot carry the private key to escrow: remove scep "
+		    "from <protocols>");
 	return 0;
 }
 
@@ -826,6 +855,10 @@ tpl_free(struct tpl *t)
 	}
 	free(t->rdns);
 	free(t->san_email);
+	if (t->scep_challenge != NULL) {
+		OPENSSL_cleanse(t->scep_challenge, strlen(t->scep_challenge));
+		free(t->scep_challenge);
+	}
 	free(t->body);
 	free(t);
 }

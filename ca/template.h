@@ -84,6 +84,9 @@ struct tpl {
 	enum tpl_on_limit on_limit;
 	int include_cdp;	/* CRL distribution points from the configuration */
 	int include_aia;	/* AIA from the configuration */
+	/* SCEP: <approval>manual</approval>, <scep-challenge>. */
+	int approval_manual;	/* requests wait for smimeca request approve */
+	char *scep_challenge;	/* static challenge (lab), or NULL */
 	char sha256[65];	/* hash of the file's bytes */
 	char *body;		/* the file's bytes (recorded in the database) */
 	size_t bodylen;

@@ -26,5 +26,7 @@ void ocsp_http_post(struct req *, struct resp *);
 void ocsp_http_get(struct req *, struct resp *);
 int ocsp_http_start(struct srv *, struct ca_err *);
 void ocsp_http_stop(void);
+/* SCEP (scep.c): every SCEP path; ?operation= says what. */
+void scep_serve(struct req *, struct resp *);
 
 #endif

@@ -21,7 +21,8 @@ static const double buckets[] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 };
 #define NBUCKETS	(sizeof(buckets) / sizeof(buckets[0]))
-static const char *const issued_names[] = { "est", "cmc", "serverkeygen" };
+static const char *const issued_names[] = { "est", "cmc", "serverkeygen",
+	"scep" };
 #define NISSUED		(sizeof(issued_names) / sizeof(issued_names[0]))
 
 /* Status classes 2xx..5xx. */
@@ -41,6 +42,17 @@ static _Atomic int64_t m_exp30;
 static _Atomic int64_t m_exp7;
 static _Atomic uint64_t m_ocsp[OCSP_R_MAX];
 static _Atomic uint64_t m_ocsp_pre;
+/* SCEP: messageType x pkiStatus, and envelopes opened. */
+static const struct { int type; const char *name; } scep_types[] = {
+	{ 19, "PKCSReq" }, { 17, "RenewalReq" }, { 20, "CertPoll" },
+	{ 21, "GetCert" }, { 22, "GetCRL" }, { 0, "other" },
+};
+#define NSCEPT		(sizeof(scep_types) / sizeof(scep_types[0]))
+static const char *const scep_status[] = {
+	"SUCCESS", "FAILURE", "PENDING", "invalid"
+};
+static _Atomic uint64_t m_scep[NSCEPT][4];
+static _Atomic uint64_t m_scep_decrypt;
 
 void
 metrics_init(size_t nroutes)
@@ -78,6 +90,23 @@ metrics_issued(const char *how)
 		if (strcmp(how, issued_names[i]) == 0)
 			atomic_fetch_add_explicit(&m_issued[i], 1,
 			    memory_order_relaxed);
+}
+
+void
+metrics_scep(int msgtype, int status)
+{
+	size_t t, st;
+
+	for (t = 0; t < NSCEPT - 1 && scep_types[t].type != msgtype; t++)
+		;
+	st = status == 0 ? 0 : status == 2 ? 1 : status == 3 ? 2 : 3;
+	atomic_fetch_add_explicit(&m_scep[t][st], 1, memory_order_relaxed);
+}
+
+void
+metrics_scep_decrypt(void)
+{
+	atomic_fetch_add_explicit(&m_scep_decrypt, 1, memory_order_relaxed);
 }
 
 void
@@ -218,6 +247,21 @@ metrics_render(uint64_t batches, uint64_t members, char **outp,
 	    "# TYPE smimecad_ocsp_preproduced_total counter\n"
 	    "smimecad_ocsp_preproduced_total %llu\n",
 	    (unsigned long long)atomic_load(&m_ocsp_pre));
+	fputs("# HELP smimecad_scep_messages_total SCEP pkiMessages by "
+	    "messageType and the pkiStatus answered (invalid: not a "
+	    "pkiMessage, HTTP 400).\n"
+	    "# TYPE smimecad_scep_messages_total counter\n", f);
+	for (i = 0; i < NSCEPT; i++)
+		for (c = 0; c < 4; c++)
+			fprintf(f, "smimecad_scep_messages_total{type=\"%s\","
+			    "status=\"%s\"} %llu\n", scep_types[i].name,
+			    scep_status[c], (unsigned long long)atomic_load(
+			    &m_scep[i][c]));
+	fprintf(f, "# HELP smimecad_scep_decryptions_total SCEP "
+	    "envelopes opened with the RA key.\n"
+	    "# TYPE smimecad_scep_decryptions_total counter\n"
+	    "smimecad_scep_decryptions_total %llu\n",
+	    (unsigned long long)atomic_load(&m_scep_decrypt));
 	fputs("# HELP smimecad_request_duration_seconds Time from the "
 	    "request to the answer.\n"
 	    "# TYPE smimecad_request_duration_seconds histogram\n", f);

@@ -26,6 +26,10 @@ void metrics_init(size_t nroutes);
 void metrics_request(int route, unsigned status, enum metric_reason why,
     double seconds);
 void metrics_issued(const char *how);	/* "est", "cmc", "serverkeygen" */
+/* A SCEP message: messageType, pkiStatus (-1: not a pkiMessage). */
+void metrics_scep(int msgtype, int status);
+/* The RA key opened an envelope (the private-key work SCEP costs). */
+void metrics_scep_decrypt(void);
 /* The login queue (enroll/auth.c): one waited, one refused, how many wait. */
 void metrics_login_wait(void);
 void metrics_login_busy(void);

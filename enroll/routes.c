@@ -31,6 +31,21 @@ const struct route http_routes[] = {
 	{ "POST", "/ocsp/", ROUTE_PLAIN, ocsp_http_post, "ocsp_post_dir" },
 	{ "GET", "/ocsp/", ROUTE_PLAIN | ROUTE_PREFIX, ocsp_http_get,
 	    "ocsp_get" },
+	/* SCEP (RFC 8894) protects itself with CMS: plain HTTP too. */
+	{ "GET", "/scep", ROUTE_PLAIN, scep_serve, "scep_get" },
+	{ "POST", "/scep", ROUTE_PLAIN, scep_serve, "scep_post" },
+	{ "GET", "/scep/", ROUTE_PLAIN | ROUTE_PREFIX, scep_serve,
+	    "scep_tpl_get" },
+	{ "POST", "/scep/", ROUTE_PLAIN | ROUTE_PREFIX, scep_serve,
+	    "scep_tpl_post" },
+	{ "GET", "/cgi-bin/pkiclient.exe", ROUTE_PLAIN, scep_serve,
+	    "scep_cgi_get" },
+	{ "POST", "/cgi-bin/pkiclient.exe", ROUTE_PLAIN, scep_serve,
+	    "scep_cgi_post" },
+	{ "GET", "/certsrv/mscep/mscep.dll", ROUTE_PLAIN | ROUTE_PREFIX,
+	    scep_serve, "scep_ndes_get" },
+	{ "POST", "/certsrv/mscep/mscep.dll", ROUTE_PLAIN | ROUTE_PREFIX,
+	    scep_serve, "scep_ndes_post" },
 	{ NULL, NULL, 0, NULL, NULL }
 };
 

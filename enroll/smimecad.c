@@ -19,6 +19,7 @@
 #include "ca/err.h"
 #include "ca/ocsp.h"
 #include "ca/publish.h"
+#include "ca/scep.h"
 #include "ca/template.h"
 #include "ca/tls.h"
 #include "ca/util.h"
@@ -101,6 +102,7 @@ wk_free(void *p)
 		return;
 	tplset_put(w->ts);
 	ocsp_signer_free(w->ocsp);
+	scep_free(w->scep);
 	ca_close(w->ca);
 	OPENSSL_free(w->cacerts);
 	free(w);
@@ -133,6 +135,9 @@ wk_open(struct srv *s, struct wk *w, struct ca_err *err)
 		w->ocsp = NULL;
 		OPENSSL_free(w->cacerts);
 		w->cacerts = NULL;
+		/* SCEP settings (legacy) come with the configuration. */
+		scep_free(w->scep);
+		w->scep = NULL;
 	}
 	tplset_put(w->ts);
 	w->ts = tplset_get(s);

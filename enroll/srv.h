@@ -14,6 +14,7 @@ struct ocsp_signer;
 struct ca_config;
 struct ca_err;
 struct tpl;
+struct scep;
 
 /* Templates as validated at start or at the last reload, shared read-only. */
 struct tplset {
@@ -45,6 +46,7 @@ struct wk {
 	size_t cacerts_len;
 	struct ocsp_signer *ocsp;	/* enroll/ocsp.c: signs responses */
 	int64_t ocsp_checked;		/* when it was looked up */
+	struct scep *scep;		/* SCEP state (enroll/scep.c), lazily */
 };
 
 /* This thread's worker, (re)opened when the configuration changed. */

@@ -8,7 +8,8 @@ libssl-dev openssl libsqlite3-dev sqlite3 libmicrohttpd-dev libgnutls28-dev libx
 libxml2-utils libldap2-dev libjansson-dev libcurl4-openssl-dev python3
 python3-cryptography curl xxd
 gpgsm gpg-agent libnss3-tools ldap-utils slapd faketime
-strongswan-pki libstrongswan-extra-plugins golang-cfssl"
+strongswan-pki libstrongswan-extra-plugins golang-cfssl
+scep certmonger dbus"
 
 # Prints the packages of SMIMECA_DEPS that are not installed, one per line.
 deps_missing()

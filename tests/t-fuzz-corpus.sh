@@ -366,4 +366,39 @@ else
 		like "$out" "^$k\$" "the kept corpus holds a value that is $k"
 	done
 fi
+# --- SCEP pkiMessages (ca/scep.c), built by tests/scep-msg.py -------------
+[ -x "$FZ/fuzz_scep" ] || bail_out "fuzz_scep is not built"
+if have_pycrypto; then
+	SM="$PY $top_srcdir/tests/scep-msg.py"
+	mkdir scepseeds
+	openssl genrsa -out scep.key 2048 2>/dev/null
+	openssl req -x509 -key scep.key -subj /CN=ra -days 1 -out scep-ra.pem \
+	    2>/dev/null
+	$SM csr scep.key dev1 challenge-1 scep.csr
+	$SM selfsigned scep.key dev1 scep.crt
+	$SM build 19 scep.key scep.crt scep-ra.pem scep.csr tid-1 \
+	    scepseeds/pkcsreq.der
+	$SM build 17 scep.key scep.crt scep-ra.pem scep.csr tid-2 \
+	    scepseeds/renewal.der --digest sha1 --cipher des-cbc
+	$SM build 20 scep.key scep.crt scep-ra.pem scep.csr tid-3 \
+	    scepseeds/poll.der --tamper
+	rm -f scepseeds/*.nonce
+	mutate scepseeds scepcorpus >/dev/null
+	nsc=$(ls scepcorpus | wc -l)
+	run_ok -m "fuzz_scep over $nsc mutated pkiMessages" "$FZ/fuzz_scep" \
+	    scepcorpus/*
+	like "$out" "^$nsc inputs" "fuzz_scep read every input"
+else
+	skip "fuzz_scep over generated pkiMessages" \
+	    "$PY with the cryptography module is needed for the seeds"
+fi
+c=$top_srcdir/tests/fuzz/corpus/scep
+n=$(ls "$c" 2>/dev/null | wc -l)
+if [ "$n" -gt 0 ]; then
+	run_ok -m "fuzz_scep over its kept corpus ($n inputs)" \
+	    "$FZ/fuzz_scep" "$c"/*
+	like "$out" "^$n inputs" "fuzz_scep read every kept input"
+else
+	not_ok "the kept corpus of fuzz_scep is in tests/fuzz/corpus/scep"
+fi
 done_testing

@@ -44,6 +44,8 @@ extern const struct cli_cmd cli_audit_cmds[];	/* cmd_audit.c */
 extern const struct cli_cmd cli_issue_cmds[];	/* cmd_issue.c */
 extern const struct cli_cmd cli_cert_cmds[];	/* cmd_cert.c */
 extern const struct cli_cmd cli_xchg_cmds[];	/* cmd_xchg.c */
+extern const struct cli_cmd cli_scep_cmds[];	/* cmd_scep.c */
+extern const struct cli_cmd cli_request_cmds[];	/* cmd_request.c */
 extern const struct cli_cmd cli_kra_cmds[];	/* cmd_kra.c */
 extern const struct cli_cmd cli_recover_cmds[];	/* cmd_recover.c */
 extern const struct cli_cmd cli_publish_cmds[];	/* cmd_publish.c */

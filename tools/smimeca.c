@@ -39,6 +39,8 @@ static const struct cli_cmd *const cmd_tables[] = {
 	cli_mdm_cmds,
 	cli_expiry_cmds,	/* lifecycle */
 	cli_ocsp_cmds,
+	cli_scep_cmds,
+	cli_request_cmds,
 };
 
 static void

@@ -1,0 +1,141 @@
+#!/bin/sh
+# SCEP with two more real clients: micromdm's scepclient (Debian package
+# scep: SHA-1 and single DES whatever GetCACaps says, so smimecad refuses
+# it until <scep legacy="yes">, then enrolls and renews it) and certmonger
+# (getcert add-scep-ca / request / rekey in a private D-Bus session, its
+# state in the test directory): enroll, renew, and refusals of a wrong,
+# used and expired challenge.
+
+. "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/smimecad.sh"
+
+STATIC=lab-static-challenge-1
+
+log_has()
+{
+	like "$(cat "$SMIMECAD_LOG")" "$2" "$1"
+}
+
+run_ok smimeca -d "$T/lab" init --name "Lab CA" --key rsa:2048 ||
+    bail_out "smimeca init failed"
+sed -i "s|</template>|  <scep-challenge>$STATIC</scep-challenge>\n</template>|" \
+    lab/templates/device-auth.xml
+smimecad_start "$T/lab" || bail_out "smimecad did not start"
+
+# --- micromdm scepclient --------------------------------------------------
+# scepclient DIR CN CHALLENGE: one directory per enrollment (it writes
+# csr.pem beside the key).
+scepc()
+{
+	mkdir -p "$1"
+	timeout 60 scepclient -server-url "$HTTP_URL/scep" -challenge "$3" \
+	    -private-key "$1/key.pem" -certificate "$1/cert.pem" -cn "$2"
+}
+
+if ! command -v scepclient >/dev/null 2>&1; then
+	skip "scepclient" "scepclient not installed (Debian: scep)"
+else
+	run_fails -m "scepclient (SHA-1, DES) is refused by default" \
+	    scepc m0 mdev0 "$STATIC"
+	like "$out$err" 'badAlg' "scepclient reports badAlg"
+	log_has "the log names SHA-1 and the option" 'FAILURE failInfo=0: digest SHA1 is not accepted \(SHA-1 only with <scep legacy="yes">\)'
+	smimecad_stop
+	sed -i 's|</smimeca-config>|  <scep legacy="yes"/>\n</smimeca-config>|' \
+	    lab/smimeca.conf
+	smimecad_start_on "$T/lab" || bail_out "smimecad did not restart"
+	check "GetCACaps with legacy" curl -fsS "$HTTP_URL/scep?operation=GetCACaps"
+	like "$out" '^DES3$' "legacy: DES3 listed"
+	like "$out" '^SHA-1$' "legacy: SHA-1 listed"
+	run_ok -m "scepclient enrolls with <scep legacy=\"yes\">" \
+	    scepc m1 mdev1 "$STATIC"
+	check "its certificate" openssl x509 -in m1/cert.pem -noout -subject \
+	    -issuer -serial
+	like "$out" 'subject=.*CN = mdev1' "scepclient: CN=mdev1"
+	s1=$(openssl x509 -in m1/cert.pem -noout -serial)
+	check "it chains to the CA" openssl verify -CAfile lab/ca.crt m1/cert.pem
+	like "$out" 'OK$' "openssl verify: OK"
+	log_has "scepclient's PKCSReq succeeded" 'scep PKCSReq tid=[^ ]+ template=device-auth: SUCCESS'
+	run_ok -m "scepclient renews (RenewalReq signed by its certificate)" \
+	    scepc m1 mdev1 "$STATIC"
+	isnt "$(openssl x509 -in m1/cert.pem -noout -serial)" "$s1" \
+	    "scepclient: the renewal is a new certificate"
+	log_has "the RenewalReq succeeded" 'scep RenewalReq tid=[^ ]+ template=device-auth: SUCCESS'
+	run_fails -m "scepclient with a wrong challenge is refused" \
+	    scepc m2 mdev2 wrong-challenge-x
+	like "$out$err" 'badRequest' "scepclient reports badRequest"
+	c=$(smimeca -d lab scep challenge --ttl 10m)
+	run_ok -m "scepclient with a one-time challenge" scepc m3 mdev3 "$c"
+	run_fails -m "scepclient: the used challenge is refused" \
+	    scepc m4 mdev4 "$c"
+	log_has "used: logged" 'used challenge: one-time challenge [0-9]+ was used already'
+	c=$(smimeca -d lab scep challenge --ttl 1)
+	sleep 2
+	run_fails -m "scepclient: an expired challenge is refused" \
+	    scepc m5 mdev5 "$c"
+	log_has "expired: logged" 'expired challenge: one-time challenge [0-9]+ expired'
+fi
+
+# --- certmonger ----------------------------------------------------------
+if ! command -v certmonger >/dev/null 2>&1 || ! command -v getcert \
+    >/dev/null 2>&1 || ! command -v dbus-run-session >/dev/null 2>&1; then
+	skip "certmonger" "certmonger or dbus not installed (Debian: certmonger dbus)"
+	done_testing
+	exit 0
+fi
+mkdir -p cm/req cm/cas cm/tmp cm/local cm/home
+USED=$(smimeca -d lab scep challenge --ttl 10m)
+EXPIRED=$(smimeca -d lab scep challenge --ttl 1)
+sleep 2
+# The steps, run by certmonger -c inside its own session bus; each getcert
+# waits (-w) until the request is issued or refused.
+cat >cm.sh <<EOF
+gc() { timeout 90 getcert "\$@" -s; }
+gc add-scep-ca -c labscep -u "$HTTP_URL/scep"
+gc request -c labscep -I c1 -k "$T/cm/c1.key" -f "$T/cm/c1.crt" \
+    -L "$STATIC" -N CN=cmdev1 -w >"$T/cm/c1.out" 2>&1
+cp "$T/cm/c1.crt" "$T/cm/c1-first.crt"
+gc rekey -i c1 -w >"$T/cm/c1r.out" 2>&1
+gc request -c labscep -I c2 -k "$T/cm/c2.key" -f "$T/cm/c2.crt" \
+    -L wrong-challenge-y -N CN=cmdev2 -w >"$T/cm/c2.out" 2>&1
+gc request -c labscep -I c3 -k "$T/cm/c3.key" -f "$T/cm/c3.crt" \
+    -L "$USED" -N CN=cmdev3 -w >"$T/cm/c3.out" 2>&1
+gc request -c labscep -I c4 -k "$T/cm/c4.key" -f "$T/cm/c4.crt" \
+    -L "$USED" -N CN=cmdev4 -w >"$T/cm/c4.out" 2>&1
+gc request -c labscep -I c5 -k "$T/cm/c5.key" -f "$T/cm/c5.crt" \
+    -L "$EXPIRED" -N CN=cmdev5 -w >"$T/cm/c5.out" 2>&1
+gc list >"$T/cm/list.out" 2>&1
+EOF
+run_ok -m "certmonger runs the getcert steps in a private session bus" \
+    env HOME="$T/cm/home" CERTMONGER_REQUESTS_DIR="$T/cm/req" \
+    CERTMONGER_CAS_DIR="$T/cm/cas" CERTMONGER_TMPDIR="$T/cm/tmp" \
+    CERTMONGER_LOCAL_CA_DIR="$T/cm/local" timeout 400 \
+    dbus-run-session -- certmonger -s -n -c "sh $T/cm.sh"
+check "certmonger's first certificate" openssl x509 -in cm/c1-first.crt \
+    -noout -subject -serial
+like "$out" 'subject=CN = cmdev1' "certmonger enrolls cmdev1"
+check "it chains to the CA" openssl verify -CAfile lab/ca.crt cm/c1-first.crt
+like "$out" 'OK$' "openssl verify: OK"
+isnt "$(openssl x509 -in cm/c1.crt -noout -serial)" \
+    "$(openssl x509 -in cm/c1-first.crt -noout -serial)" \
+    "getcert rekey renews: a new certificate"
+isnt "$(openssl x509 -in cm/c1.crt -noout -pubkey)" \
+    "$(openssl x509 -in cm/c1-first.crt -noout -pubkey)" \
+    "the renewal certifies the new key"
+log_has "the re-enrollment is a PKCSReq signed by the old certificate" 'scep PKCSReq tid=[0-9]+ template=device-auth: SUCCESS'
+# cm_status ID: the status getcert list gives request ID
+cm_status()
+{
+	awk -v id="Request ID '$1':" '$0 == id { f = 1; next }
+	    f && /status:/ { print $2; exit }' cm/list.out
+}
+is "$(cm_status c2)" CA_REJECTED "certmonger: a wrong challenge is CA_REJECTED"
+is "$(cm_status c3)" MONITORING "certmonger: the one-time challenge enrolls"
+is "$(cm_status c4)" CA_REJECTED "certmonger: the used challenge is CA_REJECTED"
+is "$(cm_status c5)" CA_REJECTED \
+    "certmonger: the expired challenge is CA_REJECTED"
+log_has "wrong: logged" 'wrong challenge: not the static challenge'
+smimecad_stop
+is "$smimecad_rc" 0 "smimecad exits 0"
+unlike "$(cat "$SMIMECAD_LOG")" 'AddressSanitizer|runtime error' \
+    "no sanitizer report"
+done_testing
