@@ -277,6 +277,14 @@ check()
 }
 
 # --- Python checks ------------------------------------------------------
+# sqlite3 waits for a lock instead of failing at once: smimecad's own
+# threads (the OCSP refresher signing responses after a start) write to
+# the store while tests read and change it.
+sqlite3()
+{
+	command sqlite3 -cmd '.timeout 10000' "$@"
+}
+
 have_pycrypto()
 {
 	[ -x "$PY" ] && "$PY" -c 'import cryptography' >/dev/null 2>&1
