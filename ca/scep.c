@@ -1048,6 +1048,8 @@ enroll(struct scep *s, struct ca *ca, const struct tpl *t,
 	ir.account = &acct;
 	ir.protocol = TPL_PROTO_SCEP;
 	ir.now = now;
+	/* The certificate is only encoded (certs_only), never used as a key. */
+	ir.raw_cert = 1;
 	if (t->approval_manual) {
 		/* The template's rules now, so that approval rarely fails. */
 		if ((r = iss_check(ca, &ir, err)) != 0) {
