@@ -24,7 +24,6 @@
 static int cmd_scep_challenge(const struct cli_cmd *, struct cli *, int,
     char **);
 static int cmd_scep_ra(const struct cli_cmd *, struct cli *, int, char **);
-static int parse_ttl(const char *, int64_t *);
 
 const struct cli_cmd cli_scep_cmds[] = {
 	{ "scep", "challenge", cmd_scep_challenge,
@@ -32,41 +31,6 @@ const struct cli_cmd cli_scep_cmds[] = {
 	{ "scep", "ra", cmd_scep_ra, "[show [--pem] | roll]" },
 	{ NULL, NULL, NULL, NULL }
 };
-
-/* "90", "30m", "12h", "1d" to seconds; at most 30 days. */
-static int
-parse_ttl(const char *s, int64_t *outp)
-{
-	char *end;
-	long long v;
-	int64_t mul = 1;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || v <= 0)
-		return -1;
-	switch (*end) {
-	case '\0':
-	case 's':
-		break;
-	case 'm':
-		mul = 60;
-		break;
-	case 'h':
-		mul = 3600;
-		break;
-	case 'd':
-		mul = 86400;
-		break;
-	default:
-		return -1;
-	}
-	if ((*end != '\0' && end[1] != '\0') ||
-	    v > (long long)(30 * 86400) / mul)
-		return -1;
-	*outp = (int64_t)v * mul;
-	return 0;
-}
 
 static int
 cmd_scep_challenge(const struct cli_cmd *me, struct cli *cli, int argc,
@@ -99,7 +63,9 @@ cmd_scep_challenge(const struct cli_cmd *me, struct cli *cli, int argc,
 			util_lower(email);
 			break;
 		case 't':
-			if (parse_ttl(optarg, &ttl) == 0)
+			/* A challenge lives at most 30 days. */
+			if (cli_parse_ttl(optarg, &ttl) == 0 &&
+			    ttl <= 30 * 86400)
 				break;
 			cli_warnx("--ttl %s: give seconds or a number with m, "
 			    "h or d (at most 30 days), e.g. 60m", optarg);
