@@ -137,37 +137,50 @@ write_der(X509 *cert, struct dynbuf *d, struct ca_err *err)
 	return r;
 }
 
-/* A degenerate SignedData (RFC 2315 9.1 with no signers), as crl2pkcs7. */
-static int
-write_p7b(STACK_OF(X509) *certs, struct dynbuf *d, struct ca_err *err)
+/*
+ * A degenerate SignedData (RFC 2315 9.1 with no signers), as crl2pkcs7:
+ * content type data with no content, nothing signed.
+ */
+int
+export_certs_only(X509 *first, STACK_OF(X509) *more, unsigned char **derp,
+    size_t *lenp)
 {
 	PKCS7 *p7 = NULL;
 	unsigned char *der = NULL;
-	int i, len, r;
+	int i, len, r = -1;
 
+	*derp = NULL;
 	if ((p7 = PKCS7_new()) == NULL ||
-	    !PKCS7_set_type(p7, NID_pkcs7_signed)) {
-		r = ca_err_ssl(err, CA_ERR_CRYPTO, "making a PKCS#7 structure");
+	    !PKCS7_set_type(p7, NID_pkcs7_signed) ||
+	    !PKCS7_content_new(p7, NID_pkcs7_data) ||
+	    (first != NULL && !PKCS7_add_certificate(p7, first)))
 		goto out;
-	}
-	/* Content type data with no content: nothing was signed. */
-	p7->d.sign->contents->type = OBJ_nid2obj(NID_pkcs7_data);
-	for (i = 0; i < sk_X509_num(certs); i++)
-		if (!PKCS7_add_certificate(p7, sk_X509_value(certs, i))) {
-			r = ca_err_ssl(err, CA_ERR_CRYPTO, "adding certificate "
-			    "%d to the PKCS#7 structure", i + 1);
+	for (i = 0; i < sk_X509_num(more); i++)
+		if (!PKCS7_add_certificate(p7, sk_X509_value(more, i)))
 			goto out;
-		}
-	if ((len = i2d_PKCS7(p7, &der)) <= 0) {
-		r = ca_err_ssl(err, CA_ERR_CRYPTO, "encoding the PKCS#7 "
-		    "structure");
+	if ((len = i2d_PKCS7(p7, &der)) <= 0)
 		goto out;
-	}
-	r = dynbuf_add(d, der, (size_t)len) != 0 ?
-	    ca_err_set(err, CA_ERR_NOMEM, "out of memory") : 0;
+	*derp = der;
+	*lenp = (size_t)len;
+	r = 0;
  out:
-	OPENSSL_free(der);
 	PKCS7_free(p7);
+	return r;
+}
+
+static int
+write_p7b(STACK_OF(X509) *certs, struct dynbuf *d, struct ca_err *err)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int r;
+
+	if (export_certs_only(NULL, certs, &der, &len) != 0)
+		return ca_err_ssl(err, CA_ERR_CRYPTO, "making the PKCS#7 "
+		    "certificate bundle");
+	r = dynbuf_add(d, der, len) != 0 ?
+	    ca_err_set(err, CA_ERR_NOMEM, "out of memory") : 0;
+	OPENSSL_free(der);
 	return r;
 }
 

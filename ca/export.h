@@ -28,4 +28,12 @@ int export_fmt_parse(const char *s, enum export_fmt *fmtp);
 int export_certs(enum export_fmt fmt, STACK_OF(X509) *certs,
     unsigned char **outp, size_t *lenp, struct ca_err *err);
 
+/*
+ * A degenerate SignedData (certs-only: no content, no signers) holding
+ * first (if not NULL) and then more (if not NULL), DER in *derp
+ * (OPENSSL_free it); -1 when OpenSSL fails (its error queue says why).
+ */
+int export_certs_only(X509 *first, STACK_OF(X509) *more,
+    unsigned char **derp, size_t *lenp);
+
 #endif

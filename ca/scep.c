@@ -30,6 +30,7 @@
 #include "ca/config.h"
 #include "ca/db.h"
 #include "ca/err.h"
+#include "ca/export.h"
 #include "ca/issue.h"
 #include "ca/scep.h"
 #include "ca/template.h"
@@ -99,7 +100,6 @@ static int read_req(const unsigned char *, size_t, int,
     struct scep_req *, struct scep_result *, struct ca_err *);
 static void req_clear(struct scep_req *);
 static int ra_get(struct scep *, struct ca *, int64_t, struct ca_err *);
-static int certs_only(X509 *, STACK_OF(X509) *, unsigned char **, size_t *);
 static int certrep(struct scep *, const struct scep_req *, int, int, X509 *,
     unsigned char **, size_t *, struct ca_err *);
 static int fail(struct scep_result *, int, const char *, ...)
@@ -255,34 +255,6 @@ ra_get(struct scep *s, struct ca *ca, int64_t now, struct ca_err *err)
 	return 0;
 }
 
-/* A degenerate SignedData: certs-only, no content, no signers. */
-static int
-certs_only(X509 *first, STACK_OF(X509) *more, unsigned char **derp,
-    size_t *lenp)
-{
-	PKCS7 *p7 = NULL;
-	unsigned char *der = NULL;
-	int i, len, r = -1;
-
-	*derp = NULL;
-	if ((p7 = PKCS7_new()) == NULL ||
-	    !PKCS7_set_type(p7, NID_pkcs7_signed) ||
-	    !PKCS7_content_new(p7, NID_pkcs7_data) ||
-	    (first != NULL && !PKCS7_add_certificate(p7, first)))
-		goto out;
-	for (i = 0; i < sk_X509_num(more); i++)
-		if (!PKCS7_add_certificate(p7, sk_X509_value(more, i)))
-			goto out;
-	if ((len = i2d_PKCS7(p7, &der)) <= 0)
-		goto out;
-	*derp = der;
-	*lenp = (size_t)len;
-	r = 0;
- out:
-	PKCS7_free(p7);
-	return r;
-}
-
 int
 scep_cacert(struct scep *s, struct ca *ca, int64_t now, unsigned char **derp,
     size_t *lenp, struct ca_err *err)
@@ -293,7 +265,7 @@ scep_cacert(struct scep *s, struct ca *ca, int64_t now, unsigned char **derp,
 	if ((r = ra_get(s, ca, now, err)) != 0)
 		return r;
 	/* RA first: clients that take the first certificate encrypt to it. */
-	if (certs_only(s->ra, ca_chain(ca), derp, lenp) != 0)
+	if (export_certs_only(s->ra, ca_chain(ca), derp, lenp) != 0)
 		return ca_err_ssl(err, CA_ERR_CRYPTO, "encoding GetCACert");
 	return 0;
 }
@@ -533,7 +505,7 @@ certrep(struct scep *s, const struct scep_req *q, int status, int info,
 	if (md == NULL)
 		md = EVP_sha256();
 	if (status == SCEP_SUCCESS) {
-		if (certs_only(cert, NULL, &inner, &innerlen) != 0 ||
+		if (export_certs_only(cert, NULL, &inner, &innerlen) != 0 ||
 		    (in = BIO_new_mem_buf(inner, (int)innerlen)) == NULL ||
 		    (recips = sk_X509_new_null()) == NULL ||
 		    !sk_X509_push(recips, q->signer))

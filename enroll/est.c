@@ -19,6 +19,7 @@
 #include "ca/config.h"
 #include "ca/db.h"
 #include "ca/err.h"
+#include "ca/export.h"
 #include "ca/issue.h"
 #include "ca/ldapdir.h"
 #include "ca/template.h"
@@ -68,7 +69,6 @@ static const struct tpl *pick_template(struct req *, struct resp *,
 static int media_is(struct req *, struct resp *, const char *,
     const char *);
 static X509_REQ *body_csr(struct req *, struct resp *);
-static int certs_only(X509 *, STACK_OF(X509) *, unsigned char **, size_t *);
 static void account_of(const struct auth_acct *, struct iss_account *);
 static void enroll(struct req *, struct resp *, enum enroll_kind);
 static int keygen_csr(const struct tpl *, X509_REQ *, EVP_PKEY **,
@@ -141,33 +141,6 @@ body_csr(struct req *rq, struct resp *rs)
 	return csr;
 }
 
-/* A degenerate SignedData: certs-only, no content, no signers. */
-static int
-certs_only(X509 *first, STACK_OF(X509) *more, unsigned char **derp,
-    size_t *lenp)
-{
-	PKCS7 *p7 = NULL;
-	unsigned char *der = NULL;
-	int i, len, r = -1;
-
-	if ((p7 = PKCS7_new()) == NULL ||
-	    !PKCS7_set_type(p7, NID_pkcs7_signed) ||
-	    !PKCS7_content_new(p7, NID_pkcs7_data) ||
-	    (first != NULL && !PKCS7_add_certificate(p7, first)))
-		goto out;
-	for (i = 0; i < sk_X509_num(more); i++)
-		if (!PKCS7_add_certificate(p7, sk_X509_value(more, i)))
-			goto out;
-	if ((len = i2d_PKCS7(p7, &der)) <= 0)
-		goto out;
-	*derp = der;
-	*lenp = (size_t)len;
-	r = 0;
- out:
-	PKCS7_free(p7);
-	return r;
-}
-
 static void
 account_of(const struct auth_acct *a, struct iss_account *acct)
 {
@@ -192,7 +165,7 @@ est_cacerts(struct req *rq, struct resp *rs)
 	if ((w = srv_worker_req(rq, rs)) == NULL)
 		return;
 	if (w->cacerts == NULL &&
-	    certs_only(NULL, ca_chain(w->ca), &w->cacerts,
+	    export_certs_only(NULL, ca_chain(w->ca), &w->cacerts,
 	    &w->cacerts_len) != 0) {
 		resp_text(rs, 500, "encoding the CA certificates failed");
 		return;
@@ -259,7 +232,7 @@ keygen_answer(struct req *rq, struct resp *rs, EVP_PKEY *key, X509 *cert)
 	p8len = pki != NULL ? i2d_PKCS8_PRIV_KEY_INFO(pki, &p8) : -1;
 	PKCS8_PRIV_KEY_INFO_free(pki);
 	if (p8len <= 0 ||
-	    certs_only(cert, NULL, &p7, &p7len) != 0 ||
+	    export_certs_only(cert, NULL, &p7, &p7len) != 0 ||
 	    (b64key = malloc(4 * ((size_t)p8len + 2) / 3 + 4)) == NULL ||
 	    (b64cert = malloc(4 * (p7len + 2) / 3 + 4)) == NULL) {
 		resp_text(rs, 500, "encoding the generated key failed");
@@ -372,7 +345,7 @@ enroll(struct req *rq, struct resp *rs, enum enroll_kind kind)
 	}
 	metrics_issued("est");
 	srv_publish_kick();
-	if (certs_only(cert, NULL, &p7, &p7len) != 0) {
+	if (export_certs_only(cert, NULL, &p7, &p7len) != 0) {
 		log_err("encoding an issued certificate failed");
 		resp_text(rs, 500, "encoding the certificate failed; it was "
 		    "issued: ask the CA administrator for it");
