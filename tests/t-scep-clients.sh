@@ -16,6 +16,22 @@ log_has()
 	like "$(cat "$SMIMECAD_LOG")" "$2" "$1"
 }
 
+# log_mark, then newlog_has NAME RE: RE in what smimecad logged since the mark
+log_mark()
+{
+	logmark=$(wc -l <"$SMIMECAD_LOG")
+}
+
+newlog_has()
+{
+	like "$(tail -n "+$((logmark + 1))" "$SMIMECAD_LOG")" "$2" "$1"
+}
+
+ncerts()
+{
+	sqlite3 lab/smimeca.db 'SELECT count(*) FROM certs;'
+}
+
 run_ok smimeca -d "$T/lab" init --name "Lab CA" --key rsa:2048 ||
     bail_out "smimeca init failed"
 sed -i "s|</template>|  <scep-challenge>$STATIC</scep-challenge>\n</template>|" \
@@ -60,19 +76,47 @@ else
 	isnt "$(openssl x509 -in m1/cert.pem -noout -serial)" "$s1" \
 	    "scepclient: the renewal is a new certificate"
 	log_has "the RenewalReq succeeded" 'scep RenewalReq tid=[^ ]+ template=device-auth: SUCCESS'
+	# Each refusal: scepclient fails, smimecad logs the reason, and no
+	# certificate is stored.
+	n0=$(ncerts)
+	log_mark
 	run_fails -m "scepclient with a wrong challenge is refused" \
 	    scepc m2 mdev2 wrong-challenge-x
 	like "$out$err" 'badRequest' "scepclient reports badRequest"
+	newlog_has "wrong: logged" 'scep PKCSReq tid=[^ ]+ template=device-auth: FAILURE failInfo=2: wrong challenge: not the static challenge of template device-auth'
+	is "$(ncerts)" "$n0" "wrong: no certificate stored"
 	c=$(smimeca -d lab scep challenge --ttl 10m)
 	run_ok -m "scepclient with a one-time challenge" scepc m3 mdev3 "$c"
+	is "$(ncerts)" "$((n0 + 1))" "one-time challenge: one certificate more"
+	log_mark
 	run_fails -m "scepclient: the used challenge is refused" \
 	    scepc m4 mdev4 "$c"
-	log_has "used: logged" 'used challenge: one-time challenge [0-9]+ was used already'
+	like "$out$err" 'badRequest' "used: scepclient reports badRequest"
+	newlog_has "used: logged" 'FAILURE failInfo=2: used challenge: one-time challenge [0-9]+ was used already'
+	is "$(ncerts)" "$((n0 + 1))" "used: no certificate stored"
 	c=$(smimeca -d lab scep challenge --ttl 1)
 	sleep 2
+	log_mark
 	run_fails -m "scepclient: an expired challenge is refused" \
 	    scepc m5 mdev5 "$c"
-	log_has "expired: logged" 'expired challenge: one-time challenge [0-9]+ expired'
+	like "$out$err" 'badRequest' "expired: scepclient reports badRequest"
+	newlog_has "expired: logged" 'FAILURE failInfo=2: expired challenge: one-time challenge [0-9]+ expired'
+	is "$(ncerts)" "$((n0 + 1))" "expired: no certificate stored"
+	# A bound challenge for alice, presented by a client asking for bob.
+	check "mdm scep-challenge for alice" smimeca -d lab mdm scep-challenge \
+	    --template smime-signature --email alice@lab.example
+	c=$out
+	mkdir -p m6
+	log_mark
+	run_fails -m "scepclient: alice's bound challenge asking for bob is refused" \
+	    timeout 60 scepclient -server-url "$HTTP_URL/scep/smime-signature" \
+	    -challenge "$c" -private-key m6/key.pem -certificate m6/cert.pem \
+	    -cn bob
+	like "$out$err" 'badRequest' "bound: scepclient reports badRequest"
+	newlog_has "bound: the log names alice's subject and bob" 'FAILURE failInfo=2: .*bound SCEP challenge [0-9]+ is bound to subject /?CN ?= ?alice@lab\.example; the request asks for .*CN ?= ?bob'
+	is "$(ncerts)" "$((n0 + 1))" "bound: no certificate stored"
+	is "$(sqlite3 lab/smimeca.db "SELECT count(*) FROM mdm_challenges WHERE used IS NOT NULL")" 0 \
+	    "bound: the challenge is not used up"
 fi
 
 # --- certmonger ----------------------------------------------------------
