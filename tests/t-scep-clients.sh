@@ -164,6 +164,8 @@ gc request -c labsig -I c7 -k "$T/cm/c7.key" -f "$T/cm/c7.crt" \
     >"$T/cm/c7.out" 2>&1
 gc list >"$T/cm/list.out" 2>&1
 EOF
+n0=$(ncerts)
+log_mark
 run_ok -m "certmonger runs the getcert steps in a private session bus" \
     env HOME="$T/cm/home" CERTMONGER_REQUESTS_DIR="$T/cm/req" \
     CERTMONGER_CAS_DIR="$T/cm/cas" CERTMONGER_TMPDIR="$T/cm/tmp" \
@@ -192,7 +194,9 @@ is "$(cm_status c3)" MONITORING "certmonger: the one-time challenge enrolls"
 is "$(cm_status c4)" CA_REJECTED "certmonger: the used challenge is CA_REJECTED"
 is "$(cm_status c5)" CA_REJECTED \
     "certmonger: the expired challenge is CA_REJECTED"
-log_has "wrong: logged" 'wrong challenge: not the static challenge'
+newlog_has "wrong: logged" 'FAILURE failInfo=2: wrong challenge: not the static challenge of template device-auth'
+newlog_has "used: logged" 'FAILURE failInfo=2: used challenge: one-time challenge [0-9]+ was used already'
+newlog_has "expired: logged" 'FAILURE failInfo=2: expired challenge: one-time challenge [0-9]+ expired'
 is "$(cm_status c6)" CA_REJECTED \
     "certmonger: alice's bound challenge asking for bob is CA_REJECTED"
 log_has "bound, bob: logged" 'scep PKCSReq tid=[0-9]+ template=smime-signature: FAILURE failInfo=2: bound SCEP challenge [0-9]+ is bound to subject /?CN ?= ?alice@lab\.example; the request asks for /?CN ?= ?bob@lab\.example'
@@ -215,6 +219,8 @@ like "$out" 'OK$' "openssl verify: OK"
 log_has "bound, alice: logged" 'scep PKCSReq tid=[0-9]+ template=smime-signature: SUCCESS'
 is "$(sqlite3 lab/smimeca.db "SELECT count(*) FROM mdm_challenges WHERE used IS NOT NULL")" 1 \
     "only alice's granted challenge is used up"
+is "$(ncerts)" "$((n0 + 4))" \
+    "certmonger: four certificates (c1, its rekey, c3, c7), none refused"
 smimecad_stop
 is "$smimecad_rc" 0 "smimecad exits 0"
 unlike "$(cat "$SMIMECAD_LOG")" 'AddressSanitizer|runtime error' \
