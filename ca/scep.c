@@ -645,6 +645,7 @@ open_env(struct scep *s, struct ca *ca, struct scep_req *q, int64_t now,
 		r = 0;
 		goto out;
 	}
+	ca_err_clear(err);	/* the reasons of the recipients skipped */
 	r = 0;
 	res->decrypted = 1;
 	if ((out = BIO_new(BIO_s_mem())) == NULL) {

@@ -3,8 +3,12 @@
 # scep: SHA-1 and single DES whatever GetCACaps says, so smimecad refuses
 # it until <scep legacy="yes">, then enrolls and renews it) and certmonger
 # (getcert add-scep-ca / request / rekey in a private D-Bus session, its
-# state in the test directory): enroll, renew, and refusals of a wrong,
-# used and expired challenge.
+# state in the test directory). Each client: enroll, renew, and refusals
+# of a wrong, a used and an expired one-time challenge, and of a bound
+# challenge (smimeca mdm scep-challenge) for alice asking for bob; each
+# refusal with smimecad's logged reason and no certificate stored.
+# certmonger also enrolls alice with her own bound challenge.
+# (strongSwan pki --scep covers the same in t-scep.sh.)
 
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/smimecad.sh"
@@ -14,6 +18,22 @@ STATIC=lab-static-challenge-1
 log_has()
 {
 	like "$(cat "$SMIMECAD_LOG")" "$2" "$1"
+}
+
+# log_mark, then newlog_has NAME RE: RE in what smimecad logged since the mark
+log_mark()
+{
+	logmark=$(wc -l <"$SMIMECAD_LOG")
+}
+
+newlog_has()
+{
+	like "$(tail -n "+$((logmark + 1))" "$SMIMECAD_LOG")" "$2" "$1"
+}
+
+ncerts()
+{
+	sqlite3 lab/smimeca.db 'SELECT count(*) FROM certs;'
 }
 
 run_ok smimeca -d "$T/lab" init --name "Lab CA" --key rsa:2048 ||
@@ -60,19 +80,47 @@ else
 	isnt "$(openssl x509 -in m1/cert.pem -noout -serial)" "$s1" \
 	    "scepclient: the renewal is a new certificate"
 	log_has "the RenewalReq succeeded" 'scep RenewalReq tid=[^ ]+ template=device-auth: SUCCESS'
+	# Each refusal: scepclient fails, smimecad logs the reason, and no
+	# certificate is stored.
+	n0=$(ncerts)
+	log_mark
 	run_fails -m "scepclient with a wrong challenge is refused" \
 	    scepc m2 mdev2 wrong-challenge-x
 	like "$out$err" 'badRequest' "scepclient reports badRequest"
+	newlog_has "wrong: logged" 'scep PKCSReq tid=[^ ]+ template=device-auth: FAILURE failInfo=2: wrong challenge: not the static challenge of template device-auth'
+	is "$(ncerts)" "$n0" "wrong: no certificate stored"
 	c=$(smimeca -d lab scep challenge --ttl 10m)
 	run_ok -m "scepclient with a one-time challenge" scepc m3 mdev3 "$c"
+	is "$(ncerts)" "$((n0 + 1))" "one-time challenge: one certificate more"
+	log_mark
 	run_fails -m "scepclient: the used challenge is refused" \
 	    scepc m4 mdev4 "$c"
-	log_has "used: logged" 'used challenge: one-time challenge [0-9]+ was used already'
+	like "$out$err" 'badRequest' "used: scepclient reports badRequest"
+	newlog_has "used: logged" 'FAILURE failInfo=2: used challenge: one-time challenge [0-9]+ was used already'
+	is "$(ncerts)" "$((n0 + 1))" "used: no certificate stored"
 	c=$(smimeca -d lab scep challenge --ttl 1)
 	sleep 2
+	log_mark
 	run_fails -m "scepclient: an expired challenge is refused" \
 	    scepc m5 mdev5 "$c"
-	log_has "expired: logged" 'expired challenge: one-time challenge [0-9]+ expired'
+	like "$out$err" 'badRequest' "expired: scepclient reports badRequest"
+	newlog_has "expired: logged" 'FAILURE failInfo=2: expired challenge: one-time challenge [0-9]+ expired'
+	is "$(ncerts)" "$((n0 + 1))" "expired: no certificate stored"
+	# A bound challenge for alice, presented by a client asking for bob.
+	check "mdm scep-challenge for alice" smimeca -d lab mdm scep-challenge \
+	    --template smime-signature --email alice@lab.example
+	c=$out
+	mkdir -p m6
+	log_mark
+	run_fails -m "scepclient: alice's bound challenge asking for bob is refused" \
+	    timeout 60 scepclient -server-url "$HTTP_URL/scep/smime-signature" \
+	    -challenge "$c" -private-key m6/key.pem -certificate m6/cert.pem \
+	    -cn bob
+	like "$out$err" 'badRequest' "bound: scepclient reports badRequest"
+	newlog_has "bound: the log names alice's subject and bob" 'FAILURE failInfo=2: .*bound SCEP challenge [0-9]+ is bound to subject /?CN ?= ?alice@lab\.example; the request asks for .*CN ?= ?bob'
+	is "$(ncerts)" "$((n0 + 1))" "bound: no certificate stored"
+	is "$(sqlite3 lab/smimeca.db "SELECT count(*) FROM mdm_challenges WHERE used IS NOT NULL")" 0 \
+	    "bound: the challenge is not used up"
 fi
 
 # --- certmonger ----------------------------------------------------------
@@ -85,6 +133,10 @@ fi
 mkdir -p cm/req cm/cas cm/tmp cm/local cm/home
 USED=$(smimeca -d lab scep challenge --ttl 10m)
 EXPIRED=$(smimeca -d lab scep challenge --ttl 1)
+BOUND=$(smimeca -d lab mdm scep-challenge --template smime-signature \
+    --email alice@lab.example)
+BOUND2=$(smimeca -d lab mdm scep-challenge --template smime-signature \
+    --email alice@lab.example)
 sleep 2
 # The steps, run by certmonger -c inside its own session bus; each getcert
 # waits (-w) until the request is issued or refused.
@@ -103,8 +155,17 @@ gc request -c labscep -I c4 -k "$T/cm/c4.key" -f "$T/cm/c4.crt" \
     -L "$USED" -N CN=cmdev4 -w >"$T/cm/c4.out" 2>&1
 gc request -c labscep -I c5 -k "$T/cm/c5.key" -f "$T/cm/c5.crt" \
     -L "$EXPIRED" -N CN=cmdev5 -w >"$T/cm/c5.out" 2>&1
+gc add-scep-ca -c labsig -u "$HTTP_URL/scep/smime-signature"
+gc request -c labsig -I c6 -k "$T/cm/c6.key" -f "$T/cm/c6.crt" \
+    -L "$BOUND" -N CN=bob@lab.example -E bob@lab.example -w \
+    >"$T/cm/c6.out" 2>&1
+gc request -c labsig -I c7 -k "$T/cm/c7.key" -f "$T/cm/c7.crt" \
+    -L "$BOUND2" -N CN=alice@lab.example -E alice@lab.example -w \
+    >"$T/cm/c7.out" 2>&1
 gc list >"$T/cm/list.out" 2>&1
 EOF
+n0=$(ncerts)
+log_mark
 run_ok -m "certmonger runs the getcert steps in a private session bus" \
     env HOME="$T/cm/home" CERTMONGER_REQUESTS_DIR="$T/cm/req" \
     CERTMONGER_CAS_DIR="$T/cm/cas" CERTMONGER_TMPDIR="$T/cm/tmp" \
@@ -133,7 +194,33 @@ is "$(cm_status c3)" MONITORING "certmonger: the one-time challenge enrolls"
 is "$(cm_status c4)" CA_REJECTED "certmonger: the used challenge is CA_REJECTED"
 is "$(cm_status c5)" CA_REJECTED \
     "certmonger: the expired challenge is CA_REJECTED"
-log_has "wrong: logged" 'wrong challenge: not the static challenge'
+newlog_has "wrong: logged" 'FAILURE failInfo=2: wrong challenge: not the static challenge of template device-auth'
+newlog_has "used: logged" 'FAILURE failInfo=2: used challenge: one-time challenge [0-9]+ was used already'
+newlog_has "expired: logged" 'FAILURE failInfo=2: expired challenge: one-time challenge [0-9]+ expired'
+is "$(cm_status c6)" CA_REJECTED \
+    "certmonger: alice's bound challenge asking for bob is CA_REJECTED"
+log_has "bound, bob: logged" 'scep PKCSReq tid=[0-9]+ template=smime-signature: FAILURE failInfo=2: bound SCEP challenge [0-9]+ is bound to subject /?CN ?= ?alice@lab\.example; the request asks for /?CN ?= ?bob@lab\.example'
+log_has "bound, bob: the rfc822Name logged" 'the request asks for rfc822Name bob@lab\.example; the challenge authorizes only alice@lab\.example'
+is "$(test -s cm/c6.crt && echo written || echo none)" none \
+    "certmonger: no certificate file for bob"
+is "$(sqlite3 lab/smimeca.db "SELECT count(*) FROM certs WHERE subject LIKE '%bob%' OR email LIKE '%bob%'")" 0 \
+    "certmonger: no certificate stored for bob"
+# The same kind of challenge, asking for exactly alice: certmonger's CSR
+# carries subject CN=alice@lab.example and one SAN, email:alice@lab.example
+# (besides basicConstraints and a subjectKeyIdentifier; no other names).
+is "$(cm_status c7)" MONITORING \
+    "certmonger: alice's bound challenge asking for alice enrolls"
+check "alice's certificate" openssl x509 -in cm/c7.crt -noout -subject \
+    -ext subjectAltName
+like "$out" 'subject=CN ?= ?alice@lab\.example' "the subject is the bound CN"
+like "$out" '^ *email:alice@lab\.example$' "the SAN is alice's address alone"
+check "it chains to the CA" openssl verify -CAfile lab/ca.crt cm/c7.crt
+like "$out" 'OK$' "openssl verify: OK"
+log_has "bound, alice: logged" 'scep PKCSReq tid=[0-9]+ template=smime-signature: SUCCESS'
+is "$(sqlite3 lab/smimeca.db "SELECT count(*) FROM mdm_challenges WHERE used IS NOT NULL")" 1 \
+    "only alice's granted challenge is used up"
+is "$(ncerts)" "$((n0 + 4))" \
+    "certmonger: four certificates (c1, its rekey, c3, c7), none refused"
 smimecad_stop
 is "$smimecad_rc" 0 "smimecad exits 0"
 unlike "$(cat "$SMIMECAD_LOG")" 'AddressSanitizer|runtime error' \
