@@ -72,7 +72,8 @@ for c, x in ((a, ca1), (b, cb1)):
     na = x.not_valid_after.strftime("%Y-%m-%dT%H:%M:%SZ")
     check(c.get("not_after") == na and
           c.get("sha1") == x.fingerprint(hashes.SHA1()).hex() and
-          c.get("days_left") == 9 and c.get("template") == "short-sig",
+          c.get("days_left") in (9, 10) and
+          c.get("template") == "short-sig",
           "%s: notAfter, thumbprint, days left, template" % c.get("email"),
           c)
 EOF
@@ -150,6 +151,11 @@ check(got is not None, "the hook's stdin is one JSON document", raw[:200])
 want = json.load(open(sys.argv[2]))
 if got is not None:
     got.pop("generated", None); want.pop("generated", None)
+    # days_left is whole days from the second each was made: 9 or 10.
+    for d in (got, want):
+        for c in d.get("certificates", []):
+            if c.get("days_left") in (9, 10):
+                c.pop("days_left")
     check(got == want, "it is what cert expiring --within 30 --json prints",
           (got, want))
 EOF
